@@ -1,0 +1,240 @@
+"""The timeline store: exact round trips, and damaged files refused, never served."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from racereplay.model import Driver, SessionInfo, SessionKind
+from racereplay.store.format import (
+    ALIGN,
+    FORMAT_VERSION,
+    PREAMBLE,
+    CorruptStore,
+    read_timeline,
+    write_timeline,
+)
+from racereplay.timeline.model import (
+    DRIVER_CHANNELS,
+    FPS,
+    SESSION_CHANNELS,
+    Event,
+    EventKind,
+    Timeline,
+    TrackGeometry,
+)
+
+
+def random_timeline(n_frames: int = 500, n_drivers: int = 4, seed: int = 1) -> Timeline:
+    """A Timeline of random arrays with the contract's dtypes and shapes."""
+    rng = np.random.default_rng(seed)
+    frames: dict[str, np.ndarray] = {}
+    for name, dtype in DRIVER_CHANNELS.items():
+        frames[name] = _random_array(rng, dtype, (n_frames, n_drivers))
+    for name, dtype in SESSION_CHANNELS.items():
+        frames[name] = _random_array(rng, dtype, (n_frames,))
+    frames["gap"][::7, 0] = np.nan  # missing values must survive
+    drivers = [
+        Driver(f"D{i:02d}", str(i + 1), f"Team {i}", "#3671C6", f"Driver {i}")
+        for i in range(n_drivers)
+    ]
+    events = [
+        Event(
+            10.5,
+            EventKind.LAP,
+            "D00",
+            {"lap": 1, "lap_time": 91.25, "sectors": [30.1, math.nan, 31.0]},
+        ),
+        Event(12.0, EventKind.TRACK_STATUS, None, {"status": 4, "label": "Safety Car"}),
+        Event(13.0, EventKind.MESSAGE, None, {"message": "CAR 1 (VER) - ünïcode ✓", "lap": None}),
+    ]
+    geometry = TrackGeometry(
+        outline=rng.normal(size=(300, 2)).astype(np.float32),
+        width=12.0,
+        sector_starts=[1800.5, 3600.25],
+        corners=[{"number": 1, "letter": "", "x": 1.0, "y": 2.0, "angle": 90.0, "distance": 300.0}],
+        pit_lane=np.empty((0, 2), dtype=np.float32),
+        rotation=44.0,
+        length=5278.0,
+    )
+    return Timeline(
+        info=SessionInfo(
+            2025, "Test Grand Prix", "Race", SessionKind.RACE, "Nowhere", "2025-03-16", 3600.0, 57
+        ),
+        drivers=drivers,
+        t0=3500.04,
+        fps=FPS,
+        frames=frames,
+        events=events,
+        laps=[
+            {"driver": "D00", "number": 1, "lap_time": 91.25, "compound": None, "pit_in": math.nan}
+        ],
+        results=[{"driver": "D00", "position": 1, "status": "Finished"}],
+        geometry=geometry,
+        problems=["D03 has no telemetry for lap 4"],
+    )
+
+
+def _random_array(rng: np.random.Generator, dtype: np.dtype, shape: tuple[int, ...]) -> np.ndarray:
+    if dtype.kind == "f":
+        return rng.normal(scale=1000, size=shape).astype(dtype)
+    info = np.iinfo(dtype)
+    return rng.integers(info.min, info.max, size=shape, endpoint=True, dtype=dtype)
+
+
+def assert_same_timeline(a: Timeline, b: Timeline) -> None:
+    assert a.info == b.info
+    assert a.drivers == b.drivers
+    assert (a.t0, a.fps) == (b.t0, b.fps)
+    assert a.frames.keys() == b.frames.keys()
+    for name, arr in a.frames.items():
+        assert b.frames[name].dtype == arr.dtype, name
+        assert b.frames[name].shape == arr.shape, name
+        np.testing.assert_array_equal(b.frames[name], arr, err_msg=name)
+    # json keeps NaN; compare through json so NaN == NaN and tuples == lists.
+    assert json.dumps([(e.time, e.kind, e.driver, e.data) for e in a.events]) == json.dumps(
+        [(e.time, e.kind, e.driver, e.data) for e in b.events]
+    )
+    assert json.dumps(a.laps) == json.dumps(b.laps)
+    assert a.results == b.results
+    assert a.problems == b.problems
+    assert (a.geometry is None) == (b.geometry is None)
+    if a.geometry is not None and b.geometry is not None:
+        np.testing.assert_array_equal(a.geometry.outline, b.geometry.outline)
+        np.testing.assert_array_equal(a.geometry.pit_lane, b.geometry.pit_lane)
+        assert b.geometry.pit_lane.shape == (0, 2)
+        assert (a.geometry.width, a.geometry.sector_starts, a.geometry.corners) == (
+            b.geometry.width,
+            b.geometry.sector_starts,
+            b.geometry.corners,
+        )
+        assert (a.geometry.rotation, a.geometry.length) == (b.geometry.rotation, b.geometry.length)
+
+
+@pytest.fixture
+def stored(tmp_path: Path) -> tuple[Timeline, Path]:
+    timeline = random_timeline()
+    path = tmp_path / "t.rrtl"
+    write_timeline(timeline, path)
+    return timeline, path
+
+
+def test_round_trip_is_exact(stored: tuple[Timeline, Path]) -> None:
+    timeline, path = stored
+    back = read_timeline(path)
+    assert_same_timeline(timeline, back)
+    assert back.n_frames == timeline.n_frames
+    assert math.isnan(back.frames["gap"][0, 0])
+
+
+def test_round_trip_without_geometry_and_events(tmp_path: Path) -> None:
+    timeline = random_timeline(n_frames=3, n_drivers=1)
+    timeline.geometry = None
+    timeline.events = []
+    write_timeline(timeline, tmp_path / "t.rrtl")
+    assert_same_timeline(timeline, read_timeline(tmp_path / "t.rrtl"))
+
+
+def test_arrays_are_read_only_aligned_memory_maps(stored: tuple[Timeline, Path]) -> None:
+    _, path = stored
+    back = read_timeline(path)
+    for name, arr in back.frames.items():
+        assert not arr.flags.writeable, name
+        assert arr.ctypes.data % ALIGN == 0, name
+        assert not arr.flags.owndata, name  # a view of the map, not a copy
+    with pytest.raises(ValueError):
+        back.frames["x"][0, 0] = 1.0
+
+
+def test_write_reports_file_size_and_leaves_no_temp_file(tmp_path: Path) -> None:
+    size = write_timeline(random_timeline(), tmp_path / "t.rrtl")
+    assert size == os.path.getsize(tmp_path / "t.rrtl")
+    assert [p.name for p in tmp_path.iterdir()] == ["t.rrtl"]
+
+
+def test_rewrite_replaces_the_old_file(tmp_path: Path) -> None:
+    path = tmp_path / "t.rrtl"
+    write_timeline(random_timeline(seed=1), path)
+    newer = random_timeline(seed=2)
+    write_timeline(newer, path)
+    assert_same_timeline(newer, read_timeline(path))
+
+
+def _flip(path: Path, offset: int) -> None:
+    data = bytearray(path.read_bytes())
+    data[offset] ^= 0x40
+    path.write_bytes(bytes(data))
+
+
+def test_a_flipped_byte_in_the_arrays_is_detected(stored: tuple[Timeline, Path]) -> None:
+    _, path = stored
+    _flip(path, os.path.getsize(path) - 5000)
+    with pytest.raises(CorruptStore, match="checksum"):
+        read_timeline(path)
+
+
+def test_a_flipped_byte_in_the_checksum_is_detected(stored: tuple[Timeline, Path]) -> None:
+    _, path = stored
+    _flip(path, os.path.getsize(path) - 1)
+    with pytest.raises(CorruptStore, match="checksum"):
+        read_timeline(path)
+
+
+def test_a_changed_header_is_detected(stored: tuple[Timeline, Path]) -> None:
+    _, path = stored
+    data = path.read_bytes()
+    at = data.index(b"Test Grand Prix")
+    path.write_bytes(data[:at] + b"Best" + data[at + 4 :])
+    with pytest.raises(CorruptStore, match="checksum"):
+        read_timeline(path)
+
+
+@pytest.mark.parametrize("keep", [0, 10, PREAMBLE.size, 1000, -1])
+def test_truncation_is_detected(stored: tuple[Timeline, Path], keep: int) -> None:
+    _, path = stored
+    data = path.read_bytes()
+    path.write_bytes(data[:keep])
+    with pytest.raises(CorruptStore):
+        read_timeline(path)
+
+
+def test_garbage_is_not_a_store(tmp_path: Path) -> None:
+    path = tmp_path / "t.rrtl"
+    path.write_bytes(os.urandom(5000))
+    with pytest.raises(CorruptStore, match="not a timeline store"):
+        read_timeline(path)
+
+
+def test_garbage_header_with_valid_framing_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "t.rrtl"
+    stored = tmp_path / "good.rrtl"
+    write_timeline(random_timeline(), stored)
+    data = bytearray(stored.read_bytes())
+    _, _, _, header_len, _ = PREAMBLE.unpack_from(data)
+    data[PREAMBLE.size : PREAMBLE.size + header_len] = b"{" * header_len
+    path.write_bytes(bytes(data))
+    with pytest.raises(CorruptStore):
+        read_timeline(path)
+    # Even unverified, an unparsable header is refused with a CorruptStore.
+    with pytest.raises(CorruptStore, match="header"):
+        read_timeline(path, verify=False)
+
+
+def test_another_format_version_is_refused(stored: tuple[Timeline, Path]) -> None:
+    _, path = stored
+    data = bytearray(path.read_bytes())
+    struct.pack_into("<I", data, 8, FORMAT_VERSION + 1)
+    path.write_bytes(bytes(data))
+    with pytest.raises(CorruptStore, match="version"):
+        read_timeline(path)
+
+
+def test_missing_file_is_not_a_corruption(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        read_timeline(tmp_path / "absent.rrtl")
