@@ -134,7 +134,7 @@ def write_timeline(timeline: Timeline, path: str | os.PathLike[str]) -> int:
                 pad = b"\0" * (_aligned(written) - written)
                 f.write(pad)
                 digest.update(pad)
-                buf = memoryview(arr.reshape(-1)).cast("B")
+                buf = arr.reshape(-1).view(np.uint8).data
                 f.write(buf)
                 digest.update(buf)
                 written = _aligned(written) + arr.nbytes
@@ -246,9 +246,15 @@ def _timeline_from(header: dict[str, Any], arrays: dict[str, np.ndarray]) -> Tim
     info["kind"] = SessionKind(info["kind"])
     geometry = None
     if header["geometry"] is not None:
+        g = header["geometry"]
         geometry = TrackGeometry(
-            **header["geometry"],
-            **{name: arrays[f"geometry/{name}"] for name in _GEOMETRY_ARRAYS},
+            outline=arrays["geometry/outline"],
+            width=g["width"],
+            sector_starts=g["sector_starts"],
+            corners=g["corners"],
+            pit_lane=arrays["geometry/pit_lane"],
+            rotation=g["rotation"],
+            length=g["length"],
         )
     frames = {
         name.removeprefix("frames/"): arr

@@ -1,0 +1,234 @@
+"""`racereplay bench build`: source parse, timeline build, store size, warm open, memory.
+
+The baseline is how the seed kept a replay: a list of per-frame dicts holding every
+driver's fields, pickled. It is measured in the same run on the same timeline.
+Building it for a whole race would take gigabytes, so it is measured on a slice
+of frames and scaled by frame count (it is linear: one dict per driver per frame).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from racereplay.bench.report import BenchOptions, BenchResult, Target
+from racereplay.sources import SessionRef
+from racereplay.store.format import read_timeline, write_timeline
+from racereplay.timeline.model import Timeline
+
+TITLE = "Build and store"
+
+PROJECT_ROOT = Path(__file__).resolve().parents[3]
+SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
+TI_RACE = SHARED_DATA / "tracinginsights" / "2025" / "Australian Grand Prix" / "Race"
+FF1_CACHE = SHARED_DATA / "fastf1" / "cache"
+FF1_HTTP_CACHE = SHARED_DATA / "fastf1" / "http_cache"
+
+COLD_BUILD_TARGET = Target.at_most(3.0)
+WARM_OPEN_TARGET_MS = Target.at_most(50.0)
+OPEN_MEMORY_TARGET_MB = Target.at_most(120.0)
+OPEN_SPEEDUP_TARGET = Target.at_least(50.0)
+NAIVE_SAMPLE_FRAMES = 10_000
+
+
+def real_race_session(scratch: Path) -> str | None:
+    """The real race's name, with a private copy of the FastF1 cache (FastF1 writes to it)."""
+    if not (TI_RACE.is_dir() and FF1_CACHE.is_dir() and FF1_HTTP_CACHE.is_dir()):
+        return None
+    ff1_cache = scratch / "fastf1-cache"
+    shutil.copytree(FF1_CACHE, ff1_cache, dirs_exist_ok=True)
+    return str(
+        SessionRef(
+            "tracinginsights",
+            str(TI_RACE),
+            {"fastf1_cache": str(ff1_cache), "fastf1_http_cache": str(FF1_HTTP_CACHE)},
+        )
+    )
+
+
+def _timed(fn: Callable[[], Any]) -> tuple[float, Any]:
+    started = time.perf_counter()
+    value = fn()
+    return time.perf_counter() - started, value
+
+
+def _median_time(fn: Callable[[], Any], repeats: int) -> float:
+    return statistics.median(_timed(fn)[0] for _ in range(repeats))
+
+
+def run(options: BenchOptions) -> BenchResult:
+    result = BenchResult()
+    with tempfile.TemporaryDirectory(prefix="racereplay-bench-") as scratch_name:
+        scratch = Path(scratch_name)
+        session = options.session or real_race_session(scratch)
+        if session is None:
+            result.notes.append(f"real race not found at {TI_RACE}: measured the demo instead")
+            session = "demo"
+        result.notes.append(f"session: `{session}`")
+        # The timeline is dropped before the memory probes, so they do not compete with it.
+        store_path = _store_rows(result, _build_rows(result, session, options), scratch, options)
+        _memory_rows(result, session, store_path)
+    return result
+
+
+def _build_rows(result: BenchResult, session: str, options: BenchOptions) -> Timeline:
+    from racereplay.sources import load
+    from racereplay.timeline.build import build_timeline
+
+    parse_s, raw = _timed(lambda: load(session))
+    result.add("source parse", parse_s, "s", note="one run")
+    build_s = _median_time(lambda: build_timeline(raw), options.repeats(3))
+    single_s = _median_time(lambda: build_timeline(raw, workers=1), options.repeats(3))
+    timeline = build_timeline(raw)
+    result.notes.append(
+        f"{len(timeline.drivers)} drivers, {len(timeline.laps)} laps, "
+        f"{timeline.n_frames:,} frames ({timeline.duration / 60:.1f} min at {timeline.fps} fps)"
+    )
+    result.add(
+        "cold build from RawSession",
+        build_s,
+        "s",
+        single_s,
+        COLD_BUILD_TARGET,
+        note="baseline: workers=1",
+    )
+    cores = os.cpu_count()
+    result.add("parallel build speed-up", single_s / build_s, "x", 1.0, note=f"{cores} cores")
+    return timeline
+
+
+def _store_rows(
+    result: BenchResult, timeline: Timeline, scratch: Path, options: BenchOptions
+) -> Path:
+    store_path = scratch / "timeline.rrtl"
+    write_s, size = _timed(lambda: write_timeline(timeline, store_path))
+    result.add("store write", write_s, "s")
+    _naive_rows(result, timeline, scratch, store_path, size, options)
+    return store_path
+
+
+def naive_frames(timeline: Timeline, stop: int) -> list[dict[str, Any]]:
+    """The seed's representation: one dict per frame, each driver's fields in its own dict."""
+    codes = [d.code for d in timeline.drivers]
+    driver_channels = [n for n, a in timeline.frames.items() if a.ndim == 2]
+    session_channels = [n for n, a in timeline.frames.items() if a.ndim == 1]
+    columns = {n: timeline.frames[n][:stop].tolist() for n in timeline.frames}
+    frames = []
+    for k in range(min(stop, timeline.n_frames)):
+        frame: dict[str, Any] = {"t": timeline.time_of(k)}
+        frame.update({n: columns[n][k] for n in session_channels})
+        frame["drivers"] = {
+            code: {n: columns[n][k][i] for n in driver_channels} for i, code in enumerate(codes)
+        }
+        frames.append(frame)
+    return frames
+
+
+def _naive_rows(
+    result: BenchResult,
+    timeline: Timeline,
+    scratch: Path,
+    store_path: Path,
+    store_size: int,
+    options: BenchOptions,
+) -> None:
+    sample = min(NAIVE_SAMPLE_FRAMES, timeline.n_frames)
+    scale = timeline.n_frames / sample
+    make_s, frames = _timed(lambda: naive_frames(timeline, sample))
+    pickle_path = scratch / "frames.pickle"
+
+    def dump() -> None:
+        with open(pickle_path, "wb") as f:
+            pickle.dump(frames, f, protocol=pickle.HIGHEST_PROTOCOL)
+
+    dump_s, _ = _timed(dump)
+    frames.clear()  # free the baseline before timing its unpickle
+    naive_size = pickle_path.stat().st_size * scale
+
+    def unpickle() -> None:
+        with open(pickle_path, "rb") as f:
+            pickle.load(f)
+
+    unpickle_s = _median_time(unpickle, options.repeats(3)) * scale
+    open_s = _median_time(lambda: read_timeline(store_path), options.repeats(30, 5))
+    scaled = f"per-frame dicts measured on {sample:,} frames, scaled x{scale:.1f}"
+    result.notes.append(f"baseline: {scaled}")
+    result.add("baseline build (per-frame dicts + pickle)", (make_s + dump_s) * scale, "s")
+    result.add("size on disk", store_size / 1e6, "MB", naive_size / 1e6)
+    result.add(
+        "warm open",
+        open_s * 1e3,
+        "ms",
+        unpickle_s * 1e3,
+        WARM_OPEN_TARGET_MS,
+        note="baseline: unpickle",
+    )
+    result.add("warm open speed-up vs unpickle", unpickle_s / open_s, "x", 1.0, OPEN_SPEEDUP_TARGET)
+
+
+_MEMORY_PROBE = """
+import json, resource, sys, time
+def rss_mb():
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+mode, arg = sys.argv[1], sys.argv[2]
+if mode == "open":
+    from racereplay.store.format import read_timeline
+    import numpy as np
+    before = rss_mb()
+    t = read_timeline(arg)
+    k = t.n_frames // 2
+    frame = {name: np.array(a[k]) for name, a in t.frames.items()}
+    print(json.dumps({"rss_delta_mb": rss_mb() - before}))
+else:
+    from racereplay.sources import load
+    from racereplay.timeline.build import build_timeline
+    started = time.perf_counter()
+    build_timeline(load(arg))
+    print(json.dumps({"seconds": time.perf_counter() - started,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def _probe(mode: str, arg: str) -> dict[str, float]:
+    done = subprocess.run(
+        [sys.executable, "-c", _MEMORY_PROBE, mode, arg],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"memory probe ({mode}) failed: {done.stderr.strip()[-500:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _memory_rows(result: BenchResult, session: str, store_path: Path) -> None:
+    opened = _probe("open", str(store_path))
+    built = _probe("build", session)
+    result.notes.append("memory: measured in fresh subprocesses (VmRSS / ru_maxrss, Linux)")
+    result.add(
+        "memory of an opened timeline",
+        opened["rss_delta_mb"],
+        "MB",
+        target=OPEN_MEMORY_TARGET_MB,
+        note="RSS delta after open + one frame",
+    )
+    result.add(
+        "peak memory of load + build",
+        built["peak_rss_mb"],
+        "MB",
+        note="ru_maxrss, includes interpreter and imports",
+    )
+    result.add("load + build in a fresh process", built["seconds"], "s")
