@@ -238,3 +238,42 @@ def test_another_format_version_is_refused(stored: tuple[Timeline, Path]) -> Non
 def test_missing_file_is_not_a_corruption(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         read_timeline(tmp_path / "absent.rrtl")
+
+
+# --- the cache -------------------------------------------------------------------------------
+
+
+def test_cache_dir_comes_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from racereplay.store.cache import CACHE_ENV, default_cache_dir
+
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "c"))
+    assert default_cache_dir() == tmp_path / "c"
+    monkeypatch.delenv(CACHE_ENV)
+    assert default_cache_dir() == Path.home() / ".cache" / "racereplay"
+
+
+def test_cache_file_name_carries_key_and_versions(tmp_path: Path) -> None:
+    from racereplay.sources import SessionRef
+    from racereplay.store.cache import build_version, cache_path
+
+    ref = SessionRef.parse("demo?cars=4&laps=2")
+    path = cache_path(ref, tmp_path)
+    assert path.parent == tmp_path
+    assert path.name.startswith(ref.key)
+    assert f"f{FORMAT_VERSION}b{build_version()}" in path.name
+    assert cache_path("demo?laps=2&cars=4", tmp_path) == path  # same session, same file
+    assert cache_path("demo?cars=5&laps=2", tmp_path) != path
+
+
+def test_a_damaged_cache_file_is_deleted_not_served(tmp_path: Path) -> None:
+    from racereplay.store.cache import try_open
+
+    path = tmp_path / "t.rrtl"
+    write_timeline(random_timeline(), path)
+    assert try_open(path) is not None
+    _flip(path, os.path.getsize(path) - 100)
+    assert try_open(path) is None
+    assert not path.exists()
+    assert try_open(path) is None  # absent: nothing to delete, no error

@@ -161,7 +161,7 @@ def _finite(value: float | None) -> float | None:
 def _num(value: float | None) -> str:
     if value is None or math.isnan(value):
         return "—"
-    if value == 0 or abs(value) >= 100:
+    if abs(value) >= 100 or float(value).is_integer():
         return f"{value:,.0f}"
     if abs(value) >= 10:
         return f"{value:.1f}"

@@ -1,0 +1,118 @@
+"""The `racereplay` command, run as a user runs it: a subprocess with its own cache folder."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+TINY_DEMO = "demo?cars=4&laps=2"
+RACEREPLAY = Path(sys.executable).with_name("racereplay")
+
+
+def racereplay(*args: str, cache: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ)
+    if cache is not None:
+        env["RACEREPLAY_CACHE"] = str(cache)
+    command = [str(RACEREPLAY)] if RACEREPLAY.exists() else [sys.executable, "-m", "racereplay.cli"]
+    return subprocess.run(
+        [*command, *args], capture_output=True, text=True, env=env, timeout=600, check=False
+    )
+
+
+def _one_clear_line(done: subprocess.CompletedProcess[str]) -> str:
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("racereplay: error:")
+    return lines[0]
+
+
+def test_unknown_session_is_one_clear_error(tmp_path: Path) -> None:
+    line = _one_clear_line(racereplay("build", "nonsense:thing", cache=tmp_path))
+    assert "unknown source 'nonsense'" in line
+
+
+def test_inspect_of_a_missing_folder_is_one_clear_error(tmp_path: Path) -> None:
+    done = racereplay("inspect", f"tracinginsights:{tmp_path / 'absent'}", cache=tmp_path)
+    assert str(tmp_path / "absent") in _one_clear_line(done)
+
+
+def test_a_cache_that_is_a_file_is_one_clear_error(tmp_path: Path) -> None:
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("")
+    line = _one_clear_line(racereplay("build", TINY_DEMO, "--cache", str(not_a_folder)))
+    assert "--cache" in line
+
+
+def test_serve_dispatches_to_the_server_or_says_it_is_missing(tmp_path: Path) -> None:
+    done = racereplay("serve", "--help", cache=tmp_path)
+    assert done.returncode == 0
+    assert "--cache" in done.stdout
+    if importlib.util.find_spec("racereplay.server.app") is None:
+        assert "server is not part of this install" in _one_clear_line(racereplay("serve"))
+
+
+@pytest.fixture(scope="module")
+def built_cache(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[Path, subprocess.CompletedProcess[str]]:
+    cache = tmp_path_factory.mktemp("cache")
+    return cache, racereplay("build", TINY_DEMO, cache=cache)
+
+
+def test_build_writes_one_store_file_and_summarises(
+    built_cache: tuple[Path, subprocess.CompletedProcess[str]],
+) -> None:
+    cache, done = built_cache
+    assert done.returncode == 0, done.stderr
+    files = list(cache.glob("*.rrtl"))
+    assert len(files) == 1
+    summary = done.stdout.strip().splitlines()[0]
+    assert summary.startswith("demo?cars=4&laps=2: 4 drivers")
+    assert "frames" in summary and "MB" in summary and str(files[0]) in summary
+
+
+def test_inspect_json_reads_the_cache(
+    built_cache: tuple[Path, subprocess.CompletedProcess[str]],
+) -> None:
+    cache, _ = built_cache
+    before = {p: p.stat().st_mtime_ns for p in cache.glob("*.rrtl")}
+    done = racereplay("inspect", TINY_DEMO, "--json", cache=cache)
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    for key in ("classification", "lap_end_order", "pit_stops", "retirements", "laps", "frames"):
+        assert key in summary, key
+    assert len(summary["classification"]) == 4
+    assert summary["frames"] > 0
+    assert {p: p.stat().st_mtime_ns for p in cache.glob("*.rrtl")} == before  # not rebuilt
+
+
+def test_inspect_readable(built_cache: tuple[Path, subprocess.CompletedProcess[str]]) -> None:
+    cache, _ = built_cache
+    done = racereplay("inspect", TINY_DEMO, cache=cache)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("demo?cars=4&laps=2:")
+    assert "classification" in done.stdout
+
+
+def test_a_damaged_cache_file_is_rebuilt(tmp_path: Path) -> None:
+    assert racereplay("build", TINY_DEMO, cache=tmp_path).returncode == 0
+    (path,) = tmp_path.glob("*.rrtl")
+    good = path.read_bytes()
+    path.write_bytes(good[: len(good) // 2])
+    done = racereplay("inspect", TINY_DEMO, "--json", cache=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert path.read_bytes() == good  # rebuilt, deterministically the same
+
+
+def test_build_without_argument_builds_the_demo() -> None:
+    from racereplay.cli import _parser
+
+    assert _parser().parse_args(["build"]).sessions == ["demo"]
