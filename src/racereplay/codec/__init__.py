@@ -1,0 +1,63 @@
+"""Wire formats: pure functions from timeline slices to bytes, and the shared chunk cache.
+
+See docs/codec.md for the API and the compact byte layout.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+
+from racereplay.codec.baseline import json_codec, msgpack_codec
+from racereplay.codec.cache import ChunkCache, ChunkKey
+from racereplay.codec.chunking import CHUNK_SECONDS, RATES
+from racereplay.codec.compact import CompactCodec, DecodedChunk, decode_chunk
+from racereplay.timeline.model import Timeline
+
+
+class Codec(Protocol):
+    name: str
+    rates: tuple[int, ...]
+    chunk_seconds: int
+    per_frame: bool
+    media_type: str
+
+    def n_chunks(self, timeline: Timeline) -> int: ...
+    def chunk_of_frame(self, timeline: Timeline, frame: int) -> int: ...
+    def frames_of_chunk(self, timeline: Timeline, rate: int, index: int) -> np.ndarray: ...
+    def encode_chunk(self, timeline: Timeline, rate: int, index: int) -> list[bytes]: ...
+
+
+class UnknownCodec(ValueError):
+    """No codec by that name; the message lists the valid names."""
+
+
+_CODECS: dict[str, Codec] = {
+    "json": json_codec(),
+    "msgpack": msgpack_codec(),
+    "compact": CompactCodec(),
+}
+CODEC_NAMES: tuple[str, ...] = tuple(_CODECS)
+
+
+def get_codec(name: str) -> Codec:
+    try:
+        return _CODECS[name]
+    except KeyError:
+        raise UnknownCodec(f"unknown codec {name!r}: use one of {', '.join(CODEC_NAMES)}") from None
+
+
+__all__ = [
+    "CHUNK_SECONDS",
+    "CODEC_NAMES",
+    "RATES",
+    "ChunkCache",
+    "ChunkKey",
+    "Codec",
+    "CompactCodec",
+    "DecodedChunk",
+    "UnknownCodec",
+    "decode_chunk",
+    "get_codec",
+]

@@ -1,0 +1,104 @@
+"""The per-frame baselines: one dict per frame, as JSON text or as msgpack.
+
+Kept to measure the compact codec against (and as the simplest thing a client can
+read). Floats are rounded to 3 decimals so the baseline is not inflated by float
+noise; NaN is null.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import msgpack
+import numpy as np
+
+from racereplay.codec import chunking
+from racereplay.timeline.model import DRIVER_CHANNELS, SESSION_CHANNELS, Timeline
+
+_DECIMALS = 3
+
+
+def _column(values: np.ndarray) -> list[Any]:
+    """A channel's values as Python scalars; floats rounded, NaN -> None."""
+    if values.dtype.kind != "f":
+        return values.tolist()
+    rounded = np.round(values.astype(np.float64), _DECIMALS)
+    as_objects = rounded.astype(object)
+    as_objects[np.isnan(rounded)] = None
+    return as_objects.tolist()
+
+
+def frame_dicts(timeline: Timeline, frames: np.ndarray) -> list[dict[str, Any]]:
+    """The baseline frame objects (see docs/codec.md) for the given timeline frames."""
+    codes = [d.code for d in timeline.drivers]
+    # Columns are converted once per channel (vectorised); only the dict assembly is per frame.
+    driver_columns = {
+        name: [_column(row) for row in timeline.frames[name][frames]] for name in DRIVER_CHANNELS
+    }
+    session_columns = {name: _column(timeline.frames[name][frames]) for name in SESSION_CHANNELS}
+    out = []
+    for j, k in enumerate(frames.tolist()):
+        drivers = {
+            code: {name: driver_columns[name][j][i] for name in DRIVER_CHANNELS}
+            for i, code in enumerate(codes)
+        }
+        out.append(
+            {
+                "t": round(timeline.time_of(k), _DECIMALS),
+                "frame": k,
+                **{name: session_columns[name][j] for name in SESSION_CHANNELS},
+                "drivers": drivers,
+            }
+        )
+    return out
+
+
+def _json_bytes(frame: dict[str, Any]) -> bytes:
+    return json.dumps(frame, separators=(",", ":"), allow_nan=False).encode()
+
+
+def _msgpack_bytes(frame: dict[str, Any]) -> bytes:
+    return msgpack.packb(frame, use_bin_type=True)
+
+
+class PerFrameCodec:
+    """One message per frame; the chunk is only the unit of caching."""
+
+    per_frame = True
+
+    def __init__(
+        self,
+        name: str,
+        media_type: str,
+        serialise: Callable[[dict[str, Any]], bytes],
+        chunk_seconds: int = chunking.CHUNK_SECONDS,
+        rates: tuple[int, ...] = chunking.RATES,
+    ) -> None:
+        self.name = name
+        self.media_type = media_type
+        self._serialise = serialise
+        self.chunk_seconds = chunk_seconds
+        self.rates = rates
+
+    def n_chunks(self, timeline: Timeline) -> int:
+        return chunking.n_chunks(timeline, self.chunk_seconds)
+
+    def chunk_of_frame(self, timeline: Timeline, frame: int) -> int:
+        return chunking.chunk_of_frame(timeline, frame, self.chunk_seconds)
+
+    def frames_of_chunk(self, timeline: Timeline, rate: int, index: int) -> np.ndarray:
+        return chunking.frames_of_chunk(timeline, rate, index, self.chunk_seconds)
+
+    def encode_chunk(self, timeline: Timeline, rate: int, index: int) -> list[bytes]:
+        frames = self.frames_of_chunk(timeline, rate, index)
+        return [self._serialise(f) for f in frame_dicts(timeline, frames)]
+
+
+def json_codec() -> PerFrameCodec:
+    return PerFrameCodec("json", "application/json", _json_bytes)
+
+
+def msgpack_codec() -> PerFrameCodec:
+    return PerFrameCodec("msgpack", "application/msgpack", _msgpack_bytes)
