@@ -107,6 +107,10 @@ def test_bench_build_report_has_every_figure(tiny_bench_report: dict) -> None:
         "memory of an opened timeline",
         "peak memory of load + build",
         "load + build in a fresh process",
+        "async cold open_or_build, thread worker",
+        "event-loop worst stall during it, thread worker",
+        "async cold open_or_build, process worker",
+        "event-loop worst stall during it, process worker",
     }
     assert set(rows) == expected
     for row in rows.values():

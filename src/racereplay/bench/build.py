@@ -78,6 +78,8 @@ def run(options: BenchOptions) -> BenchResult:
         # The timeline is dropped before the memory probes, so they do not compete with it.
         store_path = _store_rows(result, _build_rows(result, session, options), scratch, options)
         _memory_rows(result, session, store_path)
+        for mode in ("thread", "process"):
+            _async_rows(result, session, scratch / f"async-{mode}", mode)
     return result
 
 
@@ -232,3 +234,37 @@ def _memory_rows(result: BenchResult, session: str, store_path: Path) -> None:
         note="ru_maxrss, includes interpreter and imports",
     )
     result.add("load + build in a fresh process", built["seconds"], "s")
+
+
+async def _loop_stall_during(work: Any) -> tuple[float, float]:
+    """Run `work` (a coroutine) while a 10 ms ticker measures the loop's worst stall."""
+    import asyncio
+
+    worst = 0.0
+    done = False
+
+    async def ticker() -> None:
+        nonlocal worst
+        while not done:
+            before = time.perf_counter()
+            await asyncio.sleep(0.01)
+            worst = max(worst, time.perf_counter() - before - 0.01)
+
+    tick = asyncio.create_task(ticker())
+    started = time.perf_counter()
+    await work
+    elapsed = time.perf_counter() - started
+    done = True
+    await tick
+    return elapsed, worst
+
+
+def _async_rows(result: BenchResult, session: str, cache_dir: Path, mode: str) -> None:
+    import asyncio
+
+    from racereplay.store.cache import open_or_build_async
+
+    work = open_or_build_async(session, cache_dir, mode=mode)  # type: ignore[arg-type]
+    elapsed, stall = asyncio.run(_loop_stall_during(work))
+    result.add(f"async cold open_or_build, {mode} worker", elapsed, "s")
+    result.add(f"event-loop worst stall during it, {mode} worker", stall * 1e3, "ms")
