@@ -1,0 +1,528 @@
+"""FastF1 timing → the pieces of a `RawSession` (everything except telemetry).
+
+Shared by the `fastf1` and `tracinginsights` sources. FastF1 is an optional
+extra, so it is imported only inside the functions that need it; the session
+name helpers at the top work without it.
+
+FastF1 configures its cache globally, so opening a session holds a lock:
+two loads with different caches in one process must not interleave.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import math
+import re
+import shutil
+import tempfile
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from racereplay.model import (
+    CircuitInfo,
+    Corner,
+    Driver,
+    Lap,
+    RaceControlMessage,
+    Result,
+    SessionInfo,
+    SessionKind,
+    TrackStatusCode,
+    TrackStatusInterval,
+    WeatherSample,
+)
+from racereplay.sources import SessionNotFound
+
+# ---------------------------------------------------------------- session names
+
+_KIND_BY_NAME = {
+    "race": SessionKind.RACE,
+    "sprint": SessionKind.SPRINT,
+    "qualifying": SessionKind.QUALIFYING,
+    "sprint qualifying": SessionKind.SPRINT_QUALIFYING,
+    "sprint shootout": SessionKind.SPRINT_QUALIFYING,
+    "practice 1": SessionKind.PRACTICE,
+    "practice 2": SessionKind.PRACTICE,
+    "practice 3": SessionKind.PRACTICE,
+}
+
+# Short names accepted in `fastf1:YEAR/EVENT/TYPE`, mapped to FastF1's long names.
+SESSION_TYPES = {
+    "R": "Race",
+    "S": "Sprint",
+    "Q": "Qualifying",
+    "SQ": "Sprint Qualifying",
+    "SS": "Sprint Shootout",
+    "FP1": "Practice 1",
+    "FP2": "Practice 2",
+    "FP3": "Practice 3",
+}
+
+
+def session_kind(name: str) -> SessionKind:
+    """The kind of a session from its long name ("Race", "Practice 2", ...)."""
+    try:
+        return _KIND_BY_NAME[name.strip().lower()]
+    except KeyError:
+        known = ", ".join(sorted({n.title() for n in _KIND_BY_NAME}))
+        raise SessionNotFound(f"unknown session {name!r}: expected one of {known}") from None
+
+
+def session_long_name(session: str) -> str:
+    """Normalise a session type ("R", "fp2", "Race", "sprint qualifying") to FastF1's long name."""
+    text = session.strip()
+    if text.upper() in SESSION_TYPES:
+        return SESSION_TYPES[text.upper()]
+    for long_name in SESSION_TYPES.values():
+        if text.lower() == long_name.lower():
+            return long_name
+    raise SessionNotFound(
+        f"unknown session type {session!r}: use one of "
+        f"{', '.join(SESSION_TYPES)} or their long names ({', '.join(SESSION_TYPES.values())})"
+    )
+
+
+# ---------------------------------------------------------------- team colours
+
+# Used when FastF1 gives no colour (no FastF1 timing, or an empty TeamColor).
+TEAM_COLOURS = {
+    "mclaren": "#FF8000",
+    "red bull racing": "#3671C6",
+    "mercedes": "#27F4D2",
+    "ferrari": "#E80020",
+    "williams": "#64C4FF",
+    "aston martin": "#229971",
+    "kick sauber": "#52E252",
+    "sauber": "#52E252",
+    "alpine": "#0093CC",
+    "racing bulls": "#6692FF",
+    "rb": "#6692FF",
+    "haas f1 team": "#B6BABD",
+    "haas": "#B6BABD",
+}
+
+_HEX_COLOUR = re.compile(r"^#?([0-9A-Fa-f]{6})$")
+
+
+def team_colour(team: str, fastf1_colour: str | None = None) -> str:
+    """`#RRGGBB` for a team: FastF1's colour, else the table, else one derived from the name.
+
+    The derived colour is stable across runs (a hash, not Python's salted `hash`).
+    """
+    if fastf1_colour and (match := _HEX_COLOUR.match(str(fastf1_colour).strip())):
+        return "#" + match.group(1).upper()
+    known = TEAM_COLOURS.get(team.strip().lower())
+    if known:
+        return known
+    digest = hashlib.sha1(team.encode()).digest()
+    r, g, b = (80 + digest[i] % 160 for i in range(3))  # mid-range: readable on dark and light
+    return f"#{r:02X}{g:02X}{b:02X}"
+
+
+# ---------------------------------------------------------------- opening a session
+
+_FASTF1_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _writable_cache(cache: Path | None, offline: bool) -> Iterator[Path | None]:
+    """Offline, FastF1 loads from a copy: it rewrites its cache, which may be frozen or shared."""
+    if cache is None or not offline:
+        yield cache
+        return
+    if not cache.is_dir():
+        raise SessionNotFound(f"FastF1 cache {cache} is not a directory")
+    with tempfile.TemporaryDirectory(prefix="racereplay-ff1-") as tmp:
+        shutil.copytree(cache, tmp, dirs_exist_ok=True)
+        yield Path(tmp)
+
+
+def open_session(
+    year: int,
+    event: str | int,
+    session: str,
+    cache: Path | None = None,
+    http_cache: Path | None = None,
+    offline: bool = False,
+    telemetry: bool = False,
+) -> Any:
+    """Load a FastF1 session (laps, weather, messages; telemetry when asked).
+
+    `http_cache` is a frozen requests-cache folder (FastF1's test-data format);
+    offline, only cached responses are used and nothing is fetched.
+    """
+    try:
+        import fastf1
+        from requests_cache.backends.filesystem import FileCache
+    except ImportError as exc:
+        raise SessionNotFound(
+            "FastF1 timing needs the optional extra: pip install -e .[fastf1]"
+        ) from exc
+    if offline and cache is None and http_cache is None:
+        raise SessionNotFound("offline FastF1 loading needs cache=DIR (and usually http_cache=DIR)")
+    if http_cache is not None and not http_cache.is_dir():
+        raise SessionNotFound(f"FastF1 HTTP cache {http_cache} is not a directory")
+    long_name = session_long_name(session)
+    with _FASTF1_LOCK, _writable_cache(cache, offline) as cache_dir:
+        backend = FileCache(str(http_cache)) if http_cache is not None else None
+        fastf1.Cache.configure(
+            cache_dir=str(cache_dir) if cache_dir else None, ignore_version=True, _backend=backend
+        )
+        fastf1.Cache.offline_mode(offline)
+        try:
+            ff1_session = fastf1.get_session(year, event, long_name)
+            ff1_session.load(laps=True, telemetry=telemetry, weather=True, messages=True)
+        except (ValueError, KeyError, fastf1.req.RateLimitExceededError) as exc:
+            raise SessionNotFound(
+                f"FastF1 could not load {year} {event} {long_name}: {exc} "
+                "(check the event name; offline, check that the caches hold this session)"
+            ) from exc
+    if ff1_session.laps is None or len(ff1_session.laps) == 0:
+        raise SessionNotFound(
+            f"FastF1 found no laps for {year} {event} {long_name}"
+            + (" in the given cache" if offline else "")
+        )
+    return ff1_session
+
+
+# ---------------------------------------------------------------- conversion
+
+
+@dataclass
+class Timing:
+    """Everything FastF1 timing gives, in RawSession form."""
+
+    info: SessionInfo
+    drivers: list[Driver]
+    laps: list[Lap]
+    track_status: list[TrackStatusInterval]
+    messages: list[RaceControlMessage]
+    weather: list[WeatherSample]
+    results: list[Result]
+    circuit: CircuitInfo | None  # None when FastF1's circuit info did not load
+    t0_date: datetime | None  # UTC datetime of session time 0
+    problems: list[str] = field(default_factory=list)
+
+    def lap_starts(self) -> dict[str, dict[int, float]]:
+        """Session time each lap started, by driver and lap number (for placing telemetry)."""
+        starts: dict[str, dict[int, float]] = {}
+        for lap in self.laps:
+            starts.setdefault(lap.driver, {})[lap.number] = lap.start
+        return starts
+
+
+def _seconds(series: Any) -> np.ndarray:
+    """A timedelta column as float seconds, NaT → NaN."""
+    return series.dt.total_seconds().to_numpy(dtype=np.float64)
+
+
+def _int_or_none(value: Any) -> int | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(number) else int(number)
+
+
+def _str_or_none(value: Any) -> str | None:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    text = str(value).strip()
+    return text if text and text.lower() not in ("nan", "none", "unknown", "nat") else None
+
+
+def drivers_from_fastf1(ff1_session: Any) -> list[Driver]:
+    results = ff1_session.results
+    return [
+        Driver(
+            code=str(row.Abbreviation),
+            number=str(row.DriverNumber),
+            team=str(row.TeamName),
+            colour=team_colour(str(row.TeamName), _str_or_none(row.TeamColor)),
+            name=_str_or_none(row.FullName) or "",
+        )
+        for row in results.itertuples()
+    ]
+
+
+def laps_from_fastf1(ff1_session: Any) -> list[Lap]:
+    laps = ff1_session.laps
+    start = _seconds(laps["LapStartTime"])
+    end = _seconds(laps["Time"])
+    lap_time = _seconds(laps["LapTime"])
+    sectors = [_seconds(laps[f"Sector{i}Time"]) for i in (1, 2, 3)]
+    pit_in = _seconds(laps["PitInTime"])
+    pit_out = _seconds(laps["PitOutTime"])
+    deleted = laps["Deleted"].fillna(False).astype(bool).to_numpy()
+    return [
+        Lap(
+            driver=str(row.Driver),
+            number=int(row.LapNumber),
+            start=float(start[i]),
+            end=float(end[i]),
+            lap_time=float(lap_time[i]),
+            sector_times=(float(sectors[0][i]), float(sectors[1][i]), float(sectors[2][i])),
+            compound=_str_or_none(row.Compound),
+            tyre_age=_int_or_none(row.TyreLife),
+            stint=_int_or_none(row.Stint),
+            pit_in=float(pit_in[i]),
+            pit_out=float(pit_out[i]),
+            position=_int_or_none(row.Position),
+            deleted=bool(deleted[i]),
+        )
+        for i, row in enumerate(laps.itertuples())
+        if not math.isnan(row.LapNumber)
+    ]
+
+
+def track_status_from_fastf1(ff1_session: Any, problems: list[str]) -> list[TrackStatusInterval]:
+    """Intervals from FastF1's status changes: each lasts until the next change."""
+    table = ff1_session.track_status
+    if table is None or len(table) == 0:
+        return []
+    times = _seconds(table["Time"])
+    codes = [_int_or_none(code) for code in table["Status"]]
+    intervals: list[TrackStatusInterval] = []
+    for i, (time, code) in enumerate(zip(times, codes, strict=True)):
+        if code is None or code not in TrackStatusCode._value2member_map_:
+            problems.append(f"track status {table['Status'].iloc[i]!r} at {time:.1f} s unknown")
+            continue
+        end = float(times[i + 1]) if i + 1 < len(times) else math.nan
+        if intervals and intervals[-1].status == code:  # a repeated status extends the last one
+            intervals[-1] = TrackStatusInterval(intervals[-1].start, end, intervals[-1].status)
+            continue
+        intervals.append(TrackStatusInterval(float(time), end, TrackStatusCode(code)))
+    return intervals
+
+
+def race_start_time(ff1_session: Any) -> float:
+    """Session time of the start: the 'Started' status, else the first lap's start."""
+    status = ff1_session.session_status
+    if status is not None and len(status):
+        started = status[status["Status"] == "Started"]
+        if len(started):
+            return float(started["Time"].iloc[0].total_seconds())
+    first = _seconds(ff1_session.laps["LapStartTime"])
+    return float(np.nanmin(first)) if np.isfinite(first).any() else math.nan
+
+
+# Race control messages that coincide with a track status change (or the win).
+_MESSAGE_STATUS = {
+    "SAFETY CAR DEPLOYED": TrackStatusCode.SAFETY_CAR,
+    "VIRTUAL SAFETY CAR DEPLOYED": TrackStatusCode.VSC,
+    "RED FLAG": TrackStatusCode.RED,
+}
+_AGREEMENT_S = 2.0  # messages carry whole seconds: pairs within 2 s agree
+
+
+def _t0_candidates(ff1_session: Any) -> list[float]:
+    """Each pairing of an anchoring message with a matching event proposes a t0 (UTC epoch s)."""
+    messages = ff1_session.race_control_messages
+    if messages is None or len(messages) == 0:
+        return []
+    status = ff1_session.track_status
+    change_times: dict[int, list[float]] = {}
+    if status is not None and len(status):
+        for time, code in zip(_seconds(status["Time"]), status["Status"], strict=True):
+            if (number := _int_or_none(code)) is not None:
+                change_times.setdefault(number, []).append(float(time))
+    finish = _winner_finish(ff1_session)
+    candidates: list[float] = []
+    for when, text in zip(messages["Time"], messages["Message"], strict=True):
+        epoch = when.timestamp() if hasattr(when, "timestamp") else math.nan
+        text = str(text).strip().upper()
+        if text == "CHEQUERED FLAG" and not math.isnan(finish):
+            candidates.append(epoch - finish)
+        elif text in _MESSAGE_STATUS:
+            candidates += [epoch - t for t in change_times.get(int(_MESSAGE_STATUS[text]), [])]
+    return [c for c in candidates if not math.isnan(c)]
+
+
+def _winner_finish(ff1_session: Any) -> float:
+    """Session time the winner crossed the line for the last time (NaN outside races)."""
+    results = ff1_session.results
+    if results is None or len(results) == 0 or "Position" not in results:
+        return math.nan
+    winners = results[results["Position"] == 1]
+    if not len(winners):
+        return math.nan
+    laps = ff1_session.laps
+    own = laps[laps["Driver"] == winners["Abbreviation"].iloc[0]]
+    ends = _seconds(own["Time"])
+    return float(np.nanmax(ends)) if np.isfinite(ends).any() else math.nan
+
+
+def estimate_t0_date(ff1_session: Any, problems: list[str]) -> datetime | None:
+    """The UTC datetime of session time 0.
+
+    FastF1 knows it only after loading telemetry. Otherwise the race control
+    messages that mark a track status change (SC, VSC, red flag) or the
+    chequered flag are matched to those changes: the offset most pairs agree
+    on wins. Last resort: the scheduled start against the 'Started' status,
+    which is off by any delay to the start.
+    """
+    with contextlib.suppress(Exception):  # DataNotLoadedError without telemetry
+        t0 = ff1_session.t0_date
+        if t0 is not None:
+            return t0.to_pydatetime() if hasattr(t0, "to_pydatetime") else t0
+    candidates = np.array(_t0_candidates(ff1_session))
+    if len(candidates):
+        agreeing = np.abs(candidates[:, None] - candidates[None, :]) <= _AGREEMENT_S
+        support = agreeing.sum(axis=1)
+        best = int(np.argmax(support))
+        if support[best] >= 2 or len(candidates) == 1:
+            utc = datetime.fromtimestamp(float(np.median(candidates[agreeing[best]])), tz=UTC)
+            return utc.replace(tzinfo=None)  # FastF1 times are naive UTC
+    scheduled = _scheduled_start_utc(ff1_session)
+    started = race_start_time(ff1_session)
+    if scheduled is None or math.isnan(started):
+        problems.append("session clock unknown: race control messages have no time")
+        return None
+    problems.append(
+        "race control message times estimated from the scheduled start "
+        "(no safety car, red flag or chequered flag to anchor them): off by any start delay"
+    )
+    return scheduled - timedelta(seconds=started)
+
+
+def _scheduled_start_utc(ff1_session: Any) -> datetime | None:
+    info = getattr(ff1_session, "session_info", None) or {}
+    start, offset = info.get("StartDate"), info.get("GmtOffset")
+    if start is None or offset is None:
+        return None
+    return start - offset
+
+
+def messages_from_fastf1(
+    ff1_session: Any, t0_date: datetime | None, drivers: list[Driver]
+) -> list[RaceControlMessage]:
+    table = ff1_session.race_control_messages
+    if table is None or len(table) == 0 or t0_date is None:
+        return []
+    code_by_number = {d.number: d.code for d in drivers}
+    messages = []
+    for row in table.itertuples():
+        number = _str_or_none(row.RacingNumber)
+        messages.append(
+            RaceControlMessage(
+                time=(row.Time.to_pydatetime() - t0_date).total_seconds(),
+                category=str(row.Category),
+                message=str(row.Message),
+                flag=_str_or_none(row.Flag),
+                scope=_str_or_none(row.Scope),
+                sector=_int_or_none(row.Sector),
+                driver=code_by_number.get(number) if number else None,
+                lap=_int_or_none(row.Lap),
+            )
+        )
+    return messages
+
+
+def weather_from_fastf1(ff1_session: Any) -> list[WeatherSample]:
+    table = ff1_session.weather_data
+    if table is None or len(table) == 0:
+        return []
+    times = _seconds(table["Time"])
+    return [
+        WeatherSample(
+            time=float(times[i]),
+            air_temp=float(row.AirTemp),
+            track_temp=float(row.TrackTemp),
+            humidity=float(row.Humidity),
+            pressure=float(row.Pressure),
+            rainfall=None if row.Rainfall is None else bool(row.Rainfall),
+            wind_speed=float(row.WindSpeed),
+            wind_direction=float(row.WindDirection),
+        )
+        for i, row in enumerate(table.itertuples())
+    ]
+
+
+def results_from_fastf1(ff1_session: Any) -> list[Result]:
+    return [
+        Result(
+            driver=str(row.Abbreviation),
+            grid=_int_or_none(row.GridPosition) or None,  # 0 means a pit-lane start
+            position=_int_or_none(row.Position),
+            classified=_str_or_none(row.ClassifiedPosition),
+            status=_str_or_none(row.Status) or "",
+            laps=_int_or_none(row.Laps),
+        )
+        for row in ff1_session.results.itertuples()
+    ]
+
+
+def circuit_from_fastf1(ff1_session: Any) -> CircuitInfo | None:
+    """Corners and map rotation, or None when FastF1 cannot get them (e.g. offline)."""
+    try:
+        info = ff1_session.get_circuit_info()
+    except Exception:  # FastF1 raises assorted errors when the circuit API is unreachable
+        return None
+    if info is None:
+        return None
+    corners = tuple(
+        Corner(
+            number=int(row.Number),
+            letter=_str_or_none(row.Letter) or "",
+            x=float(row.X) / 10.0,
+            y=float(row.Y) / 10.0,
+            angle=float(row.Angle),
+            distance=float(row.Distance),
+        )
+        for row in info.corners.itertuples()
+    )
+    return CircuitInfo(corners=corners, rotation=float(info.rotation))
+
+
+def session_info_from_fastf1(ff1_session: Any) -> SessionInfo:
+    event = ff1_session.event
+    kind = session_kind(ff1_session.name)
+    date = getattr(ff1_session, "date", None)
+    return SessionInfo(
+        year=int(event["EventDate"].year),
+        event=str(event["EventName"]),
+        name=str(ff1_session.name),
+        kind=kind,
+        circuit=str(event.get("Location", "")),
+        date=date.date().isoformat() if date is not None and not isinstance(date, float) else "",
+        start_time=race_start_time(ff1_session),
+        total_laps=_int_or_none(getattr(ff1_session, "total_laps", None)) if kind.is_race else None,
+    )
+
+
+def timing_from_fastf1(ff1_session: Any) -> Timing:
+    """Convert a loaded FastF1 session into RawSession pieces."""
+    problems: list[str] = []
+    drivers = drivers_from_fastf1(ff1_session)
+    t0_date = estimate_t0_date(ff1_session, problems)
+    return Timing(
+        info=session_info_from_fastf1(ff1_session),
+        drivers=drivers,
+        laps=laps_from_fastf1(ff1_session),
+        track_status=track_status_from_fastf1(ff1_session, problems),
+        messages=messages_from_fastf1(ff1_session, t0_date, drivers),
+        weather=weather_from_fastf1(ff1_session),
+        results=results_from_fastf1(ff1_session),
+        circuit=circuit_from_fastf1(ff1_session),
+        t0_date=t0_date,
+        problems=problems,
+    )
+
+
+def load_timing(
+    year: int,
+    event: str | int,
+    session: str,
+    cache: Path | None = None,
+    http_cache: Path | None = None,
+    offline: bool = False,
+) -> Timing:
+    """Open a FastF1 session (without telemetry) and convert its timing."""
+    return timing_from_fastf1(open_session(year, event, session, cache, http_cache, offline))
