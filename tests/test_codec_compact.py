@@ -1,0 +1,194 @@
+"""The compact codec: round trip within the stated quantisation, chunk independence,
+boundaries, events, determinism and size."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+from test_codec_support import make_timeline
+
+from racereplay.codec import RATES, decode_chunk, get_codec, varint
+from racereplay.codec.compact import COMPACT_DRIVER_CHANNELS, COMPACT_SESSION_CHANNELS, HEADER
+from racereplay.timeline.model import Timeline
+
+CODEC = get_codec("compact")
+SPECS = {spec.name: spec for spec in COMPACT_DRIVER_CHANNELS + COMPACT_SESSION_CHANNELS}
+
+
+@pytest.fixture(scope="session")
+def synthetic() -> Timeline:
+    return make_timeline()
+
+
+@pytest.fixture(scope="session")
+def demo_timeline() -> Timeline:
+    demo = pytest.importorskip("racereplay.sources.demo", reason="demo source not landed yet")
+    build = pytest.importorskip("racereplay.timeline.build", reason="timeline build not landed yet")
+    return build.build_timeline(demo.simulate())
+
+
+@pytest.fixture(scope="session", params=["synthetic", "demo"])
+def timeline(request: pytest.FixtureRequest) -> Timeline:
+    return request.getfixturevalue("synthetic" if request.param == "synthetic" else "demo_timeline")
+
+
+def _check_round_trip(timeline: Timeline, rate: int, index: int) -> None:
+    decoded = decode_chunk(CODEC.encode_chunk(timeline, rate, index)[0])
+    frames = CODEC.frames_of_chunk(timeline, rate, index)
+    np.testing.assert_array_equal(decoded.frames, frames)
+    np.testing.assert_allclose(decoded.times, timeline.t0 + frames / timeline.fps)
+    assert (decoded.index, decoded.rate) == (index, rate)
+    for name, spec in SPECS.items():
+        original = timeline.frames[name][frames]
+        got = decoded.channels[name]
+        assert got.shape == original.shape and got.dtype == original.dtype, name
+        if spec.is_float:
+            np.testing.assert_array_equal(np.isnan(got), np.isnan(original), err_msg=name)
+            ok = ~np.isnan(original)
+            step = 1 / spec.scale
+            error = np.abs(got[ok].astype(np.float64) - original[ok].astype(np.float64))
+            # Half a step, plus float32 rounding of values in the thousands of metres.
+            tolerance = step / 2 + 1e-3 + 1e-6 * np.abs(original[ok])
+            assert np.all(error <= tolerance), f"{name}: max error {error.max()}"
+        elif spec.scale == 1:
+            np.testing.assert_array_equal(got, original, err_msg=name)
+        else:
+            assert np.all(np.abs(got.astype(np.int64) - original) <= 0.5 / spec.scale), name
+
+
+@pytest.mark.parametrize("rate", RATES)
+def test_every_chunk_round_trips_within_quantisation(timeline: Timeline, rate: int) -> None:
+    for index in range(CODEC.n_chunks(timeline)):
+        _check_round_trip(timeline, rate, index)
+
+
+def test_missing_values_stay_missing(synthetic: Timeline) -> None:
+    last = CODEC.n_chunks(synthetic) - 1
+    decoded = decode_chunk(CODEC.encode_chunk(synthetic, 25, last)[0])
+    assert np.isnan(decoded.channels["x"][:, -1]).all()
+    assert np.isnan(decoded.channels["gap"][:, -1]).all()
+    assert (decoded.channels["status"][:, -1] == 3).all()
+    assert (decoded.channels["position"][:, -1] == 0).all()
+
+
+def test_a_chunk_does_not_depend_on_the_rest_of_the_timeline(synthetic: Timeline) -> None:
+    index = 7
+    span = CODEC.chunk_seconds * synthetic.fps
+    shorter = dataclasses.replace(
+        synthetic,
+        frames={name: a[: (index + 2) * span] for name, a in synthetic.frames.items()},
+    )
+    for rate in RATES:
+        assert CODEC.encode_chunk(shorter, rate, index) == CODEC.encode_chunk(
+            synthetic, rate, index
+        )
+
+
+def test_the_keyframe_is_exact_in_steps(synthetic: Timeline) -> None:
+    decoded = decode_chunk(CODEC.encode_chunk(synthetic, 25, 9)[0])
+    first = decoded.frames[0]
+    q_original = np.rint(synthetic.frames["x"][first].astype(np.float64) * 10)
+    q_decoded = np.rint(decoded.channels["x"][0].astype(np.float64) * 10)
+    ok = ~np.isnan(q_original)
+    np.testing.assert_array_equal(q_decoded[ok], q_original[ok])
+
+
+@pytest.mark.parametrize("rate", RATES)
+def test_chunks_tile_the_timeline_with_a_partial_last_chunk(synthetic: Timeline, rate: int) -> None:
+    n = CODEC.n_chunks(synthetic)
+    span = CODEC.chunk_seconds * synthetic.fps
+    assert n == -(-synthetic.n_frames // span)
+    assert synthetic.n_frames % span != 0, "the synthetic timeline must end mid-chunk"
+    all_frames = np.concatenate([CODEC.frames_of_chunk(synthetic, rate, i) for i in range(n)])
+    assert np.all(np.diff(all_frames) > 0)
+    assert all_frames[0] == 0 and all_frames[-1] < synthetic.n_frames
+    if rate == synthetic.fps:
+        np.testing.assert_array_equal(all_frames, np.arange(synthetic.n_frames))
+    full = CODEC.frames_of_chunk(synthetic, rate, 0)
+    assert len(full) == CODEC.chunk_seconds * rate
+    last = decode_chunk(CODEC.encode_chunk(synthetic, rate, n - 1)[0])
+    assert 0 < len(last.frames) < CODEC.chunk_seconds * rate
+    np.testing.assert_array_equal(last.frames, CODEC.frames_of_chunk(synthetic, rate, n - 1))
+    assert CODEC.chunk_of_frame(synthetic, synthetic.n_frames - 1) == n - 1
+
+
+def test_chunk_starts_are_the_same_time_at_every_rate(synthetic: Timeline) -> None:
+    for index in (0, 5, CODEC.n_chunks(synthetic) - 1):
+        starts = {int(CODEC.frames_of_chunk(synthetic, r, index)[0]) for r in RATES}
+        assert starts == {index * CODEC.chunk_seconds * synthetic.fps}
+
+
+def test_out_of_range_requests_say_what_is_valid(synthetic: Timeline) -> None:
+    with pytest.raises(ValueError, match="chunks 0 to"):
+        CODEC.encode_chunk(synthetic, 25, CODEC.n_chunks(synthetic))
+    with pytest.raises(ValueError, match="rate"):
+        CODEC.encode_chunk(synthetic, 30, 0)
+
+
+def test_every_event_is_in_exactly_one_chunk_at_every_rate(synthetic: Timeline) -> None:
+    expected = sorted(round(e.time, 3) for e in synthetic.events)
+    for rate in (25, 2):
+        seen = []
+        for index in range(CODEC.n_chunks(synthetic)):
+            seen += [
+                e["t"] for e in decode_chunk(CODEC.encode_chunk(synthetic, rate, index)[0]).events
+            ]
+        assert seen == expected
+    first = decode_chunk(CODEC.encode_chunk(synthetic, 25, 0)[0]).events
+    assert first[0]["kind"] == "message" and first[0]["t"] < synthetic.t0
+    assert any(e["data"].get("lap_time", 0) is None for e in first), "NaN must travel as null"
+
+
+def test_same_input_same_bytes(synthetic: Timeline) -> None:
+    again = make_timeline()
+    for rate in RATES:
+        assert CODEC.encode_chunk(synthetic, rate, 3) == CODEC.encode_chunk(again, rate, 3)
+
+
+def test_header_is_readable_without_inflating(synthetic: Timeline) -> None:
+    data = CODEC.encode_chunk(synthetic, 10, 4)[0]
+    magic, fps, rate, seconds, n_drivers, n_frames, n_dch, n_sch, index, first, t0, length = (
+        HEADER.unpack_from(data)
+    )
+    assert magic == b"RRC1" and HEADER.size == 32
+    assert (fps, rate, seconds, n_drivers) == (25, 10, CODEC.chunk_seconds, 20)
+    assert (n_frames, n_dch, n_sch, index) == (10 * seconds, 16, 2, 4)
+    assert first == 4 * seconds * 25 and t0 == synthetic.t0 and length == len(data) - 32
+
+
+def test_compact_is_small(synthetic: Timeline) -> None:
+    """The design target on realistic cars: <= 100 B per frame at 25 fps, >= 60x under JSON."""
+    json_codec = get_codec("json")
+    compact_bytes = json_bytes = frames = 0
+    for index in range(0, CODEC.n_chunks(synthetic), 10):
+        compact_bytes += len(CODEC.encode_chunk(synthetic, 25, index)[0])
+        json_bytes += sum(len(m) for m in json_codec.encode_chunk(synthetic, 25, index))
+        frames += len(CODEC.frames_of_chunk(synthetic, 25, index))
+    assert compact_bytes / frames <= 100
+    assert json_bytes / compact_bytes >= 60
+
+
+def test_garbage_is_refused_with_a_clear_error(synthetic: Timeline) -> None:
+    with pytest.raises(ValueError, match="not a compact chunk"):
+        decode_chunk(json.dumps({"t": 1}).encode())
+    data = bytearray(CODEC.encode_chunk(synthetic, 25, 0)[0])
+    with pytest.raises(Exception):  # noqa: B017 - zlib.error or ValueError, both say corrupt
+        decode_chunk(bytes(data[:-10]))
+
+
+def test_varints_round_trip_every_magnitude() -> None:
+    rng = np.random.default_rng(1)
+    values = np.concatenate(
+        [
+            np.array([0, 1, -1, 63, -64, 64, -65, 2**31 - 1, -(2**31)], dtype=np.int32),
+            rng.integers(-(2**31), 2**31, 5000, dtype=np.int64).astype(np.int32),
+            rng.integers(-300, 300, 5000).astype(np.int32),
+        ]
+    )
+    data = varint.encode(values)
+    np.testing.assert_array_equal(varint.decode(data, len(values)), values)
+    assert len(varint.encode(np.zeros(10, np.int32))) == 10
+    assert len(varint.encode(np.array([-(2**31)], np.int32))) == 5
