@@ -31,9 +31,11 @@ from racereplay.model import (
     Driver,
     Lap,
     RaceControlMessage,
+    RawSession,
     Result,
     SessionInfo,
     SessionKind,
+    Telemetry,
     TrackStatusCode,
     TrackStatusInterval,
     WeatherSample,
@@ -526,3 +528,25 @@ def load_timing(
 ) -> Timing:
     """Open a FastF1 session (without telemetry) and convert its timing."""
     return timing_from_fastf1(open_session(year, event, session, cache, http_cache, offline))
+
+
+def assemble(
+    timing: Timing,
+    telemetry: dict[str, Telemetry],
+    problems: list[str],
+    fallback_corners: tuple[Corner, ...] = (),
+) -> RawSession:
+    """The RawSession from timing plus telemetry; corners from FastF1 when it has them."""
+    circuit = timing.circuit or CircuitInfo(corners=fallback_corners)
+    return RawSession(
+        info=timing.info,
+        drivers=timing.drivers,
+        telemetry=telemetry,
+        laps=timing.laps,
+        track_status=timing.track_status,
+        messages=timing.messages,
+        weather=timing.weather,
+        results=timing.results,
+        circuit=circuit,
+        problems=timing.problems + problems,
+    )

@@ -27,7 +27,6 @@ from typing import Any
 import numpy as np
 
 from racereplay.model import (
-    CircuitInfo,
     Corner,
     Driver,
     Lap,
@@ -38,7 +37,13 @@ from racereplay.model import (
     drs_from_f1_code,
 )
 from racereplay.sources import Progress, SessionNotFound, SessionRef
-from racereplay.sources.fastf1_timing import Timing, load_timing, session_kind, team_colour
+from racereplay.sources.fastf1_timing import (
+    Timing,
+    assemble,
+    load_timing,
+    session_kind,
+    team_colour,
+)
 
 _LAP_FILE = re.compile(r"^(\d+)_tel\.json(\.gz)?$")
 # Raw channels read from each lap file, in FastF1 units (x/y/z in 1/10 m).
@@ -491,7 +496,6 @@ def load_folder(
             Path(fastf1_http_cache) if fastf1_http_cache else None,
             offline,
         )
-        problems += timing.problems
     _report(progress, 0.1, "reading lap files")
     data = _read_all_drivers(list(session.driver_dirs.values()), progress)
     if timing is None:
@@ -501,20 +505,8 @@ def load_folder(
     telemetry, tel_problems = _place_all(data, timing.lap_starts())
     problems += tel_problems
     corners = read_corners(session.path, problems)
-    circuit = timing.circuit or CircuitInfo(corners=corners)
     _report(progress, 1.0, "loaded")
-    return RawSession(
-        info=timing.info,
-        drivers=timing.drivers,
-        telemetry=telemetry,
-        laps=timing.laps,
-        track_status=timing.track_status,
-        messages=timing.messages,
-        weather=timing.weather,
-        results=timing.results,
-        circuit=circuit,
-        problems=problems,
-    )
+    return assemble(timing, telemetry, problems, corners)
 
 
 def _check_against_timing(
