@@ -1,0 +1,187 @@
+"""`racereplay bench wire`: bytes on the wire and encode cost of every codec.
+
+The baseline is the `json` codec (the plan's one JSON object per frame), measured
+in the same run on the same timeline. The per-frame codecs are measured on an
+even sample of chunks across the session (encoding a whole race as JSON takes
+minutes); compact is measured on a larger sample. Sizes are per frame and per
+second of replay at 1x (bytes per frame x frames per second).
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from racereplay.bench.report import BenchOptions, BenchResult, Target
+from racereplay.codec import RATES, CompactCodec, decode_chunk, get_codec
+from racereplay.timeline.model import Timeline
+
+TITLE = "Wire formats"
+
+BYTES_PER_FRAME_TARGET = Target.at_most(100.0)  # compact at 25 fps, 20 cars
+RATIO_TARGET = Target.at_least(60.0)  # compact vs the JSON baseline, 25 fps
+
+
+@dataclass
+class WireFigures:
+    bytes_per_frame: float
+    ms_per_chunk: float  # median encode time of one chunk
+    chunks: int
+
+
+def sample_chunks(n_chunks: int, count: int) -> list[int]:
+    """`count` chunk indices spread evenly over the session, first and last included."""
+    return sorted({int(i) for i in np.linspace(0, n_chunks - 1, min(count, n_chunks))})
+
+
+def measure(
+    timeline: Timeline, codec_name: str, rate: int, chunks: list[int], **kw: int
+) -> WireFigures:
+    codec = CompactCodec(**kw) if kw else get_codec(codec_name)
+    total_bytes = total_frames = 0
+    times = []
+    for index in chunks:
+        started = time.perf_counter()
+        messages = codec.encode_chunk(timeline, rate, index)
+        times.append(time.perf_counter() - started)
+        total_bytes += sum(len(m) for m in messages)
+        total_frames += len(codec.frames_of_chunk(timeline, rate, index))
+    return WireFigures(total_bytes / total_frames, statistics.median(times) * 1e3, len(chunks))
+
+
+def _load_timeline(result: BenchResult, options: BenchOptions, scratch: Path) -> Timeline:
+    from racereplay.bench.build import TI_RACE, real_race_session
+    from racereplay.sources import load
+    from racereplay.timeline.build import build_timeline
+
+    session = options.session or real_race_session(scratch)
+    if session is None:
+        result.notes.append(f"real race not found at {TI_RACE}: measured the demo instead")
+        session = "demo"
+    result.notes.append(f"session: `{session}`")
+    timeline = build_timeline(load(session))
+    result.notes.append(
+        f"{len(timeline.drivers)} drivers, {timeline.n_frames:,} frames "
+        f"({timeline.duration / 60:.1f} min at {timeline.fps} fps)"
+    )
+    return timeline
+
+
+def run(options: BenchOptions, timeline: Timeline | None = None) -> BenchResult:
+    result = BenchResult()
+    if timeline is None:
+        with tempfile.TemporaryDirectory(prefix="racereplay-bench-wire-") as scratch:
+            timeline = _load_timeline(result, options, Path(scratch))
+    compact = get_codec("compact")
+    n = compact.n_chunks(timeline)
+    baseline_chunks = sample_chunks(n, options.repeats(40, 6))
+    compact_chunks = sample_chunks(n, options.repeats(400, 20))
+    result.notes.append(
+        f"{compact.chunk_seconds} s chunks; json/msgpack on {len(baseline_chunks)} chunks, "
+        f"compact on {len(compact_chunks)} of {n}, spread evenly over the session"
+    )
+    _size_rows(result, timeline, baseline_chunks, compact_chunks)
+    _chunk_span_rows(result, timeline, compact_chunks)
+    _decode_row(result, timeline, compact_chunks[len(compact_chunks) // 2])
+    return result
+
+
+def _size_rows(
+    result: BenchResult, timeline: Timeline, baseline_chunks: list[int], compact_chunks: list[int]
+) -> None:
+    json_fig = measure(timeline, "json", timeline.fps, baseline_chunks)
+    msgpack_fig = measure(timeline, "msgpack", timeline.fps, baseline_chunks)
+    fps = timeline.fps
+    result.add("json bytes per frame", json_fig.bytes_per_frame, "B", json_fig.bytes_per_frame)
+    result.add(
+        "msgpack bytes per frame", msgpack_fig.bytes_per_frame, "B", json_fig.bytes_per_frame
+    )
+    result.add("json at 1x", json_fig.bytes_per_frame * fps / 1e3, "KB/s", note=f"{fps} fps")
+    result.add(
+        "msgpack at 1x",
+        msgpack_fig.bytes_per_frame * fps / 1e3,
+        "KB/s",
+        json_fig.bytes_per_frame * fps / 1e3,
+        note=f"{fps} fps",
+    )
+    for rate in RATES:
+        fig = measure(timeline, "compact", rate, compact_chunks)
+        is_full_rate = rate == fps
+        result.add(
+            f"compact bytes per frame, {rate} fps",
+            fig.bytes_per_frame,
+            "B",
+            json_fig.bytes_per_frame,
+            BYTES_PER_FRAME_TARGET if is_full_rate else None,
+        )
+        result.add(
+            f"compact at 1x, {rate} fps",
+            fig.bytes_per_frame * rate / 1e3,
+            "KB/s",
+            json_fig.bytes_per_frame * rate / 1e3,
+            note="baseline: json at the same rate",
+        )
+        if is_full_rate:
+            result.add(
+                "compact size vs json, 25 fps",
+                json_fig.bytes_per_frame / fig.bytes_per_frame,
+                "x smaller",
+                1.0,
+                RATIO_TARGET,
+            )
+            result.add(
+                "encode time per chunk, compact 25 fps",
+                fig.ms_per_chunk,
+                "ms",
+                json_fig.ms_per_chunk,
+                note="baseline: json, same chunk",
+            )
+    result.add(
+        "encode time per chunk, msgpack 25 fps",
+        msgpack_fig.ms_per_chunk,
+        "ms",
+        json_fig.ms_per_chunk,
+    )
+
+
+def _chunk_span_rows(result: BenchResult, timeline: Timeline, chunks: list[int]) -> None:
+    """Why the chunk span is what it is: 1 s against 2 s chunks at full rate."""
+    one_s = measure(
+        timeline, "compact", timeline.fps, chunks_of_span(timeline, chunks, 1), chunk_seconds=1
+    )
+    two_s = measure(
+        timeline, "compact", timeline.fps, chunks_of_span(timeline, chunks, 2), chunk_seconds=2
+    )
+    result.add(
+        "compact, 2 s chunks, 25 fps",
+        two_s.bytes_per_frame,
+        "B/frame",
+        one_s.bytes_per_frame,
+        note="baseline: 1 s chunks",
+    )
+
+
+def chunks_of_span(timeline: Timeline, chunks_at_default: list[int], seconds: int) -> list[int]:
+    """The same stretches of session time, indexed in chunks of `seconds`."""
+    default = get_codec("compact").chunk_seconds
+    n = CompactCodec(chunk_seconds=seconds).n_chunks(timeline)
+    out = set()
+    for index in chunks_at_default:
+        first = index * default // seconds
+        out.update(i for i in range(first, first + max(default // seconds, 1)) if i < n)
+    return sorted(out)
+
+
+def _decode_row(result: BenchResult, timeline: Timeline, index: int) -> None:
+    data = get_codec("compact").encode_chunk(timeline, timeline.fps, index)[0]
+    times = []
+    for _ in range(20):
+        started = time.perf_counter()
+        decode_chunk(data)
+        times.append(time.perf_counter() - started)
+    result.add("python decode time per chunk, compact 25 fps", statistics.median(times) * 1e3, "ms")
