@@ -8,14 +8,13 @@ import json
 
 import numpy as np
 import pytest
-from test_codec_support import make_timeline
+from test_codec_support import check_round_trip, make_timeline
 
 from racereplay.codec import RATES, decode_chunk, get_codec, varint
-from racereplay.codec.compact import COMPACT_DRIVER_CHANNELS, COMPACT_SESSION_CHANNELS, HEADER
+from racereplay.codec.compact import HEADER
 from racereplay.timeline.model import Timeline
 
 CODEC = get_codec("compact")
-SPECS = {spec.name: spec for spec in COMPACT_DRIVER_CHANNELS + COMPACT_SESSION_CHANNELS}
 
 
 @pytest.fixture(scope="session")
@@ -35,34 +34,10 @@ def timeline(request: pytest.FixtureRequest) -> Timeline:
     return request.getfixturevalue("synthetic" if request.param == "synthetic" else "demo_timeline")
 
 
-def _check_round_trip(timeline: Timeline, rate: int, index: int) -> None:
-    decoded = decode_chunk(CODEC.encode_chunk(timeline, rate, index)[0])
-    frames = CODEC.frames_of_chunk(timeline, rate, index)
-    np.testing.assert_array_equal(decoded.frames, frames)
-    np.testing.assert_allclose(decoded.times, timeline.t0 + frames / timeline.fps)
-    assert (decoded.index, decoded.rate) == (index, rate)
-    for name, spec in SPECS.items():
-        original = timeline.frames[name][frames]
-        got = decoded.channels[name]
-        assert got.shape == original.shape and got.dtype == original.dtype, name
-        if spec.is_float:
-            np.testing.assert_array_equal(np.isnan(got), np.isnan(original), err_msg=name)
-            ok = ~np.isnan(original)
-            step = 1 / spec.scale
-            error = np.abs(got[ok].astype(np.float64) - original[ok].astype(np.float64))
-            # Half a step, plus float32 rounding of values in the thousands of metres.
-            tolerance = step / 2 + 1e-3 + 1e-6 * np.abs(original[ok])
-            assert np.all(error <= tolerance), f"{name}: max error {error.max()}"
-        elif spec.scale == 1:
-            np.testing.assert_array_equal(got, original, err_msg=name)
-        else:
-            assert np.all(np.abs(got.astype(np.int64) - original) <= 0.5 / spec.scale), name
-
-
 @pytest.mark.parametrize("rate", RATES)
 def test_every_chunk_round_trips_within_quantisation(timeline: Timeline, rate: int) -> None:
     for index in range(CODEC.n_chunks(timeline)):
-        _check_round_trip(timeline, rate, index)
+        check_round_trip(timeline, rate, index)
 
 
 def test_missing_values_stay_missing(synthetic: Timeline) -> None:

@@ -13,6 +13,8 @@ import math
 
 import numpy as np
 
+from racereplay.codec import decode_chunk, get_codec
+from racereplay.codec.compact import COMPACT_DRIVER_CHANNELS, COMPACT_SESSION_CHANNELS
 from racereplay.model import Driver, SessionInfo, SessionKind
 from racereplay.timeline.model import (
     DRIVER_CHANNELS,
@@ -112,3 +114,32 @@ def make_timeline(
         results=[],
         geometry=None,
     )
+
+
+SPECS = {spec.name: spec for spec in COMPACT_DRIVER_CHANNELS + COMPACT_SESSION_CHANNELS}
+
+
+def check_round_trip(timeline: Timeline, rate: int, index: int) -> None:
+    """Decode one compact chunk and compare it to the timeline within the stated quantisation."""
+    codec = get_codec("compact")
+    decoded = decode_chunk(codec.encode_chunk(timeline, rate, index)[0])
+    frames = codec.frames_of_chunk(timeline, rate, index)
+    np.testing.assert_array_equal(decoded.frames, frames)
+    np.testing.assert_allclose(decoded.times, timeline.t0 + frames / timeline.fps)
+    assert (decoded.index, decoded.rate) == (index, rate)
+    for name, spec in SPECS.items():
+        original = timeline.frames[name][frames]
+        got = decoded.channels[name]
+        assert got.shape == original.shape and got.dtype == original.dtype, name
+        if spec.is_float:
+            np.testing.assert_array_equal(np.isnan(got), np.isnan(original), err_msg=name)
+            ok = ~np.isnan(original)
+            step = 1 / spec.scale
+            error = np.abs(got[ok].astype(np.float64) - original[ok].astype(np.float64))
+            # Half a step, plus float32 rounding of values in the thousands of metres.
+            tolerance = step / 2 + 1e-3 + 1e-6 * np.abs(original[ok])
+            assert np.all(error <= tolerance), f"{name}: max error {error.max()}"
+        elif spec.scale == 1:
+            np.testing.assert_array_equal(got, original, err_msg=name)
+        else:
+            assert np.all(np.abs(got.astype(np.int64) - original) <= 0.5 / spec.scale), name
