@@ -3,7 +3,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 
-.PHONY: install run test lint bench clean
+# The web client: npm ci when the lock file changes, vite build into the package's static folder.
+WEB_STAMP := web/node_modules/.installed-$(shell sha1sum web/package-lock.json | cut -c1-12)
+WEB_STATIC := src/racereplay/server/static/index.html
+WEB_SOURCES := $(shell find web/src -type f) web/index.html web/vite.config.ts web/tsconfig.json
+
+.PHONY: install run test lint bench clean web chromium
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || python3 -m venv $(VENV)
@@ -13,14 +18,28 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-run: install
+$(WEB_STAMP): web/package-lock.json
+	cd web && npm ci --no-audit --no-fund
+	rm -f web/node_modules/.installed-* && touch $(WEB_STAMP)
+
+$(WEB_STATIC): $(WEB_STAMP) $(WEB_SOURCES)
+	cd web && npm run build
+
+web: $(WEB_STATIC)
+
+# Debian's chromium for the end-to-end tests (CI runs as root); they skip with a message without it.
+chromium:
+	@test -x /usr/bin/chromium || (apt-get update && apt-get install -y chromium) \
+		|| echo "warning: could not install chromium: the end-to-end tests will be skipped"
+
+run: install web
 	$(BIN)/racereplay build demo
 
 lint: install
 	$(BIN)/ruff check src tests
 	$(BIN)/ruff format --check src tests
 
-test: install lint
+test: install lint web chromium
 	$(BIN)/pytest
 
 bench: install

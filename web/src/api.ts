@@ -1,0 +1,39 @@
+// REST calls (docs/protocol.md §1). Errors carry the server's own explanation.
+
+import type { LapRow, SessionEvent } from "./types";
+
+export interface SessionStatus {
+  id: string;
+  name: string;
+  state: "queued" | "building" | "ready" | "failed";
+  fraction: number;
+  message: string;
+  queue_position: number | null;
+  error: string | null;
+}
+
+async function json<T>(path: string, init?: RequestInit): Promise<T> {
+  const res = await fetch(path, init);
+  if (!res.ok) {
+    let detail = res.statusText;
+    try {
+      detail = ((await res.json()) as { detail?: string }).detail ?? detail;
+    } catch {
+      // not JSON: keep the status text
+    }
+    throw new Error(`${path}: ${res.status} ${detail}`);
+  }
+  return (await res.json()) as T;
+}
+
+export const api = {
+  catalogue: () => json<{ sessions: { name: string; title: string; source: string; cached: boolean }[] }>("/api/catalogue"),
+  open: (name: string) =>
+    json<SessionStatus>("/api/sessions", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ name }) }),
+  status: (id: string) => json<SessionStatus>(`/api/sessions/${encodeURIComponent(id)}`),
+  laps: (id: string) => json<{ laps: LapRow[] }>(`/api/sessions/${encodeURIComponent(id)}/laps`),
+  events: (id: string) => json<{ events: SessionEvent[] }>(`/api/sessions/${encodeURIComponent(id)}/events`),
+  results: (id: string) => json<{ results: Record<string, unknown>[] }>(`/api/sessions/${encodeURIComponent(id)}/results`),
+  telemetry: (id: string, driver: string, lap: number) =>
+    json<Record<string, (number | null)[]>>(`/api/sessions/${encodeURIComponent(id)}/telemetry/${driver}/${lap}`),
+};

@@ -1,0 +1,135 @@
+// The leaderboard. One DOM row per driver, created once and moved with a CSS
+// transform when the order changes, and each cell is written only when its text
+// changes: rows slide rather than being rebuilt, so nothing ever flickers.
+
+import { formatLapTime, type LapIndex, SectorMark } from "./laps";
+import { COMPOUNDS, COMPOUND_COLOURS, DriverStatus, type Driver, type Snapshot } from "./types";
+
+const ROW_PX = 26;
+const CELLS = ["pos", "delta", "drv", "gap", "last", "best", "s1", "s2", "s3", "tyre", "pits", "status"] as const;
+type Cell = (typeof CELLS)[number];
+
+interface Row {
+  el: HTMLElement;
+  cells: Record<Cell, HTMLElement>;
+  text: Record<Cell, string>;
+  cls: Record<Cell, string>;
+  y: number;
+}
+
+export class Leaderboard {
+  private rows: Row[];
+  showInterval = false;
+  focused = -1;
+  onPick: (driver: number) => void = () => {};
+
+  constructor(
+    private root: HTMLElement,
+    private drivers: Driver[],
+    private laps: LapIndex,
+    private grid: Map<string, number>,
+  ) {
+    root.classList.add("leaderboard");
+    const head = document.createElement("div");
+    head.className = "lb-head";
+    head.innerHTML = `<span class="pos">P</span><span class="delta"></span><span class="drv">Driver</span>` +
+      `<span class="gap"><button class="gap-toggle" title="Gap to leader / interval (G)">Gap</button></span>` +
+      `<span class="last">Last</span><span class="best">Best</span><span class="s1">S1</span><span class="s2">S2</span>` +
+      `<span class="s3">S3</span><span class="tyre">Tyre</span><span class="pits">Pit</span><span class="status"></span>`;
+    head.querySelector("button")!.addEventListener("click", () => this.toggleGap());
+    const body = document.createElement("div");
+    body.className = "lb-body";
+    body.style.height = `${drivers.length * ROW_PX}px`;
+    root.replaceChildren(head, body);
+    this.rows = drivers.map((drv, d) => {
+      const el = document.createElement("div");
+      el.className = "lb-row";
+      el.dataset.driver = drv.code;
+      el.style.setProperty("--team", drv.colour);
+      const cells = {} as Record<Cell, HTMLElement>;
+      const text = {} as Record<Cell, string>;
+      const cls = {} as Record<Cell, string>;
+      for (const c of CELLS) {
+        const span = document.createElement("span");
+        span.className = c;
+        el.appendChild(span);
+        cells[c] = span;
+        text[c] = "";
+        cls[c] = c;
+      }
+      el.addEventListener("click", () => this.onPick(d));
+      body.appendChild(el);
+      return { el, cells, text, cls, y: -1 };
+    });
+  }
+
+  toggleGap(): void {
+    this.showInterval = !this.showInterval;
+    this.root.querySelector(".gap-toggle")!.textContent = this.showInterval ? "Int" : "Gap";
+  }
+
+  private set(row: Row, cell: Cell, text: string, extra = ""): void {
+    if (row.text[cell] !== text) {
+      row.cells[cell].textContent = text;
+      row.text[cell] = text;
+    }
+    const cls = extra ? `${cell} ${extra}` : cell;
+    if (row.cls[cell] !== cls) {
+      row.cells[cell].className = cls;
+      row.cls[cell] = cls;
+    }
+  }
+
+  /** The running order shown, as driver codes (for tests). */
+  order(): string[] {
+    return this.rows
+      .map((r, d) => ({ y: r.y, code: this.drivers[d].code }))
+      .sort((a, b) => a.y - b.y)
+      .map((r) => r.code);
+  }
+
+  update(snap: Snapshot, sessionTime: number): void {
+    const v = snap.values;
+    const n = this.drivers.length;
+    // Unclassified drivers (position 0) go to the bottom, in a stable order.
+    const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => {
+      const pa = v.position[a] || 1000 + a, pb = v.position[b] || 1000 + b;
+      return pa - pb;
+    });
+    order.forEach((d, rank) => {
+      const row = this.rows[d];
+      const drv = this.drivers[d];
+      const pos = v.position[d];
+      const status = v.status[d];
+      const lap = this.laps.state(drv.code, sessionTime);
+      if (row.y !== rank) {
+        row.el.style.transform = `translateY(${rank * ROW_PX}px)`;
+        row.y = rank;
+      }
+      row.el.classList.toggle("focused", d === this.focused);
+      row.el.classList.toggle("retired", status === DriverStatus.Retired);
+      this.set(row, "pos", pos > 0 ? String(pos) : "–");
+      const grid = this.grid.get(drv.code);
+      const gained = grid !== undefined && pos > 0 ? grid - pos : 0;
+      this.set(row, "delta", gained > 0 ? `▲${gained}` : gained < 0 ? `▼${-gained}` : "", gained > 0 ? "up" : gained < 0 ? "down" : "");
+      this.set(row, "drv", drv.code);
+      const gapValue = this.showInterval ? v.interval[d] : v.gap[d];
+      this.set(row, "gap", pos === 1 ? (this.showInterval ? "Interval" : "Leader") : Number.isFinite(gapValue) ? `+${gapValue.toFixed(3)}` : "");
+      this.set(row, "last", formatLapTime(lap.lastLap));
+      const overall = this.laps.overallBest(sessionTime);
+      this.set(row, "best", formatLapTime(lap.bestLap), Number.isFinite(lap.bestLap) && lap.bestLap <= overall ? "ob" : "");
+      (["s1", "s2", "s3"] as const).forEach((c, s) => {
+        const mark = lap.marks[s];
+        this.set(row, c, Number.isFinite(lap.sectors[s]) ? lap.sectors[s].toFixed(1) : "",
+          mark === SectorMark.OverallBest ? "ob" : mark === SectorMark.PersonalBest ? "pb" : mark === SectorMark.Normal ? "nb" : "");
+      });
+      const compound = v.compound[d] | 0;
+      this.set(row, "tyre", `${COMPOUNDS[compound] ?? "?"} ${Number.isFinite(v.tyre_age[d]) ? v.tyre_age[d] : ""}`, `c${compound}`);
+      row.cells.tyre.style.setProperty("--tyre", COMPOUND_COLOURS[compound] ?? "#888");
+      this.set(row, "pits", lap.pits > 0 ? String(lap.pits) : "");
+      const label = status === DriverStatus.PitLane ? "PIT" : status === DriverStatus.Retired ? "RET"
+        : status === DriverStatus.Finished ? "FIN" : lap.outLap ? "OUT" : "";
+      this.set(row, "status", label, label.toLowerCase());
+    });
+  }
+}

@@ -1,0 +1,430 @@
+// The app: session picker, then the replay. Data arrives from the connection
+// worker already decoded; one requestAnimationFrame loop samples the playout
+// buffer at the local clock and draws the map, and the DOM panels refresh a few
+// times a second (only what changed).
+
+import "./style.css";
+import { api } from "./api";
+import { ReplayClock, SPEEDS } from "./clock";
+import type { FromWorker, ToWorker } from "./connection.worker";
+import ConnectionWorker from "./connection.worker?worker";
+import { LapIndex } from "./laps";
+import { Leaderboard } from "./leaderboard";
+import { Header, MessageFeed, markers } from "./panels";
+import { emptySnapshot, PlayoutBuffer } from "./playout";
+import { TelemetryPanel } from "./telemetry";
+import { TrackMap } from "./trackmap";
+import type { FrameBlock, SessionEvent, SessionMeta } from "./types";
+
+const $ = <T extends HTMLElement = HTMLElement>(sel: string, root: ParentNode = document) => root.querySelector<T>(sel)!;
+
+interface Stats {
+  frame: number;
+  sessionTime: number;
+  leaderLap: number;
+  playing: boolean;
+  speed: number;
+  rate: number;
+  stalls: number; // animation frames spent playing with no data at the playhead
+  stallMs: number;
+  bytes: number;
+  blocks: number;
+  drawn: number;
+  reconnects: number;
+  order: string[];
+  ready: boolean;
+}
+
+declare global {
+  interface Window {
+    __rr: Stats & { cars: () => { x: number; y: number }[]; frameWork: number[]; drop: () => void };
+  }
+}
+
+async function main(): Promise<void> {
+  const params = new URLSearchParams(location.search);
+  const name = params.get("session");
+  if (!name) return showPicker();
+  try {
+    await openSession(name, params);
+  } catch (err) {
+    showPicker(String(err instanceof Error ? err.message : err));
+  }
+}
+
+async function showPicker(error?: string): Promise<void> {
+  const picker = $("#picker");
+  picker.hidden = false;
+  $("#replay").hidden = true;
+  if (error) {
+    $(".error", picker).hidden = false;
+    $(".error", picker).textContent = error;
+  }
+  const go = (name: string) => {
+    location.search = new URLSearchParams({ session: name }).toString();
+  };
+  $("form.custom", picker).addEventListener("submit", (e) => {
+    e.preventDefault();
+    const value = ($("input", picker) as HTMLInputElement).value.trim();
+    if (value) go(value);
+  });
+  try {
+    const { sessions } = await api.catalogue();
+    $(".sessions", picker).replaceChildren(...sessions.map((s) => {
+      const li = document.createElement("li");
+      const button = document.createElement("button");
+      button.textContent = s.title || s.name;
+      button.dataset.session = s.name;
+      button.title = s.name + (s.cached ? " (ready)" : "");
+      button.addEventListener("click", () => go(s.name));
+      li.append(button);
+      return li;
+    }));
+  } catch (err) {
+    $(".error", picker).hidden = false;
+    $(".error", picker).textContent = `Cannot list sessions: ${err}`;
+  }
+}
+
+/** Open (build if needed) the session, showing the server's real progress. */
+async function openSession(name: string, params: URLSearchParams): Promise<void> {
+  const picker = $("#picker");
+  picker.hidden = false;
+  $(".hint", picker).textContent = `Opening ${name}…`;
+  $(".loading", picker).hidden = false;
+  let status = await api.open(name);
+  while (status.state !== "ready") {
+    if (status.state === "failed") throw new Error(`${name} failed to load: ${status.error ?? status.message}`);
+    $(".fill", picker).style.width = `${Math.round(status.fraction * 100)}%`;
+    $(".loading-text", picker).textContent =
+      status.state === "queued" ? `Queued (position ${status.queue_position ?? "?"})` : `${status.message} ${Math.round(status.fraction * 100)}%`;
+    await new Promise((r) => setTimeout(r, 300));
+    status = await api.status(status.id);
+  }
+  const [meta, laps, events, results] = await Promise.all([
+    fetch(`/api/sessions/${encodeURIComponent(status.id)}/metadata`).then((r) => r.json() as Promise<SessionMeta & { id: string }>),
+    api.laps(status.id),
+    api.events(status.id),
+    api.results(status.id),
+  ]);
+  picker.hidden = true;
+  new Replay(name, status.id, meta, laps.laps, events.events.sort((a, b) => a.time - b.time), results.results, params);
+}
+
+class Replay {
+  private clock: ReplayClock;
+  private buffer = new PlayoutBuffer();
+  private snap;
+  private worker: Worker;
+  private map: TrackMap;
+  private board: Leaderboard;
+  private header: Header;
+  private feed: MessageFeed;
+  private telemetry: TelemetryPanel;
+  private laps: LapIndex;
+  private chunkFrames: number;
+  private focused = -1;
+  private lastPanel = 0;
+  private lastUrl = 0;
+  private stallStart = 0;
+  private rate = 0;
+  private lastQuality = 0;
+  private received: { at: number; bytes: number }[] = [];
+  private pendingRestore: URLSearchParams | null;
+  private stats: Stats;
+  private frameWork: number[] = [];
+
+  constructor(
+    private name: string,
+    id: string,
+    private meta: SessionMeta,
+    lapRows: SessionMeta["laps"],
+    private events: SessionEvent[],
+    results: Record<string, unknown>[],
+    params: URLSearchParams,
+  ) {
+    const root = $("#replay");
+    root.hidden = false;
+    const compact = (meta as unknown as { codecs: { name: string; chunk_frames: number; rates: number[] }[] }).codecs.find((c) => c.name === "compact");
+    if (!compact) throw new Error("the server offers no compact codec: this client needs it");
+    this.chunkFrames = compact.chunk_frames;
+    this.clock = new ReplayClock(meta.fps, meta.n_frames);
+    this.snap = emptySnapshot(meta.drivers.length);
+    this.laps = new LapIndex(lapRows, events);
+    const grid = new Map<string, number>();
+    for (const r of results) if (typeof r.grid === "number" && typeof r.driver === "string") grid.set(r.driver, r.grid);
+    const raceStart = meta.info.start_time ?? meta.t0;
+    $(".title").textContent = `${meta.info.year} ${meta.info.event} · ${meta.info.name}`;
+    document.title = `${meta.info.event} ${meta.info.name} · racereplay`;
+    this.map = new TrackMap($<HTMLCanvasElement>("canvas.map"), meta.drivers);
+    this.map.setGeometry(meta.geometry);
+    this.board = new Leaderboard($(".board"), meta.drivers, this.laps, grid);
+    this.header = new Header($("header.top"), meta.info.total_laps, raceStart, events);
+    this.feed = new MessageFeed($(".feed"), events, raceStart);
+    this.telemetry = new TelemetryPanel($(".telemetry"), id, meta.drivers, this.laps);
+    this.map.onPick = this.board.onPick = (d) => this.focus(d === this.focused ? -1 : d);
+    this.stats = {
+      frame: 0, sessionTime: meta.t0, leaderLap: 0, playing: false, speed: 1, rate: 0, stalls: 0, stallMs: 0,
+      bytes: 0, blocks: 0, drawn: 0, reconnects: 0, order: [], ready: false,
+    };
+    window.__rr = Object.assign(this.stats, {
+      cars: () => this.map.carsOnScreen(),
+      frameWork: this.frameWork,
+      drop: () => this.post({ type: "drop" }),
+    });
+    this.pendingRestore = params;
+    const focus = params.get("focus");
+    if (focus) this.focus(meta.drivers.findIndex((d) => d.code === focus));
+    this.bindControls();
+    this.drawMarkers();
+    this.worker = new ConnectionWorker();
+    this.worker.onmessage = (e: MessageEvent<FromWorker>) => this.onWorker(e.data);
+    const proto = location.protocol === "https:" ? "wss" : "ws";
+    const rate = params.get("rate") ?? "auto";
+    this.post({ type: "connect", url: `${proto}://${location.host}/ws?${new URLSearchParams({ session: id, codec: "compact", rate })}` });
+    requestAnimationFrame(this.tick);
+  }
+
+  private post(m: ToWorker): void {
+    this.worker.postMessage(m);
+  }
+
+  private command(type: string, fields: Record<string, unknown> = {}): void {
+    this.post({ type: "command", command: { type, ...fields } });
+  }
+
+  private onWorker(m: FromWorker): void {
+    if (m.type === "block") return this.onBlock(m.block, m.bytes);
+    if (m.type === "open") {
+      $(".net").classList.remove("down");
+      if (m.reconnect) this.stats.reconnects++;
+      return;
+    }
+    if (m.type === "closed") {
+      $(".net").classList.add("down");
+      $(".net").textContent = m.retryInMs === null ? `disconnected: ${m.reason || m.code}` : "reconnecting…";
+      return;
+    }
+    const msg = m.message;
+    if (msg.type === "state") this.onState(msg);
+    else if (msg.type === "error") console.warn("server:", msg.code, msg.message);
+  }
+
+  private onBlock(block: FrameBlock, bytes: number): void {
+    this.buffer.add(block);
+    this.buffer.evict(Math.floor(this.clock.frame() / this.chunkFrames));
+    this.rate = block.rate;
+    this.stats.bytes += bytes;
+    this.stats.blocks++;
+    this.stats.rate = block.rate;
+    const now = performance.now();
+    this.received.push({ at: now, bytes });
+    while (this.received.length && this.received[0].at < now - 10_000) this.received.shift();
+  }
+
+  private onState(s: Record<string, unknown>): void {
+    const frame = Number(s.frame);
+    const playing = Boolean(s.playing);
+    const speed = Number(s.speed);
+    const reason = String(s.reason);
+    if (reason === "join") {
+      // A fresh connection (first or after a drop): put the server where the viewer was.
+      this.restore();
+      return;
+    }
+    if (speed !== this.clock.speed) this.clock.setSpeed(speed);
+    const drift = Math.abs(this.clock.frame() - frame);
+    const tolerance = this.meta.fps * 0.5 * Math.max(1, speed);
+    if (reason === "seek" || reason === "skip" || reason === "end" || drift > tolerance) this.clock.seek(frame);
+    if (playing && !this.clock.playing) this.clock.play();
+    if (!playing && this.clock.playing) this.clock.pause();
+    this.syncButtons();
+  }
+
+  /** After (re)connecting: seek to the viewer's moment (from the URL the first time), speed, play state. */
+  private restore(): void {
+    const p = this.pendingRestore;
+    this.pendingRestore = null;
+    if (p) {
+      const t = Number(p.get("t"));
+      if (p.has("t") && Number.isFinite(t)) this.clock.seek((t - this.meta.t0) * this.meta.fps);
+      const speed = Number(p.get("speed"));
+      if (SPEEDS.includes(speed)) this.clock.setSpeed(speed);
+      if (p.get("play") === "1") this.clock.play();
+    }
+    this.command("seek", { frame: Math.round(this.clock.frame()) });
+    this.command("speed", { value: this.clock.speed });
+    this.command(this.clock.playing ? "play" : "pause");
+    this.stats.ready = true;
+    this.syncButtons();
+  }
+
+  private focus(d: number): void {
+    this.focused = d;
+    this.map.focused = d;
+    this.board.focused = d;
+    this.drawMarkers();
+  }
+
+  // --- controls ---------------------------------------------------------------
+
+  private togglePlay(): void {
+    if (this.clock.playing) {
+      this.clock.pause();
+      this.command("pause");
+    } else {
+      if (this.clock.atEnd()) this.seekFrame(0);
+      this.clock.play();
+      this.command("play");
+    }
+    this.syncButtons();
+  }
+
+  private setSpeed(speed: number): void {
+    this.clock.setSpeed(speed);
+    this.command("speed", { value: speed });
+    this.syncButtons();
+  }
+
+  private seekFrame(frame: number): void {
+    const f = Math.min(Math.max(Math.round(frame), 0), this.meta.n_frames - 1);
+    this.clock.seek(f);
+    this.command("seek", { frame: f });
+  }
+
+  private skip(seconds: number): void {
+    this.seekFrame(this.clock.frame() + seconds * this.meta.fps);
+  }
+
+  private jumpToLap(lap: number): void {
+    if (Number.isFinite(lap) && lap > 0) this.command("seek", { lap: Math.round(lap) });
+  }
+
+  private syncButtons(): void {
+    $(".play").textContent = this.clock.playing ? "❚❚" : "▶";
+    $<HTMLSelectElement>("select.speed").value = String(this.clock.speed);
+  }
+
+  private bindControls(): void {
+    const speed = $<HTMLSelectElement>("select.speed");
+    speed.replaceChildren(...SPEEDS.map((s) => new Option(`${s}×`, String(s))));
+    speed.value = "1";
+    speed.addEventListener("change", () => this.setSpeed(Number(speed.value)));
+    $(".play").addEventListener("click", () => this.togglePlay());
+    document.querySelectorAll<HTMLButtonElement>("button.skip").forEach((b) =>
+      b.addEventListener("click", () => this.skip(Number(b.dataset.s))));
+    const bar = $<HTMLInputElement>("input.seekbar");
+    bar.max = String(this.meta.n_frames - 1);
+    bar.addEventListener("input", () => this.seekFrame(Number(bar.value)));
+    $("form.jump").addEventListener("submit", (e) => {
+      e.preventDefault();
+      this.jumpToLap(Number(($("form.jump input") as HTMLInputElement).value));
+    });
+    const help = $(".help");
+    $(".help-btn").addEventListener("click", () => (help.hidden = !help.hidden));
+    help.addEventListener("click", () => (help.hidden = true));
+    document.addEventListener("keydown", (e) => {
+      if (e.target instanceof HTMLInputElement || e.target instanceof HTMLSelectElement) return;
+      const i = SPEEDS.indexOf(this.clock.speed);
+      if (e.key === " ") this.togglePlay();
+      else if (e.key === "ArrowRight") this.skip(e.altKey ? 60 : e.shiftKey ? 30 : 10);
+      else if (e.key === "ArrowLeft") this.skip(e.altKey ? -60 : e.shiftKey ? -30 : -10);
+      else if (e.key === "ArrowUp") this.setSpeed(SPEEDS[Math.min(i + 1, SPEEDS.length - 1)]);
+      else if (e.key === "ArrowDown") this.setSpeed(SPEEDS[Math.max(i - 1, 0)]);
+      else if (/^[1-9]$/.test(e.key)) this.setSpeed(SPEEDS[Number(e.key) - 1]);
+      else if (e.key === "?") help.hidden = !help.hidden;
+      else if (e.key === "Escape") help.hidden = true;
+      else if (e.key === "g" || e.key === "G") this.board.toggleGap();
+      else if (e.key === "f" || e.key === "F") this.focus(-1);
+      else if (e.key === "0") this.map.resetView();
+      else if (e.key === "l" || e.key === "L") ($("form.jump input") as HTMLInputElement).focus();
+      else return;
+      e.preventDefault();
+    });
+  }
+
+  private drawMarkers(): void {
+    const code = this.focused >= 0 ? this.meta.drivers[this.focused].code : null;
+    const total = this.meta.n_frames / this.meta.fps;
+    const pct = (t: number) => `${(((t - this.meta.t0) / total) * 100).toFixed(3)}%`;
+    $(".marks").replaceChildren(...markers(this.events, code).map((m) => {
+      const el = document.createElement("span");
+      el.className = `mark ${m.kind}`;
+      el.title = m.label;
+      el.style.left = pct(m.time);
+      if (m.end !== undefined) el.style.width = `calc(${pct(m.end)} - ${pct(m.time)})`;
+      return el;
+    }));
+  }
+
+  // --- the loop -----------------------------------------------------------------
+
+  private tick = (now: number): void => {
+    requestAnimationFrame(this.tick);
+    const started = performance.now();
+    const frame = this.clock.frame();
+    const have = this.buffer.sample(frame, this.chunkFrames, this.snap);
+    const stalled = !have && this.clock.playing && this.stats.ready;
+    if (stalled) {
+      this.stats.stalls++;
+      if (!this.stallStart) this.stallStart = now;
+    } else if (this.stallStart) {
+      this.stats.stallMs += now - this.stallStart;
+      this.stallStart = 0;
+    }
+    $(".buffering").hidden = !(stalled && now - this.stallStart > 300);
+    if (have) {
+      this.map.trackStatus = this.snap.session.track_status;
+      this.map.draw(this.snap);
+      this.stats.drawn++;
+    }
+    const sessionTime = this.meta.t0 + frame / this.meta.fps;
+    if (now - this.lastPanel > 200 && have) {
+      this.lastPanel = now;
+      this.board.update(this.snap, sessionTime);
+      this.header.update(this.snap.session.leader_lap, sessionTime, this.snap.session.track_status);
+      this.feed.update(sessionTime);
+      this.telemetry.update(this.focused, this.snap, sessionTime);
+      $<HTMLInputElement>("input.seekbar").value = String(Math.round(frame));
+      Object.assign(this.stats, {
+        frame, sessionTime, leaderLap: this.snap.session.leader_lap, playing: this.clock.playing,
+        speed: this.clock.speed, order: this.board.order(),
+      });
+      this.adaptRate(now);
+    }
+    if (now - this.lastUrl > 1000 && this.stats.ready) {
+      this.lastUrl = now;
+      this.updateUrl(sessionTime);
+    }
+    this.frameWork.push(performance.now() - started);
+    if (this.frameWork.length > 2000) this.frameWork.splice(0, 1000);
+  };
+
+  /**
+   * Pick the data rate from the measured link: step down when the buffer ahead
+   * runs thin, step up when the link has carried twice what the next rate needs.
+   * Old blocks stay in the buffer, so a switch never stalls the picture.
+   */
+  private adaptRate(now: number): void {
+    const kbps = this.received.reduce((a, r) => a + r.bytes, 0) * 8 / 10 / 1000;
+    const aheadChunks = this.buffer.bufferedChunksAhead(this.clock.frame(), this.chunkFrames);
+    const aheadWallS = (aheadChunks * this.chunkFrames) / this.meta.fps / Math.max(this.clock.speed, 0.25);
+    $(".net").textContent = `${this.rate} fps · ${kbps.toFixed(0)} kbit/s · ${aheadWallS.toFixed(1)} s`;
+    if (!this.clock.playing || now - this.lastQuality < 4000 || !this.rate) return;
+    const rates = [25, 10, 5, 2];
+    const i = rates.indexOf(this.rate);
+    if (aheadWallS < 0.6 && i >= 0 && i < rates.length - 1) {
+      this.lastQuality = now;
+      this.command("quality", { rate: rates[i + 1] });
+    }
+  }
+
+  private updateUrl(sessionTime: number): void {
+    const p = new URLSearchParams({ session: this.name, t: sessionTime.toFixed(1), speed: String(this.clock.speed) });
+    if (this.clock.playing) p.set("play", "1");
+    if (this.focused >= 0) p.set("focus", this.meta.drivers[this.focused].code);
+    history.replaceState(null, "", `?${p}`);
+  }
+}
+
+void main();

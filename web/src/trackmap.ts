@@ -1,0 +1,315 @@
+// The canvas track map. The circuit (outline with width, pit lane, sectors,
+// corners, start/finish) is drawn once per view change into an offscreen layer;
+// each animation frame only blits that layer and draws the cars.
+
+import { DriverStatus, type Driver, type Geometry, type Snapshot } from "./types";
+
+interface View {
+  scale: number; // pixels per metre (before user zoom)
+  cx: number; // rotated-frame centre of the circuit, metres
+  cy: number;
+}
+
+export class TrackMap {
+  private ctx: CanvasRenderingContext2D;
+  private layer = document.createElement("canvas");
+  private layerDirty = true;
+  private geometry: Geometry | null = null;
+  private cos = 1;
+  private sin = 0;
+  private view: View = { scale: 1, cx: 0, cy: 0 };
+  private zoom = 1;
+  private panX = 0; // CSS pixels
+  private panY = 0;
+  private dpr = 1;
+  private width = 0;
+  private height = 0;
+  private pointers = new Map<number, { x: number; y: number }>();
+  private screenX: Float32Array;
+  private screenY: Float32Array;
+  focused = -1;
+  onPick: (driver: number) => void = () => {};
+  trackStatus = 1;
+
+  constructor(
+    private canvas: HTMLCanvasElement,
+    private drivers: Driver[],
+  ) {
+    const ctx = canvas.getContext("2d");
+    if (!ctx) throw new Error("this browser cannot draw on a 2D canvas");
+    this.ctx = ctx;
+    this.screenX = new Float32Array(drivers.length).fill(NaN);
+    this.screenY = new Float32Array(drivers.length).fill(NaN);
+    new ResizeObserver(() => this.resize()).observe(canvas);
+    this.bindInput();
+    this.resize();
+  }
+
+  setGeometry(geometry: Geometry | null): void {
+    this.geometry = geometry;
+    const a = ((geometry?.rotation ?? 0) * Math.PI) / 180;
+    this.cos = Math.cos(a);
+    this.sin = Math.sin(a);
+    this.fit();
+  }
+
+  /** Fit the whole circuit (outline and pit lane) into the canvas. */
+  private fit(): void {
+    const g = this.geometry;
+    if (!g || g.outline.length === 0 || this.width === 0) return;
+    let minX = Infinity, maxX = -Infinity, minY = Infinity, maxY = -Infinity;
+    for (const [x, y] of g.outline.concat(g.pit_lane)) {
+      const rx = x * this.cos - y * this.sin;
+      const ry = x * this.sin + y * this.cos;
+      minX = Math.min(minX, rx); maxX = Math.max(maxX, rx);
+      minY = Math.min(minY, ry); maxY = Math.max(maxY, ry);
+    }
+    const margin = 36;
+    const scale = Math.min((this.width - 2 * margin) / (maxX - minX || 1), (this.height - 2 * margin) / (maxY - minY || 1));
+    this.view = { scale: Math.max(scale, 1e-3), cx: (minX + maxX) / 2, cy: (minY + maxY) / 2 };
+    this.layerDirty = true;
+  }
+
+  resetView(): void {
+    this.zoom = 1;
+    this.panX = 0;
+    this.panY = 0;
+    this.layerDirty = true;
+  }
+
+  private resize(): void {
+    const rect = this.canvas.getBoundingClientRect();
+    this.dpr = window.devicePixelRatio || 1;
+    this.width = Math.max(1, rect.width);
+    this.height = Math.max(1, rect.height);
+    this.canvas.width = Math.round(this.width * this.dpr);
+    this.canvas.height = Math.round(this.height * this.dpr);
+    this.layer.width = this.canvas.width;
+    this.layer.height = this.canvas.height;
+    this.fit();
+  }
+
+  /** Circuit metres to CSS pixels. */
+  private toScreen(x: number, y: number): [number, number] {
+    const s = this.view.scale * this.zoom;
+    const rx = x * this.cos - y * this.sin - this.view.cx;
+    const ry = x * this.sin + y * this.cos - this.view.cy;
+    return [this.width / 2 + this.panX + rx * s, this.height / 2 + this.panY - ry * s];
+  }
+
+  private drawLayer(): void {
+    const g = this.geometry;
+    const ctx = this.layer.getContext("2d")!;
+    ctx.setTransform(this.dpr, 0, 0, this.dpr, 0, 0);
+    ctx.clearRect(0, 0, this.width, this.height);
+    this.layerDirty = false;
+    if (!g || g.outline.length < 2) return;
+    const pxPerM = this.view.scale * this.zoom;
+    const trackPx = Math.max(4, g.width * pxPerM);
+    const path = (pts: [number, number][], close: boolean) => {
+      ctx.beginPath();
+      pts.forEach(([x, y], i) => {
+        const [sx, sy] = this.toScreen(x, y);
+        if (i === 0) ctx.moveTo(sx, sy);
+        else ctx.lineTo(sx, sy);
+      });
+      if (close) ctx.closePath();
+    };
+    ctx.lineJoin = "round";
+    ctx.lineCap = "round";
+    if (g.pit_lane.length > 1) {
+      path(g.pit_lane, false);
+      ctx.strokeStyle = "#3a3f4a";
+      ctx.lineWidth = Math.max(2, trackPx * 0.6);
+      ctx.stroke();
+      ctx.setLineDash([4, 4]);
+      ctx.strokeStyle = "#7d8699";
+      ctx.lineWidth = 1;
+      ctx.stroke();
+      ctx.setLineDash([]);
+    }
+    path(g.outline, true);
+    ctx.strokeStyle = "#a9b0bd";
+    ctx.lineWidth = trackPx + 3;
+    ctx.stroke();
+    ctx.strokeStyle = "#2b2f38";
+    ctx.lineWidth = trackPx;
+    ctx.stroke();
+    // Sector boundaries and the start/finish line, as ticks across the track.
+    const cumulative = cumulativeDistance(g.outline);
+    const ticks: [number, string][] = [[0, "#ffffff"], ...g.sector_starts.map((d, i): [number, string] => [d, i === 0 ? "#e8c547" : "#d05cf0"])];
+    for (const [dist, colour] of ticks) {
+      const i = indexAtDistance(cumulative, dist);
+      const [ax, ay] = this.toScreen(...g.outline[i]);
+      const [bx, by] = this.toScreen(...g.outline[(i + 1) % g.outline.length]);
+      const len = Math.hypot(bx - ax, by - ay) || 1;
+      const nx = (-(by - ay) / len) * (trackPx / 2 + 5);
+      const ny = ((bx - ax) / len) * (trackPx / 2 + 5);
+      ctx.beginPath();
+      ctx.moveTo(ax - nx, ay - ny);
+      ctx.lineTo(ax + nx, ay + ny);
+      ctx.strokeStyle = colour;
+      ctx.lineWidth = dist === 0 ? 4 : 3;
+      ctx.stroke();
+    }
+    ctx.fillStyle = "#8b93a3";
+    ctx.font = "11px system-ui, sans-serif";
+    ctx.textAlign = "center";
+    ctx.textBaseline = "middle";
+    for (const c of g.corners) {
+      const a = ((c.angle + (g.rotation ?? 0)) * Math.PI) / 180;
+      const [sx, sy] = this.toScreen(c.x, c.y);
+      const off = trackPx / 2 + 12;
+      ctx.fillText(`${c.number}${c.letter ?? ""}`, sx + Math.cos(a) * off, sy - Math.sin(a) * off);
+    }
+  }
+
+  /** Draw one display frame. */
+  draw(snap: Snapshot): void {
+    if (this.layerDirty) this.drawLayer();
+    const ctx = this.ctx;
+    ctx.setTransform(1, 0, 0, 1, 0, 0);
+    ctx.clearRect(0, 0, this.canvas.width, this.canvas.height);
+    ctx.drawImage(this.layer, 0, 0);
+    ctx.setTransform(this.dpr, 0, 0, this.dpr, 0, 0);
+    if (this.trackStatus === 4 || this.trackStatus === 5 || this.trackStatus >= 6) {
+      ctx.strokeStyle = this.trackStatus === 5 ? "#e10600" : "#ffb000";
+      ctx.lineWidth = 6;
+      ctx.strokeRect(3, 3, this.width - 6, this.height - 6);
+    }
+    ctx.font = "bold 10px system-ui, sans-serif";
+    ctx.textAlign = "left";
+    ctx.textBaseline = "middle";
+    const n = this.drivers.length;
+    // Draw back to front by position so the leader sits on top, the focused car above all.
+    const order = drawOrder(snap, this.focused);
+    for (const d of order) {
+      if (!snap.valid[d]) {
+        this.screenX[d] = NaN;
+        continue;
+      }
+      const [sx, sy] = this.toScreen(snap.x[d], snap.y[d]);
+      this.screenX[d] = sx;
+      this.screenY[d] = sy;
+      const status = snap.values.status[d];
+      const focused = d === this.focused;
+      const r = focused ? 8 : 6;
+      ctx.globalAlpha = status === DriverStatus.Retired ? 0.35 : 1;
+      ctx.beginPath();
+      ctx.arc(sx, sy, r, 0, Math.PI * 2);
+      if (status === DriverStatus.PitLane) {
+        ctx.fillStyle = "#15171c";
+        ctx.fill();
+        ctx.strokeStyle = this.drivers[d].colour;
+        ctx.lineWidth = 3;
+        ctx.stroke();
+      } else {
+        ctx.fillStyle = status === DriverStatus.Retired ? "#666" : this.drivers[d].colour;
+        ctx.fill();
+        ctx.strokeStyle = focused ? "#ffffff" : status === DriverStatus.Finished ? "#ffffff" : "#0b0c10";
+        ctx.lineWidth = focused ? 3 : 1.5;
+        if (status === DriverStatus.Finished) ctx.setLineDash([2, 2]);
+        ctx.stroke();
+        ctx.setLineDash([]);
+      }
+      const label = this.drivers[d].code + (status === DriverStatus.PitLane ? " PIT" : status === DriverStatus.Retired ? " OUT" : "");
+      ctx.fillStyle = focused ? "#ffffff" : "#d7dbe3";
+      ctx.fillText(label, sx + r + 3, sy);
+    }
+    ctx.globalAlpha = 1;
+    if (n === 0) return;
+  }
+
+  private bindInput(): void {
+    const c = this.canvas;
+    c.addEventListener("wheel", (e) => {
+      e.preventDefault();
+      this.zoomAt(e.offsetX, e.offsetY, Math.exp(-e.deltaY * 0.0015));
+    }, { passive: false });
+    c.addEventListener("pointerdown", (e) => {
+      c.setPointerCapture(e.pointerId);
+      this.pointers.set(e.pointerId, { x: e.offsetX, y: e.offsetY });
+    });
+    c.addEventListener("pointermove", (e) => {
+      const prev = this.pointers.get(e.pointerId);
+      if (!prev) return;
+      if (this.pointers.size === 2) {
+        const other = [...this.pointers.entries()].find(([id]) => id !== e.pointerId)![1];
+        const before = Math.hypot(prev.x - other.x, prev.y - other.y);
+        const after = Math.hypot(e.offsetX - other.x, e.offsetY - other.y);
+        if (before > 0) this.zoomAt((e.offsetX + other.x) / 2, (e.offsetY + other.y) / 2, after / before);
+      } else {
+        this.panX += e.offsetX - prev.x;
+        this.panY += e.offsetY - prev.y;
+        this.layerDirty = true;
+      }
+      this.pointers.set(e.pointerId, { x: e.offsetX, y: e.offsetY });
+    });
+    const up = (e: PointerEvent) => this.pointers.delete(e.pointerId);
+    c.addEventListener("pointerup", up);
+    c.addEventListener("pointercancel", up);
+    c.addEventListener("dblclick", () => this.resetView());
+    c.addEventListener("click", (e) => {
+      const d = this.pick(e.offsetX, e.offsetY);
+      if (d >= 0) this.onPick(d);
+    });
+  }
+
+  private zoomAt(px: number, py: number, factor: number): void {
+    const z = Math.min(Math.max(this.zoom * factor, 0.5), 20);
+    const f = z / this.zoom;
+    // Keep the point under the cursor fixed.
+    this.panX = (px - this.width / 2) - ((px - this.width / 2) - this.panX) * f;
+    this.panY = (py - this.height / 2) - ((py - this.height / 2) - this.panY) * f;
+    this.zoom = z;
+    this.layerDirty = true;
+  }
+
+  private pick(px: number, py: number): number {
+    let best = -1;
+    let bestDist = 14;
+    for (let d = 0; d < this.drivers.length; d++) {
+      const dist = Math.hypot(this.screenX[d] - px, this.screenY[d] - py);
+      if (dist < bestDist) {
+        bestDist = dist;
+        best = d;
+      }
+    }
+    return best;
+  }
+
+  /** Screen positions of the cars as last drawn (for tests and hit testing). */
+  carsOnScreen(): { x: number; y: number }[] {
+    return Array.from(this.screenX, (x, d) => ({ x, y: this.screenY[d] }));
+  }
+}
+
+function cumulativeDistance(pts: [number, number][]): Float64Array {
+  const out = new Float64Array(pts.length);
+  for (let i = 1; i < pts.length; i++) {
+    out[i] = out[i - 1] + Math.hypot(pts[i][0] - pts[i - 1][0], pts[i][1] - pts[i - 1][1]);
+  }
+  return out;
+}
+
+function indexAtDistance(cumulative: Float64Array, dist: number): number {
+  let lo = 0, hi = cumulative.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (cumulative[mid] < dist) lo = mid + 1;
+    else hi = mid;
+  }
+  return Math.min(lo, cumulative.length - 2);
+}
+
+function drawOrder(snap: Snapshot, focused: number): number[] {
+  const n = snap.x.length;
+  const idx = Array.from({ length: n }, (_, i) => i);
+  const pos = snap.values.position;
+  idx.sort((a, b) => (pos[b] || 99) - (pos[a] || 99));
+  if (focused >= 0) {
+    idx.splice(idx.indexOf(focused), 1);
+    idx.push(focused);
+  }
+  return idx;
+}

@@ -1,0 +1,108 @@
+// Shapes shared by the client's modules. They mirror the server's JSON (docs/protocol.md)
+// and the timeline's channels (src/racereplay/timeline/model.py).
+
+export interface Driver {
+  code: string;
+  number: string;
+  team: string;
+  colour: string;
+  name?: string;
+}
+
+export interface Geometry {
+  outline: [number, number][];
+  width: number;
+  sector_starts: number[];
+  corners: { number: number; letter: string; x: number; y: number; angle: number; distance: number }[];
+  pit_lane: [number, number][];
+  rotation: number;
+  length: number;
+}
+
+export interface SessionEvent {
+  time: number;
+  kind: string;
+  driver: string | null;
+  data: Record<string, unknown>;
+}
+
+export interface LapRow {
+  driver: string;
+  number: number;
+  start: number | null;
+  end: number | null;
+  lap_time: number | null;
+  sector_times?: (number | null)[];
+  compound?: string | null;
+  tyre_age?: number | null;
+  pit_in?: number | null;
+  pit_out?: number | null;
+  position?: number | null;
+}
+
+export interface SessionMeta {
+  name: string;
+  info: { year: number; event: string; name: string; kind: string; total_laps: number | null; start_time?: number };
+  drivers: Driver[];
+  t0: number;
+  fps: number;
+  n_frames: number;
+  geometry: Geometry | null;
+  events: SessionEvent[];
+  laps: LapRow[];
+  results: Record<string, unknown>[];
+  rates: number[]; // frame rates the server can stream, e.g. [25, 10, 5]
+  chunk_seconds: number;
+}
+
+/** Per-driver channels, laid out [sample * nDrivers + driver]. */
+export const DRIVER_CHANNELS = [
+  "x", "y", "speed", "gear", "throttle", "brake", "drs", "rpm", "lap", "distance",
+  "position", "gap", "interval", "compound", "tyre_age", "status",
+] as const;
+export const SESSION_CHANNELS = ["leader_lap", "track_status"] as const;
+export type DriverChannel = (typeof DRIVER_CHANNELS)[number];
+export type SessionChannel = (typeof SESSION_CHANNELS)[number];
+
+/** A decoded chunk at one rate: sample i is timeline frame `frames[i]` (ascending). */
+export interface FrameBlock {
+  index: number; // chunk index
+  rate: number; // frames per second of this block
+  frames: Int32Array;
+  end: number; // exclusive timeline frame where the chunk's span ends
+  n: number;
+  nDrivers: number;
+  driver: Record<DriverChannel, Float32Array>;
+  session: Record<SessionChannel, Float32Array>;
+  events: SessionEvent[];
+}
+
+export const enum DriverStatus {
+  NotStarted = 0,
+  Running = 1,
+  PitLane = 2,
+  Retired = 3,
+  Finished = 4,
+}
+
+export const COMPOUNDS = ["?", "S", "M", "H", "I", "W"];
+export const COMPOUND_COLOURS = ["#888", "#e8002d", "#ffd12e", "#f0f0ec", "#39b54a", "#0067ad"];
+
+export const TRACK_STATUS: Record<number, { label: string; cls: string }> = {
+  1: { label: "GREEN", cls: "green" },
+  2: { label: "YELLOW", cls: "yellow" },
+  4: { label: "SAFETY CAR", cls: "sc" },
+  5: { label: "RED FLAG", cls: "red" },
+  6: { label: "VSC", cls: "vsc" },
+  7: { label: "VSC ENDING", cls: "vsc" },
+};
+
+/** The interpolated state of every car at one instant, reused across frames. */
+export interface Snapshot {
+  frame: number; // fractional timeline frame
+  x: Float32Array;
+  y: Float32Array;
+  valid: Uint8Array; // 1 where the driver has data at this instant
+  values: Record<DriverChannel, Float32Array>; // nearest-sample values (not interpolated)
+  session: Record<SessionChannel, number>;
+}
