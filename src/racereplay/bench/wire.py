@@ -40,9 +40,14 @@ def sample_chunks(n_chunks: int, count: int) -> list[int]:
 
 
 def measure(
-    timeline: Timeline, codec_name: str, rate: int, chunks: list[int], **kw: int
+    timeline: Timeline,
+    codec_name: str,
+    rate: int,
+    chunks: list[int],
+    chunk_seconds: int | None = None,
 ) -> WireFigures:
-    codec = CompactCodec(**kw) if kw else get_codec(codec_name)
+    """Bytes per frame and median encode time over `chunks` (compact: optionally another span)."""
+    codec = CompactCodec(chunk_seconds=chunk_seconds) if chunk_seconds else get_codec(codec_name)
     total_bytes = total_frames = 0
     times = []
     for index in chunks:
@@ -170,7 +175,7 @@ def chunks_of_span(timeline: Timeline, chunks_at_default: list[int], seconds: in
     """The same stretches of session time, indexed in chunks of `seconds`."""
     default = get_codec("compact").chunk_seconds
     n = CompactCodec(chunk_seconds=seconds).n_chunks(timeline)
-    out = set()
+    out: set[int] = set()
     for index in chunks_at_default:
         first = index * default // seconds
         out.update(i for i in range(first, first + max(default // seconds, 1)) if i < n)

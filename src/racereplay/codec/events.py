@@ -41,9 +41,12 @@ def event_to_dict(event: Event) -> dict[str, Any]:
 
 class _SortedEvents:
     def __init__(self, timeline: Timeline) -> None:
-        order = sorted(range(len(timeline.events)), key=lambda i: timeline.events[i].time)
+        # An event without a time goes first (chunk 0) rather than nowhere.
+        times = np.array([e.time for e in timeline.events], dtype=np.float64)
+        times = np.where(np.isfinite(times), times, -np.inf)
+        order = np.argsort(times, kind="stable")
         self.events = [timeline.events[i] for i in order]
-        self.times = np.array([e.time for e in self.events], dtype=np.float64)
+        self.times = times[order]
 
 
 # Events are sorted once per timeline, not once per chunk. Timelines are unhashable
