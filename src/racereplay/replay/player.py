@@ -1,0 +1,109 @@
+"""A viewer's clock: play, pause, seek and speed, anchored to the wall clock.
+
+The position is computed from an anchor, never accumulated tick by tick, so it
+cannot drift however irregularly the server wakes up:
+
+    frame = anchor_frame + (now - anchor_wall) * speed * fps
+
+Every command re-anchors at the current position. The clock stops by itself at
+the last frame.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+
+MIN_SPEED = 0.25
+MAX_SPEED = 64.0
+
+
+class ClockError(ValueError):
+    """A command with a value out of range; the message says what is valid."""
+
+
+class Clock:
+    def __init__(
+        self,
+        n_frames: int,
+        fps: int,
+        start_frame: float = 0.0,
+        now: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if n_frames <= 0:
+            raise ClockError("a clock needs at least one frame")
+        self.n_frames = n_frames
+        self.fps = fps
+        self._now = now
+        self.speed = 1.0
+        self.playing = False
+        self._anchor_frame = self._clamp(start_frame)
+        self._anchor_wall = now()
+
+    @property
+    def last_frame(self) -> int:
+        return self.n_frames - 1
+
+    def _clamp(self, frame: float) -> float:
+        return min(max(float(frame), 0.0), float(self.n_frames - 1))
+
+    def position(self, now: float | None = None) -> float:
+        """The current frame (fractional), clamped to the timeline."""
+        if not self.playing:
+            return self._anchor_frame
+        now = self._now() if now is None else now
+        elapsed = max(now - self._anchor_wall, 0.0)
+        return self._clamp(self._anchor_frame + elapsed * self.speed * self.fps)
+
+    def frame(self, now: float | None = None) -> int:
+        return math.floor(self.position(now))
+
+    def at_end(self, now: float | None = None) -> bool:
+        return self.position(now) >= self.last_frame
+
+    def _reanchor(self, now: float) -> None:
+        self._anchor_frame = self.position(now)
+        self._anchor_wall = now
+
+    def play(self) -> None:
+        now = self._now()
+        self._reanchor(now)
+        if self._anchor_frame >= self.last_frame:
+            return  # nothing left to play: stay paused at the end
+        self.playing = True
+
+    def pause(self) -> None:
+        self._reanchor(self._now())
+        self.playing = False
+
+    def seek(self, frame: float) -> None:
+        if not math.isfinite(frame):
+            raise ClockError(f"cannot seek to frame {frame}")
+        self._anchor_frame = self._clamp(frame)
+        self._anchor_wall = self._now()
+
+    def set_speed(self, speed: float) -> None:
+        if not (isinstance(speed, int | float) and MIN_SPEED <= speed <= MAX_SPEED):
+            raise ClockError(f"speed {speed!r} is out of range: use {MIN_SPEED} to {MAX_SPEED}")
+        self._reanchor(self._now())
+        self.speed = float(speed)
+
+    def stop_if_ended(self) -> bool:
+        """Pause at the last frame once the clock got there; True if it just stopped."""
+        now = self._now()
+        if self.playing and self.at_end(now):
+            self._reanchor(now)
+            self.playing = False
+            return True
+        return False
+
+    def seconds_until(self, frame: float, now: float | None = None) -> float:
+        """Wall seconds until the clock reaches `frame`: inf while paused, 0 if already past."""
+        now = self._now() if now is None else now
+        ahead = frame - self.position(now)
+        if ahead <= 0:
+            return 0.0
+        if not self.playing:
+            return math.inf
+        return ahead / (self.speed * self.fps)

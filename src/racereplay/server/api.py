@@ -1,0 +1,192 @@
+"""The REST API (docs/protocol.md, section 1). OpenAPI at /docs."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import numpy as np
+import xxhash
+from fastapi import APIRouter, HTTPException, Request, Response
+from pydantic import BaseModel, Field
+
+from racereplay.codec import UnknownCodec, get_codec
+from racereplay.replay.registry import BuildState, LoadedSession
+from racereplay.server.state import PROTOCOL_VERSION, ServerState, SessionRejected
+from racereplay.server.wire import event_json, jsonable
+
+router = APIRouter(prefix="/api")
+
+IMMUTABLE = "public, max-age=31536000, immutable"
+TELEMETRY_CHANNELS = ("distance", "speed", "throttle", "brake", "gear", "rpm", "drs", "x", "y")
+
+
+class OpenRequest(BaseModel):
+    name: str = Field(..., max_length=500, examples=["demo?cars=6&laps=3"])
+
+
+def _state(request: Request) -> ServerState:
+    return request.app.state.racereplay  # type: ignore[no-any-return]
+
+
+def _json(body: Any, status: int = 200) -> Response:
+    return Response(
+        json.dumps(body, allow_nan=False, separators=(",", ":")),
+        status_code=status,
+        media_type="application/json",
+    )
+
+
+def _loaded(request: Request, session_id: str) -> LoadedSession:
+    state = _state(request)
+    session = state.registry.loaded(session_id)
+    if session is not None:
+        return session
+    status = state.registry.status(session_id)
+    if status is None:
+        raise HTTPException(
+            404, f"unknown session id {session_id!r}: open it first with POST /api/sessions"
+        )
+    if status.state is BuildState.FAILED:
+        raise HTTPException(409, f"session {session_id!r} failed to load: {status.error}")
+    raise HTTPException(
+        409, f"session {session_id!r} is not ready yet ({status.state.value}): poll its status"
+    )
+
+
+@router.get("/health")
+async def health(request: Request) -> dict[str, Any]:
+    state = _state(request)
+    return {
+        "status": "ok",
+        "protocol": PROTOCOL_VERSION,
+        "version": state.version,
+        "sessions_loaded": state.registry.sessions_loaded,
+        "builds_running": state.registry.builds_running,
+        "builds_queued": state.registry.builds_queued,
+    }
+
+
+@router.get("/catalogue")
+async def catalogue(request: Request) -> dict[str, Any]:
+    # Scanning data folders touches the disk: keep it off the event loop.
+    return {"sessions": await asyncio.to_thread(_state(request).catalogue.entries)}
+
+
+@router.post("/sessions")
+async def open_session(request: Request, body: OpenRequest) -> Response:
+    state = _state(request)
+    try:
+        ref = state.resolve(body.name)
+    except SessionRejected as exc:
+        raise HTTPException(exc.status, str(exc)) from None
+    status = state.registry.open(ref)
+    return _json(status.to_json(), 200 if status.state is BuildState.READY else 202)
+
+
+@router.get("/sessions/{session_id}")
+async def session_status(request: Request, session_id: str) -> dict[str, Any]:
+    status = _state(request).registry.status(session_id)
+    if status is None:
+        raise HTTPException(
+            404, f"unknown session id {session_id!r}: open it first with POST /api/sessions"
+        )
+    return status.to_json()
+
+
+@router.get("/sessions/{session_id}/metadata")
+async def metadata(request: Request, session_id: str) -> Response:
+    return _json(_state(request).metadata(_loaded(request, session_id)))
+
+
+@router.get("/sessions/{session_id}/laps")
+async def laps(request: Request, session_id: str) -> Response:
+    return _json({"laps": jsonable(_loaded(request, session_id).timeline.laps)})
+
+
+@router.get("/sessions/{session_id}/results")
+async def results(request: Request, session_id: str) -> Response:
+    return _json({"results": jsonable(_loaded(request, session_id).timeline.results)})
+
+
+@router.get("/sessions/{session_id}/events")
+async def events(request: Request, session_id: str) -> Response:
+    timeline = _loaded(request, session_id).timeline
+    return _json({"events": jsonable([event_json(e) for e in timeline.events])})
+
+
+def _column(values: np.ndarray) -> list[Any]:
+    if values.dtype.kind == "f":
+        column = np.round(values.astype(np.float64), 3).astype(object)
+        column[np.isnan(values)] = None
+        return column.tolist()  # type: ignore[no-any-return]
+    return values.tolist()  # type: ignore[no-any-return]
+
+
+@router.get("/sessions/{session_id}/telemetry/{driver}/{lap}")
+async def lap_telemetry(request: Request, session_id: str, driver: str, lap: int) -> Response:
+    tl = _loaded(request, session_id).timeline
+    codes = [d.code for d in tl.drivers]
+    if driver not in codes:
+        raise HTTPException(404, f"no driver {driver!r} in this session: use one of {codes}")
+    column = codes.index(driver)
+    frames = np.flatnonzero(np.asarray(tl.frames["lap"][:, column]) == lap)
+    if len(frames) == 0:
+        raise HTTPException(404, f"{driver} has no telemetry for lap {lap}")
+    body: dict[str, Any] = {
+        "driver": driver,
+        "lap": lap,
+        "time": _column(tl.t0 + frames / tl.fps),
+        "lap_time": _column(frames.astype(np.float64) / tl.fps - frames[0] / tl.fps),
+    }
+    for name in TELEMETRY_CHANNELS:
+        body[name] = _column(np.asarray(tl.frames[name][frames, column]))
+    return _json(body)
+
+
+@router.get(
+    "/sessions/{session_id}/chunks/{codec}/{rate}/{index}",
+    responses={200: {"content": {"application/octet-stream": {}}}, 304: {}},
+)
+async def chunk(request: Request, session_id: str, codec: str, rate: int, index: int) -> Response:
+    """An encoded chunk: immutable, strong ETag, cacheable by any HTTP cache."""
+    state = _state(request)
+    session = _loaded(request, session_id)
+    try:
+        chosen = get_codec(codec)
+    except UnknownCodec as exc:
+        raise HTTPException(404, str(exc)) from None
+    if rate not in chosen.rates:
+        raise HTTPException(404, f"rate {rate} not offered by {codec}: use one of {chosen.rates}")
+    n_chunks = chosen.n_chunks(session.timeline)
+    if not 0 <= index < n_chunks:
+        raise HTTPException(
+            404, f"chunk {index} out of range: this session has 0 to {n_chunks - 1}"
+        )
+    import asyncio
+
+    payloads = await asyncio.to_thread(
+        state.chunks.get_chunk, session.id, session.timeline, chosen, rate, index
+    )
+    # Per-frame codecs: msgpack messages concatenate into a stream; JSON becomes NDJSON.
+    body = payloads[0] if not chosen.per_frame else _join(chosen.name, payloads)
+    etag = f'"{xxhash.xxh3_128_hexdigest(body)}"'
+    headers = {"ETag": etag, "Cache-Control": IMMUTABLE}
+    if _matches(etag, request.headers.get("if-none-match", "")):
+        return Response(status_code=304, headers=headers)
+    media = "application/x-ndjson" if chosen.name == "json" else chosen.media_type
+    return Response(body, media_type=media, headers=headers)
+
+
+def _join(codec: str, payloads: list[bytes]) -> bytes:
+    return b"\n".join(payloads) + b"\n" if codec == "json" else b"".join(payloads)
+
+
+def _etags(header: str) -> set[str]:
+    return {tag.strip().removeprefix("W/") for tag in header.split(",") if tag.strip()}
+
+
+def _matches(etag: str, header: str) -> bool:
+    tags = _etags(header)
+    return etag in tags or "*" in tags

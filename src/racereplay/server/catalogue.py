@@ -1,0 +1,159 @@
+"""Which sessions this server offers, and how a client's session name becomes a `SessionRef`.
+
+Clients name sessions as in the catalogue. They never choose server folders:
+options that point at files (FastF1 caches) are the server's own and are added
+here; a TracingInsights path must lie inside one of the `--data` folders once
+resolved (symlinks and `..` included), and a FastF1 session must be configured.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from racereplay.server.settings import Settings
+from racereplay.sources import SessionNotFound, SessionRef
+
+MAX_SCAN_DEPTH = 4  # data/YEAR/EVENT/SESSION
+
+
+class SessionForbidden(ValueError):
+    """A session name the server refuses (outside its data folders, disallowed options)."""
+
+
+def _scan(root: Path) -> list[Path]:
+    """Session folders (holding drivers.json) at most MAX_SCAN_DEPTH levels under root."""
+    found = []
+    root_depth = len(root.parts)
+    for folder, subdirs, files in os.walk(root):
+        depth = len(Path(folder).parts) - root_depth
+        if "drivers.json" in files:
+            found.append(Path(folder))
+            subdirs[:] = []  # a session folder holds driver folders, not sessions
+        elif depth >= MAX_SCAN_DEPTH:
+            subdirs[:] = []
+        subdirs.sort()
+    return found
+
+
+class Catalogue:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._roots = tuple(Path(d).expanduser().resolve() for d in settings.data_dirs)
+
+    # -- listing ----------------------------------------------------------
+
+    def names(self) -> list[tuple[str, str, str]]:
+        """(client name, title, source) of every offered session."""
+        entries = [("demo", "Demo race (simulated)", "demo")]
+        entries += [(name, f"Demo: {name}", "demo") for name in self.settings.extra_demo]
+        for root in self._roots:
+            for folder in _scan(root):
+                rel = folder.relative_to(root).as_posix()
+                title = " ".join(reversed(folder.parts[-3:])) if rel != "." else folder.name
+                entries.append((f"tracinginsights:{rel}", title, "tracinginsights"))
+        for spec in self.settings.fastf1_sessions:
+            entries.append((f"fastf1:{spec}", f"FastF1 {spec}", "fastf1"))
+        return entries
+
+    def entries(self) -> list[dict[str, Any]]:
+        from racereplay.store.cache import cache_path
+
+        result = []
+        for name, title, source in self.names():
+            ref = self.resolve(name)
+            cached = cache_path(ref, self.settings.cache_dir).exists()
+            result.append(
+                {"name": name, "id": ref.key, "title": title, "source": source, "cached": cached}
+            )
+        return result
+
+    # -- resolving a client's name ---------------------------------------
+
+    def resolve(self, name: str) -> SessionRef:
+        """The server-side ref for a client's session name.
+
+        Raises SessionNotFound (no such session) or SessionForbidden (not allowed here).
+        """
+        if len(name) > 500:
+            raise SessionForbidden("session name too long (500 characters at most)")
+        ref = SessionRef.parse(name)
+        if ref.source == "demo":
+            return self._demo(ref)
+        if ref.source == "tracinginsights":
+            return self._tracinginsights(ref)
+        return self._fastf1(ref)
+
+    def _demo(self, ref: SessionRef) -> SessionRef:
+        limits = {"cars": self.settings.max_demo_cars, "laps": self.settings.max_demo_laps}
+        for option, limit in limits.items():
+            if option in ref.options:
+                value = ref.options[option]
+                if not value.isdigit() or not 1 <= int(value) <= limit:
+                    raise SessionForbidden(
+                        f"demo option {option}={value!r} is not allowed: use 1 to {limit}"
+                    )
+        return ref
+
+    def _server_options(self, *names: str) -> dict[str, str]:
+        s = self.settings
+        values = {
+            "fastf1_cache": s.fastf1_cache,
+            "fastf1_http_cache": s.fastf1_http_cache,
+            "cache": s.fastf1_cache,
+            "offline": "1" if s.offline else None,
+        }
+        return {n: str(values[n]) for n in names if values.get(n) is not None}
+
+    def _tracinginsights(self, ref: SessionRef) -> SessionRef:
+        if ref.options:
+            raise SessionForbidden(
+                "options on a tracinginsights session are set by the server, not the client: "
+                f"drop {', '.join(sorted(ref.options))}"
+            )
+        if not self._roots:
+            raise SessionForbidden(
+                "this server has no data folders: start it with --data DIR to serve "
+                "TracingInsights sessions"
+            )
+        folder = self._inside_roots(ref.arg)
+        if not (folder / "drivers.json").is_file():
+            raise SessionNotFound(
+                f"no TracingInsights session at {ref.arg!r} (no drivers.json): "
+                "see GET /api/catalogue for the sessions this server has"
+            )
+        options = self._server_options("fastf1_cache", "fastf1_http_cache", "offline")
+        return SessionRef("tracinginsights", str(folder), options)
+
+    def _inside_roots(self, arg: str) -> Path:
+        candidate = Path(arg)
+        inside_a_root = False
+        for root in self._roots:
+            resolved = (candidate if candidate.is_absolute() else root / candidate).resolve()
+            if resolved.is_relative_to(root):
+                inside_a_root = True
+                if resolved.exists():
+                    return resolved
+        if not inside_a_root:
+            raise SessionForbidden(
+                f"session path {arg!r} is outside this server's data folders: "
+                "name a session from GET /api/catalogue"
+            )
+        raise SessionNotFound(
+            f"no TracingInsights session at {arg!r}: "
+            "see GET /api/catalogue for the sessions this server has"
+        )
+
+    def _fastf1(self, ref: SessionRef) -> SessionRef:
+        if ref.options:
+            raise SessionForbidden(
+                "options on a fastf1 session are set by the server, not the client: "
+                f"drop {', '.join(sorted(ref.options))}"
+            )
+        if ref.arg not in self.settings.fastf1_sessions:
+            raise SessionForbidden(
+                f"FastF1 session {ref.arg!r} is not offered by this server: start it with "
+                f"--fastf1 {ref.arg} (see GET /api/catalogue)"
+            )
+        return SessionRef("fastf1", ref.arg, self._server_options("cache", "offline"))

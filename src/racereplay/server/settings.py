@@ -1,0 +1,31 @@
+"""What a running server is configured with (the `racereplay serve` options)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8000
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    cache_dir: Path | None = None  # None: the store's default ($RACEREPLAY_CACHE or ~/.cache)
+    data_dirs: tuple[Path, ...] = ()  # folders holding sessions in the TracingInsights layout
+    fastf1_sessions: tuple[str, ...] = ()  # "2025/Australia/R", offered in the catalogue
+    fastf1_cache: Path | None = None  # FastF1 cache for fastf1: sessions and TI timing
+    fastf1_http_cache: Path | None = None  # frozen HTTP responses (offline use)
+    offline: bool = False  # FastF1 must not touch the network
+    max_builds: int = 1  # builds at once; each is CPU-heavy and this is a 2-core machine
+    memory_budget_mb: int = 2048  # loaded timelines (memory-mapped arrays) kept in memory
+    idle_seconds: float = 600.0  # an unwatched session is unloaded after this
+    chunk_cache_mb: int = 256  # encoded chunks shared by every viewer
+    build_mode: str = "process"  # "process" keeps the event loop smooth; "thread" starts faster
+    static_dir: Path = STATIC_DIR
+    max_demo_cars: int = 40
+    max_demo_laps: int = 100
+    extra_demo: tuple[str, ...] = field(default_factory=tuple)  # more demo names to list

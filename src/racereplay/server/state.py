@@ -1,0 +1,95 @@
+"""What one running server holds: settings, catalogue, registry, chunk caches."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from racereplay.codec import CODEC_NAMES, ChunkCache, get_codec
+from racereplay.replay.registry import Builder, LoadedSession, Registry, cache_builder
+from racereplay.server.catalogue import Catalogue, SessionForbidden
+from racereplay.server.settings import Settings
+from racereplay.server.wire import WireChunks, jsonable
+from racereplay.sources import SessionNotFound, SessionRef
+
+PROTOCOL_VERSION = 1
+
+
+class SessionRejected(ValueError):
+    """A session name or id the server will not serve; `status` is the HTTP status."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+
+
+class ServerState:
+    def __init__(self, settings: Settings, builder: Builder | None = None) -> None:
+        from racereplay import __version__
+
+        self.settings = settings
+        self.version = str(__version__)
+        self.catalogue = Catalogue(settings)
+        self.registry = Registry(
+            builder or cache_builder(settings.cache_dir, settings.build_mode),
+            max_builds=settings.max_builds,
+            memory_budget=settings.memory_budget_mb << 20,
+            idle_seconds=settings.idle_seconds,
+        )
+        self.chunks = ChunkCache(settings.chunk_cache_mb << 20)
+        self.wire = WireChunks(self.chunks, (settings.chunk_cache_mb << 20) // 2)
+        self._metadata: dict[str, dict[str, Any]] = {}
+
+    def resolve(self, name_or_id: str) -> SessionRef:
+        """A session id the registry knows, or a client's session name."""
+        known = self.registry.ref_of(name_or_id)
+        if known is not None:
+            return known
+        try:
+            return self.catalogue.resolve(name_or_id)
+        except SessionForbidden as exc:
+            raise SessionRejected(400, "forbidden", str(exc)) from None
+        except SessionNotFound as exc:
+            raise SessionRejected(404, "session_not_found", str(exc)) from None
+
+    def metadata(self, session: LoadedSession) -> dict[str, Any]:
+        cached = self._metadata.get(session.id)
+        if cached is not None and cached["n_frames"] == session.timeline.n_frames:
+            return cached
+        tl = session.timeline
+        info = asdict(tl.info)
+        info["kind"] = tl.info.kind.value
+        geometry = None
+        if tl.geometry is not None:
+            geometry = jsonable(asdict(tl.geometry))
+        codecs = []
+        for name in CODEC_NAMES:
+            codec = get_codec(name)
+            codecs.append(
+                {
+                    "name": name,
+                    "rates": list(codec.rates),
+                    "chunk_frames": codec.chunk_seconds * tl.fps,
+                    "chunk_seconds": codec.chunk_seconds,
+                    "n_chunks": codec.n_chunks(tl),
+                    "per_frame": codec.per_frame,
+                    "media_type": codec.media_type,
+                }
+            )
+        meta = {
+            "id": session.id,
+            "name": str(session.ref),
+            "protocol": PROTOCOL_VERSION,
+            "info": jsonable(info),
+            "drivers": [asdict(d) for d in tl.drivers],
+            "t0": tl.t0,
+            "fps": tl.fps,
+            "n_frames": tl.n_frames,
+            "duration": tl.duration,
+            "geometry": geometry,
+            "codecs": codecs,
+            "problems": list(tl.problems),
+        }
+        self._metadata[session.id] = meta
+        return meta
