@@ -1,0 +1,130 @@
+"""The fastf1 source and the FastF1 timing conversion, offline on the real 2025 Australian GP."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from racereplay.model import RawSession
+from racereplay.sources import SessionNotFound, load
+from racereplay.sources.fastf1 import load_session, merge_car_and_position, parse_arg
+from racereplay.sources.fastf1_timing import (
+    estimate_t0_date,
+    open_session,
+    session_long_name,
+    team_colour,
+)
+from racereplay.sources.tracinginsights import load_folder
+
+pytestmark = pytest.mark.realdata
+
+
+@pytest.fixture(scope="session")
+def race_with_ti_telemetry(
+    ff1_cache_dir: Path, ff1_http_cache_dir: Path, ti_race_dir: Path
+) -> RawSession:
+    return load_session(
+        2025,
+        "Australia",
+        "R",
+        ff1_cache_dir,
+        ff1_http_cache_dir,
+        offline=True,
+        telemetry=ti_race_dir,
+    )
+
+
+def test_fastf1_timing_with_tracinginsights_telemetry(race_with_ti_telemetry: RawSession) -> None:
+    race = race_with_ti_telemetry
+    assert race.info.event == "Australian Grand Prix" and race.info.total_laps == 57
+    assert len(race.laps) == 927 and len(race.telemetry) == 20
+    assert 740_000 < sum(len(t) for t in race.telemetry.values()) < 760_000
+    assert [r.driver for r in race.results[:4]] == ["NOR", "VER", "RUS", "ANT"]
+    assert len(race.circuit.corners) == 14  # from the TI folder's corners.json
+    assert race.problems == []
+
+
+def test_session_time_zero_is_found_from_safety_car_messages(
+    ff1_cache_dir: Path, ff1_http_cache_dir: Path
+) -> None:
+    ff1_session = open_session(
+        2025, "Australia", "R", ff1_cache_dir, ff1_http_cache_dir, offline=True
+    )
+    problems: list[str] = []
+    t0 = estimate_t0_date(ff1_session, problems)
+    assert t0 is not None and problems == []
+    assert abs((t0 - datetime(2025, 3, 16, 3, 7, 22)).total_seconds()) < 0.5
+
+
+def test_session_name_loads_offline_without_telemetry(
+    ff1_cache_dir: Path, ff1_http_cache_dir: Path
+) -> None:
+    session = load(
+        f"fastf1:2025/Australia/R?cache={ff1_cache_dir}&http_cache={ff1_http_cache_dir}&offline=1"
+    )
+    assert len(session.laps) == 927 and session.telemetry == {}
+    assert any("telemetry=PATH" in p for p in session.problems)
+    sc = [m for m in session.messages if m.message == "SAFETY CAR DEPLOYED"]
+    assert sc[0].lap == 1 and sc[0].time == pytest.approx(4328.95, abs=2.0)
+
+
+def test_same_race_from_both_sources_agrees(
+    race_with_ti_telemetry: RawSession,
+    ti_race_dir: Path,
+    ff1_cache_dir: Path,
+    ff1_http_cache_dir: Path,
+) -> None:
+    via_ti = load_folder(ti_race_dir, ff1_cache_dir, ff1_http_cache_dir, offline=True)
+    for code, tel in via_ti.telemetry.items():
+        np.testing.assert_array_equal(tel.time, race_with_ti_telemetry.telemetry[code].time)
+    assert [repr(lap) for lap in via_ti.laps] == [repr(lap) for lap in race_with_ti_telemetry.laps]
+
+
+def test_bad_names_say_what_to_do(ff1_cache_dir: Path) -> None:
+    with pytest.raises(SessionNotFound, match="YEAR/EVENT/TYPE"):
+        parse_arg("Australia/R")
+    with pytest.raises(SessionNotFound, match="unknown session type"):
+        session_long_name("warmup")
+    with pytest.raises(SessionNotFound, match="unknown option"):
+        load("fastf1:2025/Australia/R?cahce=x")
+    with pytest.raises(SessionNotFound, match="not a folder"):
+        load_session(2025, "Australia", "R", ff1_cache_dir, offline=True, telemetry=Path("/nope"))
+    assert parse_arg("2025/1/fp2") == (2025, 1, "fp2")
+    assert session_long_name("fp2") == "Practice 2" and session_long_name("sprint qualifying")
+
+
+def test_team_colours() -> None:
+    assert team_colour("McLaren", "ff8000") == "#FF8000"
+    assert team_colour("Williams", None) == "#64C4FF"
+    made_up = team_colour("Nobody Racing")
+    assert made_up == team_colour("Nobody Racing") and made_up != team_colour("Someone Racing")
+
+
+def test_car_and_position_merge_on_real_samples(race_with_ti_telemetry: RawSession) -> None:
+    """FastF1's two streams, rebuilt from real samples: car data on even, position on odd ones."""
+    ver = race_with_ti_telemetry.telemetry["VER"]
+    window = slice(10_000, 20_000)
+    t = ver.time[window]
+    car_t, pos_t = t[0::2], t[1::2]
+    car = {
+        "speed": ver.speed[window][0::2],
+        "rpm": ver.rpm[window][0::2],
+        "gear": ver.gear[window][0::2],
+        "throttle": ver.throttle[window][0::2],
+        "brake": ver.brake[window][0::2],
+        "drs": np.where(ver.drs[window][0::2] == 2, 12, 0),
+    }
+    pos = {axis: getattr(ver, axis)[window][1::2] * 10.0 for axis in ("x", "y", "z")}
+    merged = merge_car_and_position(car_t, car, pos_t, pos)
+    np.testing.assert_array_equal(merged.time, t)
+    np.testing.assert_allclose(merged.x[1::2], ver.x[window][1::2], atol=0.01)
+    np.testing.assert_allclose(merged.speed[0::2], ver.speed[window][0::2], atol=0.01)
+    np.testing.assert_array_equal(merged.gear[0::2], ver.gear[window][0::2])
+    # Position between samples: interpolated, so within a car's length or two of the truth.
+    assert np.nanmedian(np.abs(merged.x[2:-1:2] - ver.x[window][2:-1:2])) < 5.0
+    driven = ver.distance[window][-1] - ver.distance[window][0]
+    assert merged.distance[-1] == pytest.approx(driven, rel=0.02)
+    assert np.isnan(merged.x[0])  # before the first position sample: unknown, not zero
