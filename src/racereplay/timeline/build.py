@@ -1,0 +1,207 @@
+"""RawSession -> Timeline: the one clock, every channel on it, order, gaps, status, events."""
+
+from __future__ import annotations
+
+import math
+import time as wallclock
+from collections.abc import Callable
+
+import numpy as np
+
+from racereplay.model import RawSession
+from racereplay.timeline import order as ordering
+from racereplay.timeline.clock import Clock, make_clock
+from racereplay.timeline.distance import grid_offset, race_distance
+from racereplay.timeline.events import build_events
+from racereplay.timeline.geometry import build_geometry
+from racereplay.timeline.laptable import DriverLaps, all_driver_laps, lap_length
+from racereplay.timeline.model import (
+    DRIVER_CHANNELS,
+    FPS,
+    SESSION_CHANNELS,
+    Timeline,
+)
+from racereplay.timeline.qualifying import qualifying_order
+from racereplay.timeline.resample import resample_all
+from racereplay.timeline.results import lap_table, results_table
+from racereplay.timeline.status import lap_index, per_lap_channel, status_of
+
+Progress = Callable[[float, str], None]
+
+NO_FLICKER_SECONDS = 1.0
+
+
+def build_timeline(
+    raw: RawSession, progress: Progress | None = None, workers: int | None = None
+) -> Timeline:
+    """Build the replay timeline of a session. Pure: the same input gives the same output."""
+    report = progress or (lambda fraction, what: None)
+    started = wallclock.perf_counter()
+    problems = list(raw.problems)
+    clock = make_clock(raw, FPS)
+    times = clock.times
+    codes = [d.code for d in raw.drivers]
+    n_frames, n_drivers = clock.n_frames, len(codes)
+    report(0.02, "laps")
+    laps = all_driver_laps(raw)
+
+    missing = [c for c in codes if c not in raw.telemetry or len(raw.telemetry[c]) < 2]
+    for code in missing:
+        problems.append(f"{code}: no telemetry; position on the map unknown, timing from laps")
+    done = [0]
+
+    def driver_done(code: str) -> None:
+        done[0] += 1
+        report(0.05 + 0.5 * done[0] / max(1, n_drivers - len(missing)), f"resampled {code}")
+
+    telemetry = {c: t for c, t in raw.telemetry.items() if c in codes and c not in missing}
+    resampled = resample_all(telemetry, clock, workers, driver_done)
+    frames = _empty_frames(n_frames, n_drivers)
+    _store_telemetry(frames, resampled, codes)
+
+    report(0.6, "race distance and status")
+    lap_len = lap_length(raw, laps)
+    grid = {r.driver: r.grid for r in raw.results}
+    status = frames["status"]
+    lap_idx = np.empty((n_frames, n_drivers), dtype=np.int64)
+    distance = np.empty((n_frames, n_drivers), dtype=np.float64)
+    for j, code in enumerate(codes):
+        dl = laps[code]
+        tel = telemetry.get(code)
+        lap_idx[:, j] = lap_index(times, dl)
+        status[:, j] = status_of(times, dl, lap_idx[:, j])
+        distance[:, j] = race_distance(
+            times,
+            dl,
+            None if tel is None else tel.time,
+            None if tel is None else tel.distance,
+            lap_len,
+            grid_offset(grid.get(code), n_drivers),
+        )
+        _store_lap_channels(frames, j, dl, lap_idx[:, j])
+    frames["distance"][:] = distance
+
+    report(0.75, "running order and gaps")
+    if raw.info.kind.is_race:
+        _race_order(frames, raw, laps, codes, clock, distance)
+    else:
+        order, gap = qualifying_order(raw, laps, codes, times)
+        order = ordering.deflicker(order, round(NO_FLICKER_SECONDS * clock.fps) + 1)
+        frames["position"][:] = ordering.positions_from_order(order)
+        frames["gap"][:] = gap
+        frames["interval"][:] = ordering.interval_to_car_ahead(gap, order)
+    _unknown_drivers_unplaced(frames, laps, codes, raw)
+    _session_channels(frames, raw, codes, clock)
+
+    report(0.85, "events, laps, geometry")
+    events = build_events(raw, laps, codes, clock, frames)
+    geometry = build_geometry(raw, laps, lap_len)
+    if geometry is None:
+        problems.append("no reference lap with telemetry: track map unavailable")
+    timeline = Timeline(
+        info=raw.info,
+        drivers=list(raw.drivers),
+        t0=clock.t0,
+        fps=clock.fps,
+        frames=frames,
+        events=events,
+        laps=lap_table(raw, laps),
+        results=results_table(raw, laps),
+        geometry=geometry,
+        problems=problems,
+    )
+    report(1.0, f"built in {wallclock.perf_counter() - started:.2f} s")
+    return timeline
+
+
+def _empty_frames(n_frames: int, n_drivers: int) -> dict[str, np.ndarray]:
+    frames = {
+        name: np.zeros((n_frames, n_drivers), dtype=dtype)
+        for name, dtype in DRIVER_CHANNELS.items()
+    }
+    for name in ("x", "y", "speed", "gap", "interval"):
+        frames[name].fill(np.nan)
+    frames.update(
+        {name: np.zeros(n_frames, dtype=dtype) for name, dtype in SESSION_CHANNELS.items()}
+    )
+    return frames
+
+
+def _store_telemetry(
+    frames: dict[str, np.ndarray], resampled: dict[str, dict[str, np.ndarray]], codes: list[str]
+) -> None:
+    for j, code in enumerate(codes):
+        channels = resampled.get(code)
+        if channels is None:
+            continue  # stays NaN (position unknown) / 0
+        frames["x"][:, j] = channels["x"]
+        frames["y"][:, j] = channels["y"]
+        frames["speed"][:, j] = channels["speed"]
+        frames["gear"][:, j] = channels["gear"]
+        frames["drs"][:, j] = channels["drs"]
+        frames["throttle"][:, j] = np.clip(np.rint(channels["throttle"]), 0, 100)
+        # Brake is 0-1 in the raw data, a percentage on the timeline.
+        frames["brake"][:, j] = np.clip(np.rint(channels["brake"] * 100), 0, 100)
+        frames["rpm"][:, j] = np.clip(np.rint(channels["rpm"]), 0, 65535)
+
+
+def _store_lap_channels(
+    frames: dict[str, np.ndarray], j: int, dl: DriverLaps, lap_idx: np.ndarray
+) -> None:
+    frames["lap"][:, j] = np.where(lap_idx >= 0, per_lap_channel(dl.number, lap_idx), 0)
+    frames["compound"][:, j] = per_lap_channel(dl.compound, lap_idx)
+    age = per_lap_channel(dl.tyre_age, lap_idx)
+    frames["tyre_age"][:, j] = np.clip(age, 0, 255)
+
+
+def _race_order(
+    frames: dict[str, np.ndarray],
+    raw: RawSession,
+    laps: dict[str, DriverLaps],
+    codes: list[str],
+    clock: Clock,
+    distance: np.ndarray,
+) -> None:
+    status = frames["status"]
+    finish_time = np.array(
+        [laps[c].stop_time if laps[c].finished else np.inf for c in codes], dtype=np.float64
+    )
+    finish_time[~np.isfinite(finish_time)] = np.inf
+    official = {r.driver: r.position for r in raw.results}
+    retired_rank = np.array(
+        [official.get(c) or np.nan if laps[c].retired else np.nan for c in codes],
+        dtype=np.float64,
+    )
+    order = ordering.race_order(distance, status, finish_time, retired_rank)
+    order = ordering.deflicker(order, round(NO_FLICKER_SECONDS * clock.fps) + 1)
+    frames["position"][:] = ordering.positions_from_order(order)
+    start = raw.info.start_time
+    if not math.isfinite(start):
+        firsts = [dl.start[0] for dl in laps.values() if len(dl.start)]
+        start = min(firsts) if firsts else clock.t0
+    gap = ordering.gap_to_leader(clock.times, distance, status, finish_time, start)
+    frames["gap"][:] = gap
+    frames["interval"][:] = ordering.interval_to_car_ahead(gap, order)
+
+
+def _unknown_drivers_unplaced(
+    frames: dict[str, np.ndarray], laps: dict[str, DriverLaps], codes: list[str], raw: RawSession
+) -> None:
+    """Position 0 only where nothing is known: no laps and no result."""
+    results = {r.driver for r in raw.results if r.position is not None}
+    for j, code in enumerate(codes):
+        if len(laps[code].number) == 0 and code not in results:
+            frames["position"][:, j] = 0
+
+
+def _session_channels(
+    frames: dict[str, np.ndarray], raw: RawSession, codes: list[str], clock: Clock
+) -> None:
+    times = clock.times
+    leader = np.argmax(frames["position"] == 1, axis=1)
+    frames["leader_lap"][:] = frames["lap"][np.arange(clock.n_frames), leader]
+    track = np.full(clock.n_frames, 1, dtype=np.uint8)  # GREEN when nothing says otherwise
+    for interval in sorted(raw.track_status, key=lambda i: i.start):
+        end = interval.end if math.isfinite(interval.end) else np.inf
+        track[(times >= interval.start) & (times < end)] = int(interval.status)
+    frames["track_status"][:] = track

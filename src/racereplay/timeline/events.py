@@ -1,0 +1,259 @@
+"""What happened, when: lap and sector completions, pits, overtakes, flags, messages."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict
+from typing import Any
+
+import numpy as np
+
+from racereplay.model import RawSession, TrackStatusCode
+from racereplay.timeline.clock import Clock
+from racereplay.timeline.laptable import DriverLaps
+from racereplay.timeline.model import DriverStatus, Event, EventKind
+from racereplay.timeline.results import _num, personal_best_flags, valid_lap_times
+
+TRACK_LABELS = {
+    TrackStatusCode.GREEN: "Green flag",
+    TrackStatusCode.YELLOW: "Yellow flag",
+    TrackStatusCode.SAFETY_CAR: "Safety Car",
+    TrackStatusCode.RED: "Red flag",
+    TrackStatusCode.VSC: "Virtual Safety Car",
+    TrackStatusCode.VSC_ENDING: "Virtual Safety Car ending",
+}
+
+
+def build_events(
+    raw: RawSession,
+    laps: dict[str, DriverLaps],
+    codes: list[str],
+    clock: Clock,
+    frames: dict[str, np.ndarray],
+) -> list[Event]:
+    events = [
+        *lap_events(laps),
+        *sector_events(laps),
+        *pit_events(laps),
+        *overtake_events(codes, clock, frames["position"], frames["status"]),
+        *fate_events(laps, frames, clock, codes),
+        *track_status_events(raw),
+        *message_events(raw),
+        *weather_events(raw),
+    ]
+    events.sort(key=lambda e: (e.time, e.kind, e.driver or ""))
+    return events
+
+
+def _overall_best_flags(times: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """For values set at `times`: True where a value beat every earlier one (NaN never)."""
+    order = np.argsort(times, kind="stable")
+    v = values[order]
+    best_before = np.concatenate([[np.inf], np.fmin.accumulate(v)[:-1]])
+    flags = np.empty(len(v), dtype=bool)
+    flags[order] = np.isfinite(v) & (v < best_before)
+    return flags
+
+
+def lap_events(laps: dict[str, DriverLaps]) -> list[Event]:
+    pbs = personal_best_flags(laps)
+    rows = [(code, i) for code, dl in laps.items() for i in range(dl.completed)]
+    if not rows:
+        return []
+    ends = np.array([laps[c].end[i] for c, i in rows])
+    valid = np.array([valid_lap_times(laps[c])[i] for c, i in rows])
+    overall = _overall_best_flags(ends, valid)
+    return [
+        Event(
+            float(ends[k]),
+            EventKind.LAP,
+            code,
+            {
+                "lap": int(laps[code].number[i]),
+                "lap_time": _num(laps[code].lap_time[i]),
+                "sectors": [_num(s) for s in laps[code].sectors[i]],
+                "personal_best": bool(pbs[code][i]),
+                "overall_best": bool(overall[k]),
+                "position": int(laps[code].position[i]) or None,
+            },
+        )
+        for k, (code, i) in enumerate(rows)
+    ]
+
+
+def sector_events(laps: dict[str, DriverLaps]) -> list[Event]:
+    events: list[Event] = []
+    for sector in range(3):
+        rows: list[tuple[str, int, float, float]] = []
+        for code, dl in laps.items():
+            n = len(dl.number)
+            if sector == 2:
+                ends = np.where(np.arange(n) < dl.completed, dl.end, np.nan)
+            else:
+                ends = dl.start + dl.sectors[:, : sector + 1].sum(axis=1)
+            times = np.where(dl.deleted, np.nan, dl.sectors[:, sector])
+            rows += [
+                (code, i, float(ends[i]), float(times[i]))
+                for i in range(n)
+                if math.isfinite(ends[i])
+            ]
+        if not rows:
+            continue
+        when = np.array([r[2] for r in rows])
+        values = np.array([r[3] for r in rows])
+        overall = _overall_best_flags(when, values)
+        personal = np.zeros(len(rows), dtype=bool)
+        codes = np.array([r[0] for r in rows])
+        for code in set(codes.tolist()):
+            mine = np.flatnonzero(codes == code)
+            personal[mine] = _overall_best_flags(when[mine], values[mine])
+        events += [
+            Event(
+                r[2],
+                EventKind.SECTOR,
+                r[0],
+                {
+                    "lap": int(laps[r[0]].number[r[1]]),
+                    "sector": sector + 1,
+                    "time": _num(r[3]),
+                    "personal_best": bool(personal[k]),
+                    "overall_best": bool(overall[k]),
+                },
+            )
+            for k, r in enumerate(rows)
+        ]
+    return events
+
+
+def pit_events(laps: dict[str, DriverLaps]) -> list[Event]:
+    events: list[Event] = []
+    for code, dl in laps.items():
+        ins = [
+            (float(t), int(n))
+            for t, n in zip(dl.pit_in, dl.number, strict=True)
+            if math.isfinite(t)
+        ]
+        outs = [
+            (float(t), int(n), int(c))
+            for t, n, c in zip(dl.pit_out, dl.number, dl.compound, strict=True)
+            if math.isfinite(t)
+        ]
+        events += [Event(t, EventKind.PIT_IN, code, {"lap": n}) for t, n in ins]
+        from racereplay.timeline.model import Compound
+
+        events += [
+            Event(t, EventKind.PIT_OUT, code, {"lap": n, "compound": Compound(c).name})
+            for t, n, c in outs
+        ]
+        for t_in, n_in in ins:
+            t_out = next((t for t, _, _ in outs if t > t_in), math.nan)
+            if math.isfinite(t_out):
+                events.append(
+                    Event(
+                        t_out,
+                        EventKind.PIT_STOP,
+                        code,
+                        {"lap": n_in, "duration": _num(t_out - t_in)},
+                    )
+                )
+    return events
+
+
+def overtake_events(
+    codes: list[str], clock: Clock, position: np.ndarray, status: np.ndarray
+) -> list[Event]:
+    """A car that takes the place of a car that was on track and is still on track,
+    both running (not in the pit lane, not retiring, not finishing)."""
+    if len(position) < 2:
+        return []
+    running = status == DriverStatus.RUNNING
+    both_running = running[1:] & running[:-1]
+    gained = (position[1:] < position[:-1]) & both_running
+    frames, movers = np.nonzero(gained)
+    events: list[Event] = []
+    for k, a in zip(frames.tolist(), movers.tolist(), strict=True):
+        before, after = position[k], position[k + 1]
+        # The cars passed: ahead of `a` before, behind it after, still running.
+        passed = np.flatnonzero((before < before[a]) & (after > after[a]) & both_running[k])
+        for b in passed.tolist():
+            events.append(
+                Event(
+                    clock.t0 + (k + 1) / clock.fps,
+                    EventKind.OVERTAKE,
+                    codes[a],
+                    {"position": int(after[a]), "passed": codes[b]},
+                )
+            )
+    return events
+
+
+def fate_events(
+    laps: dict[str, DriverLaps], frames: dict[str, np.ndarray], clock: Clock, codes: list[str]
+) -> list[Event]:
+    events: list[Event] = []
+    for j, code in enumerate(codes):
+        dl = laps[code]
+        if not math.isfinite(dl.stop_time) or len(dl.number) == 0:
+            continue
+        if dl.retired:
+            lap = int(dl.number[-1])
+            events.append(Event(dl.stop_time, EventKind.RETIREMENT, code, {"lap": lap}))
+        elif dl.finished:
+            position = int(frames["position"][clock.frame_of(dl.stop_time), j])
+            final = int(frames["position"][-1, j])
+            events.append(
+                Event(
+                    dl.stop_time,
+                    EventKind.FINISH,
+                    code,
+                    {"position": final or position, "lap": int(dl.number[dl.completed - 1])},
+                )
+            )
+    return events
+
+
+def track_status_events(raw: RawSession) -> list[Event]:
+    return [
+        Event(
+            i.start,
+            EventKind.TRACK_STATUS,
+            None,
+            {"status": int(i.status), "label": TRACK_LABELS.get(i.status, str(i.status))},
+        )
+        for i in raw.track_status
+        if math.isfinite(i.start)
+    ]
+
+
+def message_events(raw: RawSession) -> list[Event]:
+    return [
+        Event(
+            m.time,
+            EventKind.MESSAGE,
+            m.driver,
+            {
+                "category": m.category,
+                "message": m.message,
+                "flag": m.flag,
+                "scope": m.scope,
+                "sector": m.sector,
+                "driver": m.driver,
+                "lap": m.lap,
+            },
+        )
+        for m in raw.messages
+        if math.isfinite(m.time)
+    ]
+
+
+def weather_events(raw: RawSession) -> list[Event]:
+    def clean(sample: dict[str, Any]) -> dict[str, Any]:
+        return {
+            k: (_num(v) if isinstance(v, float) else v) for k, v in sample.items() if k != "time"
+        }
+
+    return [
+        Event(w.time, EventKind.WEATHER, None, clean(asdict(w)))
+        for w in raw.weather
+        if math.isfinite(w.time)
+    ]

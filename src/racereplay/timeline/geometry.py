@@ -1,0 +1,107 @@
+"""The track map from a reference lap: outline, sectors, corners, pit lane."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict
+
+import numpy as np
+
+from racereplay.model import RawSession, Telemetry
+from racereplay.timeline.laptable import DriverLaps
+from racereplay.timeline.model import TrackGeometry
+
+OUTLINE_STEP = 1.5  # metres between outline points
+TRACK_WIDTH = 14.0  # metres, for drawing
+MIN_SAMPLES_PER_SECOND = 3.0  # a lap with fewer has gaps too large for a map
+
+
+def reference_lap(raw: RawSession, laps: dict[str, DriverLaps]) -> tuple[str, int] | None:
+    """(driver, lap index) of the fastest clean lap with dense telemetry."""
+    best: tuple[float, str, int] | None = None
+    for code, dl in laps.items():
+        tel = raw.telemetry.get(code)
+        if tel is None or len(tel) < 2:
+            continue
+        n = dl.completed
+        clean = np.isfinite(dl.lap_time[:n]) & ~dl.deleted[:n]
+        clean &= ~(np.isfinite(dl.pit_in[:n]) | np.isfinite(dl.pit_out[:n]))
+        clean &= np.isfinite(dl.sectors[:n]).all(axis=1)
+        for i in np.flatnonzero(clean):
+            samples = np.searchsorted(tel.time, [dl.start[i], dl.end[i]])
+            if samples[1] - samples[0] < MIN_SAMPLES_PER_SECOND * dl.lap_time[i]:
+                continue
+            if best is None or dl.lap_time[i] < best[0]:
+                best = (float(dl.lap_time[i]), code, int(i))
+    return None if best is None else (best[1], best[2])
+
+
+def _along_distance(tel: Telemetry, t_from: float, t_to: float) -> tuple[np.ndarray, np.ndarray]:
+    """Samples between two times: metres from the first, and (n, 2) x/y."""
+    lo, hi = np.searchsorted(tel.time, [t_from, t_to])
+    d = np.asarray(tel.distance[lo:hi], dtype=np.float64)
+    xy = np.column_stack([tel.x[lo:hi], tel.y[lo:hi]]).astype(np.float64)
+    return d - (d[0] if len(d) else 0.0), xy
+
+
+def _resample_path(d: np.ndarray, xy: np.ndarray, step: float) -> np.ndarray:
+    d, first = np.unique(d, return_index=True)
+    xy = xy[first]
+    if len(d) < 2:
+        return np.empty((0, 2), dtype=np.float32)
+    grid = np.arange(0.0, d[-1], step)
+    return np.column_stack([np.interp(grid, d, xy[:, 0]), np.interp(grid, d, xy[:, 1])]).astype(
+        np.float32
+    )
+
+
+def pit_lane(raw: RawSession, laps: dict[str, DriverLaps]) -> np.ndarray:
+    """The path of the first pit stop with telemetry, entry to exit."""
+    for code, dl in laps.items():
+        tel = raw.telemetry.get(code)
+        if tel is None or len(tel) < 2:
+            continue
+        ins = np.sort(dl.pit_in[np.isfinite(dl.pit_in)])
+        outs = np.sort(dl.pit_out[np.isfinite(dl.pit_out)])
+        for t_in in ins:
+            later = outs[outs > t_in]
+            if len(later) and later[0] - t_in < 120:  # longer: a garage stop, not a lane pass
+                d, xy = _along_distance(tel, float(t_in), float(later[0]))
+                if len(d) > 10:
+                    return _resample_path(d, xy, OUTLINE_STEP * 2)
+    return np.empty((0, 2), dtype=np.float32)
+
+
+def build_geometry(
+    raw: RawSession, laps: dict[str, DriverLaps], lap_len: float
+) -> TrackGeometry | None:
+    ref = reference_lap(raw, laps)
+    if ref is None:
+        return None
+    code, i = ref
+    dl, tel = laps[code], raw.telemetry[code]
+    start, end = float(dl.start[i]), float(dl.end[i])
+    d, xy = _along_distance(tel, start, end)
+    # Scale the reference lap's metres to the timeline's lap length, so that race
+    # distance modulo the lap maps straight onto the outline.
+    scale = lap_len / d[-1] if len(d) and d[-1] > 0 else 1.0
+    sector_times = start + np.cumsum(dl.sectors[i][:2])
+    sector_d = (
+        np.interp(sector_times, tel.time, tel.distance) - np.interp(start, tel.time, tel.distance)
+    ) * scale
+    outline = _resample_path(d * scale, xy, OUTLINE_STEP)
+    return TrackGeometry(
+        outline=outline,
+        width=TRACK_WIDTH,
+        sector_starts=[round(float(s), 1) for s in sector_d],
+        corners=[
+            {
+                k: (round(v, 2) if isinstance(v, float) and math.isfinite(v) else v)
+                for k, v in asdict(c).items()
+            }
+            for c in raw.circuit.corners
+        ],
+        pit_lane=pit_lane(raw, laps),
+        rotation=float(raw.circuit.rotation),
+        length=float(lap_len),
+    )

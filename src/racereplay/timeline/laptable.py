@@ -1,0 +1,157 @@
+"""Each driver's laps as arrays, and what became of the driver (finished, retired).
+
+This is the official timing the rest of the build is anchored to: lap boundaries
+give the race distance, pit times give the pit-lane status, the results give
+who finished.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from racereplay.model import Lap, RawSession, Result, Telemetry
+from racereplay.timeline.model import Compound
+
+MOVING_KMH = 1.0  # below this a car is stopped (used to find when a retired car stopped)
+NOT_FINISHED = {"R", "D", "E", "W", "F", "N"}
+
+
+@dataclass
+class DriverLaps:
+    code: str
+    number: np.ndarray  # int, sorted
+    start: np.ndarray  # float64 session time, gaps filled from the previous lap's end
+    end: np.ndarray
+    lap_time: np.ndarray
+    sectors: np.ndarray  # (n, 3)
+    pit_in: np.ndarray
+    pit_out: np.ndarray
+    compound: np.ndarray  # uint8 Compound
+    tyre_age: np.ndarray  # int, -1 unknown
+    stint: np.ndarray  # int, -1 unknown
+    position: np.ndarray  # int, 0 unknown
+    deleted: np.ndarray  # bool: lap time deleted (track limits)
+    finished: bool  # took the chequered flag (classified as running at the end)
+    retired: bool  # classified as not finished
+    completed: int  # laps completed (crossed the line at their end)
+    stop_time: float  # retired: when the car stopped; finished: final line crossing; else nan
+
+    @property
+    def boundaries(self) -> np.ndarray:
+        """Session times of lap 1's start and of each completed lap's end."""
+        if len(self.number) == 0:
+            return np.empty(0)
+        return np.concatenate([self.start[:1], self.end[: self.completed]])
+
+
+def _floats(values: list[float]) -> np.ndarray:
+    return np.asarray(values, dtype=np.float64).reshape(-1)
+
+
+def driver_laps(
+    code: str, laps: list[Lap], result: Result | None, tel: Telemetry | None, start_time: float
+) -> DriverLaps:
+    laps = sorted(laps, key=lambda lap: lap.number)
+    start = _floats([lap.start for lap in laps])
+    end = _floats([lap.end for lap in laps])
+    # A lap without a start began when the previous one ended (or at lights out).
+    previous_end = np.concatenate([[start_time], end[:-1]]) if len(laps) else end
+    start = np.where(np.isfinite(start), start, previous_end)
+    retired = _is_retired(result)
+    finished = bool(laps) and not retired and _is_finisher(result)
+    # A retired driver's last lap is the one they did not complete.
+    completed = len(laps) - 1 if retired and laps else len(laps)
+    while completed > 0 and not math.isfinite(end[completed - 1]):
+        completed -= 1
+    if finished:
+        stop_time = float(end[completed - 1]) if completed else math.nan
+    elif retired:
+        stop_time = _stop_time(laps, start, end, completed, tel)
+    else:
+        stop_time = math.nan
+    return DriverLaps(
+        code=code,
+        number=np.asarray([lap.number for lap in laps], dtype=np.int64),
+        start=start,
+        end=end,
+        lap_time=_floats([lap.lap_time for lap in laps]),
+        sectors=np.asarray([lap.sector_times for lap in laps], dtype=np.float64).reshape(-1, 3),
+        pit_in=_floats([lap.pit_in for lap in laps]),
+        pit_out=_floats([lap.pit_out for lap in laps]),
+        compound=np.asarray([Compound.parse(lap.compound) for lap in laps], dtype=np.uint8),
+        tyre_age=np.asarray([-1 if lap.tyre_age is None else lap.tyre_age for lap in laps]),
+        stint=np.asarray([-1 if lap.stint is None else lap.stint for lap in laps]),
+        position=np.asarray([lap.position or 0 for lap in laps], dtype=np.int64),
+        deleted=np.asarray([lap.deleted for lap in laps], dtype=bool),
+        finished=finished,
+        retired=retired,
+        completed=completed,
+        stop_time=stop_time,
+    )
+
+
+def _is_retired(result: Result | None) -> bool:
+    if result is None:
+        return False
+    if result.classified is not None and result.classified.strip().upper() in NOT_FINISHED:
+        return True
+    status = result.status.lower()
+    return bool(status) and not (status.startswith(("finished", "+", "lapped")))
+
+
+def _is_finisher(result: Result | None) -> bool:
+    # Without results we cannot tell a retirement from a finish: treat as running to the end.
+    return result is None or not _is_retired(result)
+
+
+def _stop_time(
+    laps: list[Lap], start: np.ndarray, end: np.ndarray, completed: int, tel: Telemetry | None
+) -> float:
+    """When a retired car stopped: its last moving sample in the lap it did not finish."""
+    if not laps:
+        return math.nan
+    last = len(laps) - 1
+    lap_start = float(start[last])
+    latest = float(end[completed - 1]) if completed else lap_start
+    if tel is not None and len(tel):
+        moving = (tel.time >= lap_start) & (np.asarray(tel.speed) > MOVING_KMH)
+        if moving.any():
+            return max(float(tel.time[moving][-1]), latest)
+    return latest
+
+
+def all_driver_laps(raw: RawSession) -> dict[str, DriverLaps]:
+    results = {r.driver: r for r in raw.results}
+    start_time = raw.info.start_time
+    if not math.isfinite(start_time):
+        starts = [lap.start for lap in raw.laps if lap.number == 1 and math.isfinite(lap.start)]
+        start_time = min(starts) if starts else math.nan
+    return {
+        d.code: driver_laps(
+            d.code, raw.laps_of(d.code), results.get(d.code), raw.telemetry.get(d.code), start_time
+        )
+        for d in raw.drivers
+    }
+
+
+def lap_length(raw: RawSession, per_driver: dict[str, DriverLaps]) -> float:
+    """One lap in metres: the median telemetry distance of complete laps without a pit stop."""
+    lengths: list[np.ndarray] = []
+    for code, dl in per_driver.items():
+        tel = raw.telemetry.get(code)
+        if tel is None or len(tel) < 2 or dl.completed == 0:
+            continue
+        n = dl.completed
+        clean = ~(np.isfinite(dl.pit_in[:n]) | np.isfinite(dl.pit_out[:n]))
+        clean &= np.isfinite(dl.lap_time[:n]) & (dl.number[:n] > 1)
+        d0 = np.interp(dl.start[:n][clean], tel.time, tel.distance)
+        d1 = np.interp(dl.end[:n][clean], tel.time, tel.distance)
+        lengths.append(d1 - d0)
+    values = np.concatenate(lengths) if lengths else np.empty(0)
+    values = values[values > 500]  # a lap shorter than that is a data gap, not a lap
+    if len(values) == 0:
+        raise ValueError("cannot tell the lap length: no complete lap has telemetry distance")
+    return float(np.median(values))

@@ -1,0 +1,112 @@
+"""Running order, gap to the leader and interval, for every frame at once.
+
+Races rank by race distance; qualifying and practice by best lap time. Either
+way the order is de-flickered: an order that does not last one second is never
+shown (the previous lasting order stays on screen instead), so no swap can
+revert within a second.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from racereplay.timeline.model import DriverStatus
+
+ON_TRACK = (DriverStatus.RUNNING, DriverStatus.PIT_LANE)
+
+
+def rank_by_keys(keys: tuple[np.ndarray, ...]) -> np.ndarray:
+    """Driver indices in running order per frame, (F, D); the last key is the primary,
+    smaller first (np.lexsort's convention), ties keep driver order."""
+    return np.lexsort(keys, axis=-1)
+
+
+def race_order(
+    distance: np.ndarray,
+    status: np.ndarray,
+    finish_time: np.ndarray,
+    retired_rank: np.ndarray,
+) -> np.ndarray:
+    """Order (F, D) for a race.
+
+    distance (F, D) race metres; status (F, D) DriverStatus; finish_time (D,) the final
+    line crossing (inf if none); retired_rank (D,) official position of retired cars (or
+    nan: then by distance). Finished and running cars rank by distance, ties (cars
+    that finished on the same lap) by finish time; retired cars behind all of them;
+    cars not started at the back in grid order (their distance is their grid offset).
+    """
+    group = np.zeros(status.shape, dtype=np.int8)  # 0 running/finished, 1 retired, 2 not started
+    group[status == DriverStatus.RETIRED] = 1
+    group[status == DriverStatus.NOT_STARTED] = 2
+    retired_key = np.where(np.isfinite(retired_rank), -retired_rank, np.nan)[None, :]
+    value = np.where(
+        (group == 1) & np.isfinite(retired_key), retired_key - 1e12, distance
+    )  # an official retired rank outranks distance among retired cars
+    finish = np.where(status == DriverStatus.FINISHED, finish_time[None, :], np.inf)
+    return rank_by_keys((finish, -value, group))
+
+
+def deflicker(order: np.ndarray, min_frames: int) -> np.ndarray:
+    """Replace every order that lasts fewer than `min_frames` by the last one that lasted."""
+    n = len(order)
+    if n == 0:
+        return order
+    changed = np.ones(n, dtype=bool)
+    changed[1:] = (order[1:] != order[:-1]).any(axis=1)
+    run_start = np.flatnonzero(changed)
+    run_len = np.diff(np.append(run_start, n))
+    run_of_frame = np.cumsum(changed) - 1
+    lasting = run_len[run_of_frame] >= min_frames
+    lasting[0] = True  # the first frame has nothing earlier to fall back on
+    source = np.where(lasting, np.arange(n), 0)
+    np.maximum.accumulate(source, out=source)
+    return order[source]
+
+
+def positions_from_order(order: np.ndarray) -> np.ndarray:
+    """1-based position of each driver (F, D) from the order (F, D)."""
+    positions = np.empty(order.shape, dtype=np.uint8)
+    places = np.broadcast_to(np.arange(1, order.shape[1] + 1, dtype=np.uint8), order.shape)
+    np.put_along_axis(positions, order, places, axis=1)
+    return positions
+
+
+def gap_to_leader(
+    frame_times: np.ndarray,
+    distance: np.ndarray,
+    status: np.ndarray,
+    finish_time: np.ndarray,
+    start_time: float,
+) -> np.ndarray:
+    """Seconds since the leader was where this car is (F, D) float32; NaN for cars not
+    racing. The leader's path is the envelope of all racing cars' distances."""
+    racing = np.isin(status, (*ON_TRACK, DriverStatus.FINISHED))
+    envelope = np.where(racing, distance, -np.inf).max(axis=1)
+    valid = frame_times >= start_time
+    times = frame_times[valid]
+    envelope = np.maximum.accumulate(envelope[valid])
+    keep = np.isfinite(envelope)
+    times, envelope = times[keep], envelope[keep]
+    gap = np.full(distance.shape, np.nan, dtype=np.float32)
+    if len(times) == 0:
+        return gap
+    # Cars behind the leader's starting slot are timed from lights out.
+    floor = min(float(distance.min()), float(envelope[0])) - 1.0
+    times = np.concatenate([[start_time], times])
+    envelope = np.concatenate([[floor], envelope])
+    when_leader_was_here = np.interp(distance, envelope, times)
+    # A finished car's gap is frozen at the line.
+    now = np.minimum(frame_times[:, None], finish_time[None, :])
+    gap_all = now - when_leader_was_here
+    gap[racing] = gap_all[racing]
+    return gap
+
+
+def interval_to_car_ahead(gap: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """Gap minus the gap of the car one place ahead (NaN for the leader)."""
+    gap_in_order = np.take_along_axis(gap, order, axis=1)
+    interval_in_order = np.full(gap_in_order.shape, np.nan, dtype=np.float32)
+    interval_in_order[:, 1:] = gap_in_order[:, 1:] - gap_in_order[:, :-1]
+    interval = np.empty_like(interval_in_order)
+    np.put_along_axis(interval, order, interval_in_order, axis=1)
+    return interval

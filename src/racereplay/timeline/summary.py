@@ -1,0 +1,47 @@
+"""A short, JSON-able account of a timeline (`racereplay inspect --json`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from racereplay.timeline.model import EventKind, Timeline
+
+
+def summarize(timeline: Timeline) -> dict[str, Any]:
+    codes = [d.code for d in timeline.drivers]
+    final = timeline.frames["position"][-1]
+    placed = [j for j in np.argsort(final, kind="stable") if final[j] > 0]
+    lap_end_order: dict[int, list[str]] = {}
+    for row in timeline.laps:
+        if row["end"] is not None:
+            lap_end_order.setdefault(row["lap"], []).append((row["end"], row["driver"]))
+    pit_stops: dict[str, list[int]] = {}
+    retirements: dict[str, int] = {}
+    overtakes = 0
+    for event in timeline.events:
+        if event.kind == EventKind.PIT_IN and event.driver:
+            pit_stops.setdefault(event.driver, []).append(int(event.data["lap"]))
+        elif event.kind == EventKind.RETIREMENT and event.driver:
+            retirements[event.driver] = int(event.data["lap"])
+        elif event.kind == EventKind.OVERTAKE:
+            overtakes += 1
+    return {
+        "session": f"{timeline.info.year} {timeline.info.event} {timeline.info.name}",
+        "classification": [codes[j] for j in placed],
+        "lap_end_order": {
+            lap: [code for _, code in sorted(rows)] for lap, rows in sorted(lap_end_order.items())
+        },
+        "pit_stops": pit_stops,
+        "retirements": retirements,
+        "laps": int(timeline.frames["leader_lap"].max(initial=0)),
+        "frames": timeline.n_frames,
+        "fps": timeline.fps,
+        "duration_s": round(timeline.duration, 2),
+        "t0": timeline.t0,
+        "drivers": len(codes),
+        "events": len(timeline.events),
+        "overtakes": overtakes,
+        "problems": list(timeline.problems),
+    }
