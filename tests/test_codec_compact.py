@@ -8,7 +8,7 @@ import json
 
 import numpy as np
 import pytest
-from test_codec_support import check_round_trip, make_timeline
+from test_codec_support import check_round_trip, landed, make_timeline
 
 from racereplay.codec import RATES, decode_chunk, get_codec, varint
 from racereplay.codec.compact import HEADER
@@ -24,9 +24,9 @@ def synthetic() -> Timeline:
 
 @pytest.fixture(scope="session")
 def demo_timeline() -> Timeline:
-    demo = pytest.importorskip("racereplay.sources.demo", reason="demo source not landed yet")
-    build = pytest.importorskip("racereplay.timeline.build", reason="timeline build not landed yet")
-    return build.build_timeline(demo.simulate())
+    simulate = landed("racereplay.sources.demo", "simulate")
+    build_timeline = landed("racereplay.timeline.build", "build_timeline")
+    return build_timeline(simulate())
 
 
 @pytest.fixture(scope="session", params=["synthetic", "demo"])

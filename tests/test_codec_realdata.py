@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_codec_support import check_round_trip
+from test_codec_support import check_round_trip, landed
 
 from racereplay.bench.wire import sample_chunks
 from racereplay.codec import RATES, get_codec
@@ -20,7 +20,7 @@ pytestmark = pytest.mark.realdata
 def real_race_timeline(
     ti_race_dir: Path, ff1_cache_dir: Path, ff1_http_cache_dir: Path
 ) -> Timeline:
-    build = pytest.importorskip("racereplay.timeline.build", reason="timeline build not landed yet")
+    build_timeline = landed("racereplay.timeline.build", "build_timeline")
     from racereplay.sources import load
 
     ref = SessionRef(
@@ -28,7 +28,7 @@ def real_race_timeline(
         str(ti_race_dir),
         {"fastf1_cache": str(ff1_cache_dir), "fastf1_http_cache": str(ff1_http_cache_dir)},
     )
-    return build.build_timeline(load(ref))
+    return build_timeline(load(ref))
 
 
 @pytest.mark.parametrize("rate", RATES)
