@@ -116,7 +116,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
 def uvicorn_config_options() -> dict[str, object]:
     """Options every server run uses (also the tests and the benchmark)."""
     return {
-        "ws": "websockets",
+        "ws": "websockets-sansio",
         # Compact chunks are already deflated: per-connection deflate would only burn CPU.
         "ws_per_message_deflate": False,
         "ws_max_size": MAX_WS_MESSAGE,

@@ -1,0 +1,129 @@
+"""The REST API against a real uvicorn server on a loopback port."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from test_server_support import ToyBuilder, running_server
+
+from racereplay.codec import decode_chunk
+from racereplay.server.settings import Settings
+
+NAME = "demo?cars=6&laps=3"
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("data")
+    session = root / "2025" / "Test Grand Prix" / "Race"
+    session.mkdir(parents=True)
+    (session / "drivers.json").write_text('{"drivers": []}')
+    (root.parent / "secret").mkdir(exist_ok=True)
+    (root.parent / "secret" / "drivers.json").write_text('{"drivers": []}')
+    return root
+
+
+@pytest.fixture(scope="module")
+def client(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
+    settings = Settings(
+        data_dirs=(data_dir,),
+        cache_dir=tmp_path_factory.mktemp("cache"),
+        static_dir=tmp_path_factory.mktemp("no-client"),
+    )
+    with running_server(settings, ToyBuilder()) as address:
+        with httpx.Client(base_url=f"http://{address}", timeout=10) as http:
+            yield http
+
+
+def open_ready(client: httpx.Client, name: str = NAME) -> str:
+    reply = client.post("/api/sessions", json={"name": name})
+    assert reply.status_code in (200, 202), reply.text
+    session_id = reply.json()["id"]
+    deadline = time.monotonic() + 20
+    while client.get(f"/api/sessions/{session_id}").json()["state"] != "ready":
+        assert time.monotonic() < deadline, "session never became ready"
+        time.sleep(0.02)
+    return session_id
+
+
+def test_health_docs_and_the_page_without_a_built_client(client: httpx.Client) -> None:
+    assert client.get("/api/health").json()["status"] == "ok"
+    assert "/api/sessions" in client.get("/openapi.json").json()["paths"]
+    page = client.get("/")
+    assert page.status_code == 200 and "npm run build" in page.text
+
+
+def test_catalogue_lists_demo_and_data_folder_sessions(client: httpx.Client) -> None:
+    names = [s["name"] for s in client.get("/api/catalogue").json()["sessions"]]
+    assert names == ["demo", "tracinginsights:2025/Test Grand Prix/Race"]
+
+
+def test_open_status_metadata_laps_results_events(client: httpx.Client) -> None:
+    session_id = open_ready(client)
+    meta = client.get(f"/api/sessions/{session_id}/metadata").json()
+    assert len(meta["drivers"]) == 6 and meta["fps"] == 25 and meta["info"]["total_laps"] == 3
+    assert {c["name"] for c in meta["codecs"]} == {"json", "msgpack", "compact"}
+    assert meta["geometry"]["outline"][0][0] == pytest.approx(500.0)
+    laps = client.get(f"/api/sessions/{session_id}/laps").json()["laps"]
+    assert laps[0]["lap_time"] is None  # NaN travels as null, never as invalid JSON
+    assert len(client.get(f"/api/sessions/{session_id}/results").json()["results"]) == 6
+    assert [
+        e["kind"] for e in client.get(f"/api/sessions/{session_id}/events").json()["events"]
+    ] == ["lap"] * 3
+    telemetry = client.get(f"/api/sessions/{session_id}/telemetry/D01/2").json()
+    assert len(telemetry["speed"]) == len(telemetry["time"]) > 400
+    assert client.get(f"/api/sessions/{session_id}/telemetry/XXX/2").status_code == 404
+
+
+def test_chunks_are_immutable_with_strong_etags_and_304(client: httpx.Client) -> None:
+    session_id = open_ready(client)
+    url = f"/api/sessions/{session_id}/chunks/compact/10/1"
+    first = client.get(url)
+    assert first.status_code == 200
+    assert first.headers["cache-control"] == "public, max-age=31536000, immutable"
+    etag = first.headers["etag"]
+    assert etag.startswith('"') and not etag.startswith("W/")
+    chunk = decode_chunk(first.content)
+    assert chunk.index == 1 and chunk.rate == 10
+    again = client.get(url, headers={"If-None-Match": etag})
+    assert again.status_code == 304 and again.content == b""
+    assert client.get(url).headers["etag"] == etag
+    assert client.get(f"/api/sessions/{session_id}/chunks/compact/7/1").status_code == 404
+    assert client.get(f"/api/sessions/{session_id}/chunks/nope/10/1").status_code == 404
+    assert client.get(f"/api/sessions/{session_id}/chunks/compact/10/99999").status_code == 404
+    ndjson = client.get(f"/api/sessions/{session_id}/chunks/json/25/0")
+    assert len(ndjson.text.splitlines()) == 50
+
+
+def test_unknown_sessions_and_failures_are_clear(client: httpx.Client) -> None:
+    reply = client.get("/api/sessions/nope/metadata")
+    assert reply.status_code == 404 and "POST /api/sessions" in reply.json()["detail"]
+    assert client.post("/api/sessions", json={"name": "nosuch:thing"}).status_code == 404
+    failing = client.post("/api/sessions", json={"name": "demo?fail=1"}).json()["id"]
+    deadline = time.monotonic() + 10
+    while (status := client.get(f"/api/sessions/{failing}").json())["state"] != "failed":
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    assert "told to fail" in status["error"]
+    assert client.get(f"/api/sessions/{failing}/metadata").status_code == 409
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "tracinginsights:../secret",
+        "tracinginsights:2025/../../secret",
+        "tracinginsights:/etc",
+        "tracinginsights:2025/Test Grand Prix/Race?fastf1_cache=/tmp",
+        "fastf1:2025/Australia/R?cache=/etc",
+        "demo?cars=100000",
+    ],
+)
+def test_names_escaping_the_data_folders_are_rejected(client: httpx.Client, name: str) -> None:
+    reply = client.post("/api/sessions", json={"name": name})
+    assert reply.status_code == 400, reply.text
+    assert reply.json()["detail"]
