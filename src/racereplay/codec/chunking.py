@@ -11,9 +11,9 @@ import numpy as np
 
 from racereplay.timeline.model import Timeline
 
-# Measured on the real 2025 Australian GP (bench/wire.py): 2 s chunks are 17 % smaller
-# than 1 s chunks at 25 fps (63 vs 76 B/frame) and 21-24 % smaller at 10/5/2 fps (the
-# keyframe and deflate's warm-up are paid half as often); a seek still needs <= 2 s.
+# Measured on the real 2025 Australian GP (bench/wire.py): 2 s chunks cost 57 B/frame
+# at 25 fps against 71 for 1 s chunks, and ~20 % less at 10/5/2 fps (the keyframe and
+# deflate's warm-up are paid half as often); a seek still needs at most 2 s of data.
 CHUNK_SECONDS = 2
 RATES: tuple[int, ...] = (25, 10, 5, 2)
 
