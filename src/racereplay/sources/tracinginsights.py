@@ -12,17 +12,18 @@ when a FastF1 cache is given, else from chaining lap durations from the start.
 from __future__ import annotations
 
 import contextlib
+import functools
 import gzip
 import json
 import math
 import os
 import re
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -67,6 +68,8 @@ _EXPECTED_LAYOUT = (
 )
 # Below this many lap files a process pool costs more than it saves.
 _POOL_MIN_FILES = 200
+
+T = TypeVar("T")
 
 
 # ---------------------------------------------------------------- reading files
@@ -163,21 +166,35 @@ def read_driver_laps(driver_dir: Path) -> DriverLapData:
     return DriverLapData(code, np.array(numbers, dtype=np.int64), counts, channels, problems)
 
 
-def _read_all_drivers(driver_dirs: list[Path], progress: Progress | None) -> list[DriverLapData]:
-    """Parse every driver's lap files; JSON parsing dominates, so a process pool helps."""
+def _read_all_drivers(
+    driver_dirs: list[Path],
+    progress: Progress | None,
+    meanwhile: Callable[[], T] | None = None,
+) -> tuple[list[DriverLapData], T | None]:
+    """Parse every driver's lap files; JSON parsing dominates, so a process pool helps.
+
+    `meanwhile` (e.g. loading FastF1 timing) runs in this process while the pool parses.
+    """
     total_files = sum(len(lap_files(d)) for d in driver_dirs)
     workers = min(os.cpu_count() or 1, 4, len(driver_dirs))
     results: list[DriverLapData] = []
     if workers > 1 and total_files >= _POOL_MIN_FILES:
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            for i, data in enumerate(pool.map(read_driver_laps, driver_dirs)):
+            parsed = pool.map(read_driver_laps, driver_dirs)  # submits every driver now
+            try:
+                other = meanwhile() if meanwhile else None
+            except BaseException:
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
+            for i, data in enumerate(parsed):
                 results.append(data)
                 _report(progress, 0.1 + 0.8 * (i + 1) / len(driver_dirs), f"read {data.code}")
-        return results
+        return results, other
+    other = meanwhile() if meanwhile else None
     for i, driver_dir in enumerate(driver_dirs):
         results.append(read_driver_laps(driver_dir))
         _report(progress, 0.1 + 0.8 * (i + 1) / len(driver_dirs), f"read {driver_dir.name}")
-    return results
+    return results, other
 
 
 def _report(progress: Progress | None, fraction: float, what: str) -> None:
@@ -325,7 +342,7 @@ def load_telemetry(
 ) -> tuple[dict[str, Telemetry], list[str]]:
     """Telemetry of every driver in a TracingInsights folder, placed at the given lap starts."""
     session = open_folder(folder)
-    data = _read_all_drivers(list(session.driver_dirs.values()), progress)
+    data, _ = _read_all_drivers(list(session.driver_dirs.values()), progress)
     return _place_all(data, lap_starts)
 
 
@@ -485,10 +502,10 @@ def load_folder(
     """Load a TracingInsights session folder, with FastF1 timing when a FastF1 cache is given."""
     session = open_folder(Path(folder))
     problems: list[str] = []
-    timing: Timing | None = None
+    fastf1_timing = None
     if fastf1_cache is not None or fastf1_http_cache is not None:
-        _report(progress, 0.0, "loading FastF1 timing")
-        timing = load_timing(
+        fastf1_timing = functools.partial(
+            load_timing,
             session.year,
             session.event,
             session.name,
@@ -496,8 +513,9 @@ def load_folder(
             Path(fastf1_http_cache) if fastf1_http_cache else None,
             offline,
         )
-    _report(progress, 0.1, "reading lap files")
-    data = _read_all_drivers(list(session.driver_dirs.values()), progress)
+    _report(progress, 0.05, "reading lap files")
+    driver_dirs = list(session.driver_dirs.values())
+    data, timing = _read_all_drivers(driver_dirs, progress, meanwhile=fastf1_timing)
     if timing is None:
         timing = _timing_from_archive(session, data, problems)
     else:
