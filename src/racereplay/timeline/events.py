@@ -197,7 +197,7 @@ def fate_events(
             continue
         if dl.retired:
             lap = int(dl.number[-1])
-            events.append(Event(dl.stop_time, EventKind.RETIREMENT, code, {"lap": lap}))
+            events.append(Event(dl.out_time, EventKind.RETIREMENT, code, {"lap": lap}))
         elif dl.finished:
             position = int(frames["position"][clock.frame_of(dl.stop_time), j])
             final = int(frames["position"][-1, j])

@@ -38,6 +38,7 @@ class DriverLaps:
     retired: bool  # classified as not finished
     completed: int  # laps completed (crossed the line at their end)
     stop_time: float  # retired: when the car stopped; finished: final line crossing; else nan
+    out_time: float  # when timing gives the car up (end of its last lap, else stop_time)
 
     @property
     def boundaries(self) -> np.ndarray:
@@ -72,6 +73,11 @@ def driver_laps(
         stop_time = _stop_time(laps, start, end, completed, tel)
     else:
         stop_time = math.nan
+    # Official timing keeps a stopped car in its place (passed by distance, as on
+    # track) until its last lap is over; only then is it shown as retired.
+    out_time = stop_time
+    if retired and laps and math.isfinite(end[-1]):
+        out_time = max(stop_time, float(end[-1])) if math.isfinite(stop_time) else float(end[-1])
     return DriverLaps(
         code=code,
         number=np.asarray([lap.number for lap in laps], dtype=np.int64),
@@ -90,6 +96,7 @@ def driver_laps(
         retired=retired,
         completed=completed,
         stop_time=stop_time,
+        out_time=out_time,
     )
 
 

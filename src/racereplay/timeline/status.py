@@ -38,8 +38,8 @@ def status_of(frame_times: np.ndarray, laps: DriverLaps, lap_idx: np.ndarray) ->
         return status
     status[lap_idx >= 0] = DriverStatus.RUNNING
     status[pit_lane_mask(frame_times, laps) & (lap_idx >= 0)] = DriverStatus.PIT_LANE
-    if math.isfinite(laps.stop_time):
-        done = frame_times >= laps.stop_time
+    if math.isfinite(laps.out_time):
+        done = frame_times >= laps.out_time
         status[done] = DriverStatus.FINISHED if laps.finished else DriverStatus.RETIRED
     return status
 
