@@ -1,0 +1,127 @@
+"""The timeline of the real 2025 Australian GP agrees with official timing."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from racereplay.model import RawSession
+from racereplay.timeline.build import build_timeline
+from racereplay.timeline.model import DRIVER_CHANNELS, SESSION_CHANNELS, Timeline
+from racereplay.timeline.summary import summarize
+
+pytestmark = pytest.mark.realdata
+
+
+@pytest.fixture(scope="module")
+def race_raw(ti_race_dir: Path, ff1_cache_dir: Path, ff1_http_cache_dir: Path) -> RawSession:
+    from racereplay.sources.tracinginsights import load_folder
+
+    return load_folder(
+        ti_race_dir, fastf1_cache=ff1_cache_dir, fastf1_http_cache=ff1_http_cache_dir, offline=True
+    )
+
+
+@pytest.fixture(scope="module")
+def race(race_raw: RawSession) -> Timeline:
+    return build_timeline(race_raw)
+
+
+def _codes(timeline: Timeline) -> list[str]:
+    return [d.code for d in timeline.drivers]
+
+
+def test_final_classification_is_the_official_one(race: Timeline, race_raw: RawSession) -> None:
+    official = [r.driver for r in sorted(race_raw.results, key=lambda r: r.position or 99)]
+    assert summarize(race)["classification"] == official
+    assert [row["driver"] for row in race.results] == official
+    assert official[:4] == ["NOR", "VER", "RUS", "ANT"]
+
+
+def test_running_order_at_lap_ends_agrees_with_official_positions(
+    race: Timeline, race_raw: RawSession
+) -> None:
+    codes = _codes(race)
+    timed = [lap for lap in race_raw.laps if lap.position and math.isfinite(lap.end)]
+    agree = [
+        race.frames["position"][race.frame_at(lap.end), codes.index(lap.driver)] == lap.position
+        for lap in timed
+    ]
+    share = float(np.mean(agree))
+    print(f"lap-end order agreement: {sum(agree)}/{len(agree)} = {share:.2%}")
+    assert share >= 0.99
+    # The start, the Safety Car laps and the finish are among what is checked.
+    checked_laps = {lap.number for lap in timed}
+    assert {1, 2, 5, 35, 48, 57} <= checked_laps
+
+
+def test_gap_to_leader_at_lap_ends_matches_official_timing(
+    race: Timeline, race_raw: RawSession
+) -> None:
+    codes = _codes(race)
+    leader_end = {lap.number: lap.end for lap in race_raw.laps if lap.position == 1}
+    errors = [
+        abs(
+            race.frames["gap"][race.frame_at(lap.end), codes.index(lap.driver)]
+            - (lap.end - leader_end[lap.number])
+        )
+        for lap in race_raw.laps
+        if lap.position and math.isfinite(lap.end) and lap.number in leader_end
+    ]
+    median = float(np.nanmedian(errors))
+    print(f"gap error at lap ends: median {median:.3f} s over {len(errors)} driver-laps")
+    assert median <= 0.5
+
+
+def test_no_swap_reverts_within_one_second(race: Timeline) -> None:
+    position = race.frames["position"].astype(np.int16)
+    reverting = 0
+    for a in range(position.shape[1]):
+        ahead = np.sign(position[:, a : a + 1] - position[:, a + 1 :])  # (F, pairs with a)
+        for column in ahead.T:
+            changes = np.flatnonzero(column[1:] != column[:-1])
+            reverting += int((np.diff(changes) < race.fps).sum())
+    assert reverting == 0
+
+
+def test_pit_stops_and_retirements_match_the_laps_data(
+    race: Timeline, race_raw: RawSession
+) -> None:
+    summary = summarize(race)
+    official_pits: dict[str, list[int]] = {}
+    for lap in sorted(race_raw.laps, key=lambda lap: lap.number):
+        if math.isfinite(lap.pit_in):
+            official_pits.setdefault(lap.driver, []).append(lap.number)
+    assert summary["pit_stops"] == official_pits
+    assert summary["retirements"] == {
+        "ALO": 33,
+        "BOR": 46,
+        "LAW": 47,
+        "HAD": 1,
+        "DOO": 1,
+        "SAI": 1,
+    }
+
+
+def test_channels_have_the_contract_dtypes_and_the_race_length(race: Timeline) -> None:
+    for name, dtype in {**DRIVER_CHANNELS, **SESSION_CHANNELS}.items():
+        assert race.frames[name].dtype == dtype, name
+    assert summarize(race)["laps"] == 57
+    # Distance never goes backwards.
+    assert (np.diff(race.frames["distance"], axis=0) >= 0).all()
+
+
+def test_track_geometry_from_a_reference_lap(race: Timeline) -> None:
+    geometry = race.geometry
+    assert geometry is not None
+    assert 5200 < geometry.length < 5350  # Albert Park is 5.278 km
+    spacing = np.linalg.norm(np.diff(geometry.outline, axis=0), axis=1)
+    assert 1.0 < float(np.median(spacing)) < 2.0
+    # A closed loop: the outline ends near where it starts.
+    assert np.linalg.norm(geometry.outline[0] - geometry.outline[-1]) < 50
+    assert 0 < geometry.sector_starts[0] < geometry.sector_starts[1] < geometry.length
+    assert len(geometry.corners) == 14
+    assert len(geometry.pit_lane) > 10
