@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from datetime import datetime
 from pathlib import Path
 
@@ -12,6 +14,7 @@ from racereplay.model import RawSession
 from racereplay.sources import SessionNotFound, load
 from racereplay.sources.fastf1 import load_session, merge_car_and_position, parse_arg
 from racereplay.sources.fastf1_timing import (
+    Timing,
     estimate_t0_date,
     open_session,
     session_long_name,
@@ -128,3 +131,14 @@ def test_car_and_position_merge_on_real_samples(race_with_ti_telemetry: RawSessi
     driven = ver.distance[window][-1] - ver.distance[window][0]
     assert merged.distance[-1] == pytest.approx(driven, rel=0.02)
     assert np.isnan(merged.x[0])  # before the first position sample: unknown, not zero
+
+
+def test_missing_lap_start_falls_back_to_the_previous_lap_end(
+    race_with_ti_telemetry: RawSession,
+) -> None:
+    laps = [dataclasses.replace(lap) for lap in race_with_ti_telemetry.laps]
+    ver_lap_5 = next(lap for lap in laps if lap.driver == "VER" and lap.number == 5)
+    ver_lap_4_end = next(lap.end for lap in laps if lap.driver == "VER" and lap.number == 4)
+    ver_lap_5.start = math.nan
+    timing = Timing(race_with_ti_telemetry.info, [], laps, [], [], [], [], None, None)
+    assert timing.lap_starts()["VER"][5] == ver_lap_4_end

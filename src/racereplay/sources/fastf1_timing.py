@@ -213,10 +213,17 @@ class Timing:
     problems: list[str] = field(default_factory=list)
 
     def lap_starts(self) -> dict[str, dict[int, float]]:
-        """Session time each lap started, by driver and lap number (for placing telemetry)."""
+        """Session time each lap started, by driver and lap number (for placing telemetry).
+
+        FastF1 sometimes lacks a `LapStartTime`; the previous lap's end is the same instant.
+        """
         starts: dict[str, dict[int, float]] = {}
+        ends = {(lap.driver, lap.number): lap.end for lap in self.laps}
         for lap in self.laps:
-            starts.setdefault(lap.driver, {})[lap.number] = lap.start
+            start = lap.start
+            if math.isnan(start):
+                start = ends.get((lap.driver, lap.number - 1), math.nan)
+            starts.setdefault(lap.driver, {})[lap.number] = start
         return starts
 
 
