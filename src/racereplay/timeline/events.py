@@ -49,7 +49,8 @@ def _overall_best_flags(times: np.ndarray, values: np.ndarray) -> np.ndarray:
     """For values set at `times`: True where a value beat every earlier one (NaN never)."""
     order = np.argsort(times, kind="stable")
     v = values[order]
-    best_before = np.concatenate([[np.inf], np.fmin.accumulate(v)[:-1]])
+    best_so_far = np.minimum.accumulate(np.where(np.isfinite(v), v, np.inf))
+    best_before = np.concatenate([[np.inf], best_so_far[:-1]])
     flags = np.empty(len(v), dtype=bool)
     flags[order] = np.isfinite(v) & (v < best_before)
     return flags

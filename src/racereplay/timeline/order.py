@@ -85,7 +85,10 @@ def gap_to_leader(
     valid = frame_times >= start_time
     times = frame_times[valid]
     envelope = np.maximum.accumulate(envelope[valid])
+    # Only the frames where the leader gains ground: inverting a plateau must give
+    # the time it was first reached.
     keep = np.isfinite(envelope)
+    keep[1:] &= np.diff(envelope) > 0
     times, envelope = times[keep], envelope[keep]
     gap = np.full(distance.shape, np.nan, dtype=np.float32)
     if len(times) == 0:

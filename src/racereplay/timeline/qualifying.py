@@ -50,7 +50,7 @@ def qualifying_order(
         lap_segment = np.searchsorted(bounds, ends, side="right") - 1
         for seg in np.unique(lap_segment):
             mine = lap_segment == seg
-            seg_ends, seg_best = ends[mine], np.fmin.accumulate(valid[mine])
+            seg_ends, seg_best = ends[mine], np.minimum.accumulate(valid[mine])
             done = np.searchsorted(seg_ends, times, side="right") - 1
             has = done >= 0
             # Entering a later segment resets the driver's standing to that segment.

@@ -21,7 +21,8 @@ def personal_best_flags(laps: dict[str, DriverLaps]) -> dict[str, np.ndarray]:
     flags: dict[str, np.ndarray] = {}
     for code, dl in laps.items():
         valid = valid_lap_times(dl)
-        best_before = np.concatenate([[np.inf], np.fmin.accumulate(valid)[:-1]])
+        best_so_far = np.minimum.accumulate(np.where(np.isfinite(valid), valid, np.inf))
+        best_before = np.concatenate([[np.inf], best_so_far[:-1]])
         flags[code] = np.isfinite(valid) & (valid < best_before)
     return flags
 
