@@ -173,29 +173,29 @@ def _jsonable(value: Any) -> Any:
 
 
 def _readable(ref: SessionRef, summary: dict[str, Any]) -> str:
-    lines = [f"{ref}: {summary.get('laps')} laps, {summary.get('frames')} frames"]
+    """A few lines a person can read; `--json` has everything."""
+    lines = [
+        f"{summary.get('session') or ref}: {summary.get('drivers')} drivers, "
+        f"{summary.get('laps')} laps, {summary.get('frames')} frames "
+        f"({(summary.get('duration_s') or 0) / 60:.1f} min), {summary.get('events')} events, "
+        f"{summary.get('overtakes')} overtakes"
+    ]
     classification = summary.get("classification") or []
-    if classification:
-        lines.append("classification:")
-        for row in classification:
-            lines.append("  " + _row_text(row))
-    for key in ("pit_stops", "retirements"):
-        items = summary.get(key) or []
-        lines.append(f"{key.replace('_', ' ')}: {len(items)}")
-        lines.extend("  " + _row_text(item) for item in items)
+    lines.append("classification: " + " ".join(f"{i}.{c}" for i, c in enumerate(classification, 1)))
     order = summary.get("lap_end_order") or {}
     if order:
-        last = list(order.items())[-1] if isinstance(order, dict) else (len(order), order[-1])
-        lines.append(f"order at the end of lap {last[0]}: {_row_text(last[1])}")
+        lap, codes = list(order.items())[-1]
+        lines.append(f"order at the end of lap {lap}: {' '.join(codes)}")
+    lines.append("pit stops (laps):")
+    for code, laps in (summary.get("pit_stops") or {}).items():
+        lines.append(f"  {code}: {', '.join(str(lap) for lap in laps)}")
+    retirements = summary.get("retirements") or {}
+    lines.append(
+        "retirements: "
+        + (", ".join(f"{code} (lap {lap})" for code, lap in retirements.items()) or "none")
+    )
+    lines.extend(f"note: {problem}" for problem in summary.get("problems") or [])
     return "\n".join(lines)
-
-
-def _row_text(row: Any) -> str:
-    if isinstance(row, dict):
-        return "  ".join(f"{k}={v}" for k, v in row.items())
-    if isinstance(row, list | tuple):
-        return " ".join(str(v) for v in row)
-    return str(row)
 
 
 def _bench(args: argparse.Namespace) -> int:
