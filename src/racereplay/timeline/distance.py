@@ -40,6 +40,8 @@ def race_distance(
     anchors = np.arange(len(bounds), dtype=np.float64) * lap_len
     anchors[0] = -offset
     have_tel = tel_time is not None and tel_distance is not None and len(tel_time) > 1
+    if tel_time is None or tel_distance is None or not have_tel:
+        tel_time = tel_distance = np.zeros(1)  # unused: laps are timed by their clock
     if have_tel:
         tel_at_bounds = np.interp(bounds, tel_time, tel_distance)
         tel_now = np.interp(frame_times, tel_time, tel_distance)

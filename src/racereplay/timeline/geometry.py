@@ -18,7 +18,7 @@ MIN_SAMPLES_PER_SECOND = 3.0  # a lap with fewer has gaps too large for a map
 
 def reference_lap(raw: RawSession, laps: dict[str, DriverLaps]) -> tuple[str, int] | None:
     """(driver, lap index) of the fastest clean lap with dense telemetry."""
-    best: tuple[float, str, int] | None = None
+    best: tuple[bool, float, str, int] | None = None
     for code, dl in laps.items():
         tel = raw.telemetry.get(code)
         if tel is None or len(tel) < 2:
@@ -26,14 +26,16 @@ def reference_lap(raw: RawSession, laps: dict[str, DriverLaps]) -> tuple[str, in
         n = dl.completed
         clean = np.isfinite(dl.lap_time[:n]) & ~dl.deleted[:n]
         clean &= ~(np.isfinite(dl.pit_in[:n]) | np.isfinite(dl.pit_out[:n]))
-        clean &= np.isfinite(dl.sectors[:n]).all(axis=1)
+        has_sectors = np.isfinite(dl.sectors[:n]).all(axis=1)
         for i in np.flatnonzero(clean):
             samples = np.searchsorted(tel.time, [dl.start[i], dl.end[i]])
             if samples[1] - samples[0] < MIN_SAMPLES_PER_SECOND * dl.lap_time[i]:
                 continue
-            if best is None or dl.lap_time[i] < best[0]:
-                best = (float(dl.lap_time[i]), code, int(i))
-    return None if best is None else (best[1], best[2])
+            # A lap with sector times is preferred: it places the sector boundaries.
+            candidate = (not has_sectors[i], float(dl.lap_time[i]), code, int(i))
+            if best is None or candidate < best:
+                best = candidate
+    return None if best is None else (best[2], best[3])
 
 
 def _along_distance(tel: Telemetry, t_from: float, t_to: float) -> tuple[np.ndarray, np.ndarray]:
@@ -86,6 +88,7 @@ def build_geometry(
     # distance modulo the lap maps straight onto the outline.
     scale = lap_len / d[-1] if len(d) and d[-1] > 0 else 1.0
     sector_times = start + np.cumsum(dl.sectors[i][:2])
+    sector_times = sector_times[np.isfinite(sector_times)]
     sector_d = (
         np.interp(sector_times, tel.time, tel.distance) - np.interp(start, tel.time, tel.distance)
     ) * scale

@@ -58,7 +58,8 @@ def qualifying_order(
             reached[has, j] = seg
     order = np.lexsort((best, -reached), axis=-1)
     fastest = np.where(reached == segment_of_frame[:, None], best, np.inf).min(axis=1)
-    gap = np.where(
-        (reached == segment_of_frame[:, None]) & np.isfinite(best), best - fastest[:, None], np.nan
-    ).astype(np.float32)
+    in_segment = (reached == segment_of_frame[:, None]) & np.isfinite(best)
+    gap = np.full(best.shape, np.nan, dtype=np.float32)
+    with np.errstate(invalid="ignore"):  # inf - inf where nobody has a time yet
+        gap[in_segment] = (best - fastest[:, None])[in_segment]
     return order, gap

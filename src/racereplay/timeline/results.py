@@ -37,8 +37,9 @@ def lap_table(raw: RawSession, laps: dict[str, DriverLaps]) -> list[dict[str, An
     rows: list[dict[str, Any]] = []
     for d in raw.drivers:
         dl = laps[d.code]
+        raw_laps = {lap.number: lap for lap in raw.laps_of(d.code)}
         for i, number in enumerate(dl.number):
-            raw_lap = next(lap for lap in raw.laps_of(d.code) if lap.number == number)
+            raw_lap = raw_laps[int(number)]
             rows.append(
                 {
                     "driver": d.code,

@@ -13,7 +13,7 @@ def summarize(timeline: Timeline) -> dict[str, Any]:
     codes = [d.code for d in timeline.drivers]
     final = timeline.frames["position"][-1]
     placed = [j for j in np.argsort(final, kind="stable") if final[j] > 0]
-    lap_end_order: dict[int, list[str]] = {}
+    lap_end_order: dict[int, list[tuple[float, str]]] = {}
     for row in timeline.laps:
         if row["end"] is not None:
             lap_end_order.setdefault(row["lap"], []).append((row["end"], row["driver"]))
