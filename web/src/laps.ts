@@ -78,7 +78,7 @@ export class LapIndex {
         if (!(lapTime[i] >= best)) best = Number.isNaN(lapTime[i]) ? best : lapTime[i];
         bestSoFar[i] = best;
       }
-      const sectors = [0, 1, 2].map((s) => Float64Array.from(rows, (r) => num(r.sector_times?.[s])));
+      const sectors = [0, 1, 2].map((s) => Float64Array.from(rows, (r) => num(r.sectors?.[s])));
       const sectorBestBefore = sectors.map((col) => {
         const out = new Float64Array(n);
         let b = Infinity;
@@ -92,7 +92,7 @@ export class LapIndex {
       const ins = pitIn.get(code) ?? rows.map((r) => num(r.pit_in)).filter((t) => !Number.isNaN(t));
       const outs = pitOut.get(code) ?? rows.map((r) => num(r.pit_out)).filter((t) => !Number.isNaN(t));
       this.byDriver.set(code, {
-        end, lapTime, bestSoFar, numbers: Int32Array.from(rows, (r) => r.number), sectors, sectorBestBefore,
+        end, lapTime, bestSoFar, numbers: Int32Array.from(rows, (r) => r.lap), sectors, sectorBestBefore,
         pitTimes: Float64Array.from(ins).sort(),
         pitOut: Float64Array.from(outs).sort(),
       });
@@ -103,7 +103,7 @@ export class LapIndex {
       const out = new Float64Array(all.length);
       let b = Infinity;
       all.forEach((r, i) => {
-        const v = num(r.sector_times?.[s]);
+        const v = num(r.sectors?.[s]);
         if (v < b) b = v;
         out[i] = b;
       });

@@ -301,6 +301,7 @@ class Replay {
   }
 
   private syncButtons(): void {
+    this.lastUrl = 0; // the shareable URL follows every change at once
     $(".play").textContent = this.clock.playing ? "❚❚" : "▶";
     $<HTMLSelectElement>("select.speed").value = String(this.clock.speed);
   }

@@ -212,7 +212,7 @@ export class TrackMap {
         ctx.stroke();
         ctx.setLineDash([]);
       }
-      const label = this.drivers[d].code + (status === DriverStatus.PitLane ? " PIT" : status === DriverStatus.Retired ? " OUT" : "");
+      const label = this.drivers[d].code + (status === DriverStatus.PitLane ? " PIT" : status === DriverStatus.Retired ? " RET" : "");
       ctx.fillStyle = focused ? "#ffffff" : "#d7dbe3";
       ctx.fillText(label, sx + r + 3, sy);
     }

@@ -28,11 +28,11 @@ export interface SessionEvent {
 
 export interface LapRow {
   driver: string;
-  number: number;
+  lap: number;
   start: number | null;
   end: number | null;
   lap_time: number | null;
-  sector_times?: (number | null)[];
+  sectors?: (number | null)[];
   compound?: string | null;
   tyre_age?: number | null;
   pit_in?: number | null;
