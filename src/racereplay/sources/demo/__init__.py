@@ -37,10 +37,12 @@ def simulate(
 
         return simulate_race(seed, cars, laps, progress)
     if kind == SessionKind.QUALIFYING:
-        from racereplay.sources.demo.qualifying import simulate_qualifying
-
-        return simulate_qualifying(seed, cars, progress)
-    raise SessionNotFound(f"the demo simulates session=race or session=qualifying, not {kind.value!r}")
+        raise SessionNotFound(
+            "the demo does not simulate qualifying yet: use session=race (the default)"
+        )
+    raise SessionNotFound(
+        f"the demo simulates session=race or session=qualifying, not {kind.value!r}"
+    )
 
 
 def parse_options(options: dict[str, str]) -> tuple[int, int, int, SessionKind]:
@@ -55,7 +57,9 @@ def parse_options(options: dict[str, str]) -> tuple[int, int, int, SessionKind]:
     laps = _integer(options, "laps", 30)
     session = options.get("session", "race").strip().lower()
     if session not in ("race", "qualifying"):
-        raise SessionNotFound(f"demo option session={session!r}: use session=race or session=qualifying")
+        raise SessionNotFound(
+            f"demo option session={session!r}: use session=race or session=qualifying"
+        )
     _check(cars, laps)
     return seed, cars, laps, SessionKind(session)
 

@@ -28,7 +28,24 @@ _TEAMS = (
     ("Magenta GP", "#E0218A"),
     ("Sunfire", "#FFD200"),
 )
-_FIRST = "Alex Bruno Carla Dario Elin Femi Greta Hugo Ines Jonas Kai Lena Mateo Nils Oona Pablo".split()
+_FIRST = (
+    "Alex",
+    "Bruno",
+    "Carla",
+    "Dario",
+    "Elin",
+    "Femi",
+    "Greta",
+    "Hugo",
+    "Ines",
+    "Jonas",
+    "Kai",
+    "Lena",
+    "Mateo",
+    "Nils",
+    "Oona",
+    "Pablo",
+)
 _ONSETS = ("b", "br", "c", "d", "f", "g", "h", "k", "l", "m", "n", "p", "r", "s", "t", "v", "z")
 _VOWELS = ("a", "e", "i", "o", "u", "ar", "en", "el", "or", "is")
 

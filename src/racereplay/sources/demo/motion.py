@@ -34,8 +34,10 @@ class Motion:
         """Profile time (monotonic across laps) of a total distance, on profile `mode`."""
         laps = np.floor(distance / self.length)
         within = distance - laps * self.length + mode * self.length
-        return laps * self.lap_time[mode] + np.interp(within, self._s, self._t) - (
-            mode * self.lap_time[RACING]
+        return (
+            laps * self.lap_time[mode]
+            + np.interp(within, self._s, self._t)
+            - (mode * self.lap_time[RACING])
         )
 
     def to_distance(self, profile_t: np.ndarray, mode: np.ndarray | int) -> np.ndarray:

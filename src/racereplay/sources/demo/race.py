@@ -126,6 +126,15 @@ def stint_state(
     return compound, np.maximum(age, 0), 1 + second.astype(np.int64)
 
 
+def _lap_pace(plan: RacePlan) -> np.ndarray:
+    """(n, laps + 2) pace factor per car per lap: tyres, wear, fuel, the day's form."""
+    lap = np.arange(plan.laps + 2)[None, :]
+    compound, age, _ = stint_state(plan.pit_lap[:, None], plan.compounds[:, None, :], lap)
+    fuel = 1 + 0.02 * lap / plan.laps
+    wear = 1 - COMPOUND_WEAR[compound] * np.minimum(age, 40)
+    return plan.pace[:, None] * COMPOUND_PACE[compound] * wear * fuel * plan.lap_noise
+
+
 class _Field:
     """The per-tick state of every car, stepped together."""
 
@@ -147,24 +156,20 @@ class _Field:
         self.finished = np.zeros(n, dtype=bool)
         self.drs_open = np.zeros(n, dtype=bool)
         self.in_zone = np.zeros(n, dtype=bool)
+        self.lap_pace = _lap_pace(plan)
 
     def modes(self) -> np.ndarray:
         lo, hi = self.pit_window
         return np.where((self.d >= lo) & (self.d <= hi) & ~self.finished, PIT, RACING)
 
-    def target_pace(self, sc_active: bool) -> np.ndarray:
-        plan = self.plan
-        lap = np.clip(np.floor(self.d / self.length).astype(np.int64) + 1, 1, plan.laps + 1)
-        compound, age, _ = stint_state(plan.pit_lap, plan.compounds, lap)
-        fuel = 1 + 0.02 * lap / plan.laps
-        wear = 1 - COMPOUND_WEAR[compound] * np.minimum(age, 40)
-        target = plan.pace * COMPOUND_PACE[compound] * wear * fuel
-        target *= plan.lap_noise[self.idx, np.minimum(lap, plan.lap_noise.shape[1] - 1)]
+    def target_pace(self, sc_active: bool, leader: int) -> np.ndarray:
+        lap = np.floor(self.d / self.length).astype(np.int64) + 1
+        target = self.lap_pace[self.idx, np.minimum(np.maximum(lap, 1), self.plan.laps + 1)]
         if sc_active:
             target = np.minimum(target, SC_CHASE)
-            target[self.leader()] = SC_PACE
-        rc = plan.retire_car
-        if rc >= 0 and self.d[rc] > plan.retire_distance - RETIRE_LIMP:
+            target[leader] = SC_PACE
+        rc = self.plan.retire_car
+        if rc >= 0 and self.d[rc] > self.plan.retire_distance - RETIRE_LIMP:
             target[rc] = 0.35
         target[self.finished] = COOL_DOWN_PACE
         return target
@@ -183,7 +188,8 @@ class _Field:
         ahead = self.idx.copy()
         if count >= 2:
             on_track = order[:count]
-            ahead[on_track] = np.roll(on_track, -1)
+            ahead[on_track[:-1]] = on_track[1:]
+            ahead[on_track[-1]] = on_track[0]
         has_ahead = racing & (ahead != self.idx)
         gap = np.where(has_ahead, np.mod(p[ahead] - p, self.length), np.inf)
         return ahead, gap, has_ahead
@@ -219,18 +225,23 @@ def run_race(track: Track, motion: Motion, plan: RacePlan) -> RaceRun:
         if t < plan.start_time:
             k += 1
             continue
-        leader_lap = int(np.floor(car.d[car.leader()] / length)) + 1
-        drs_allowed = leader_lap >= 3 and not sc_active and (
-            math.isnan(run.sc_end) or leader_lap >= sc_in_lap + 3
+        leader = car.leader()
+        leader_lap = int(car.d[leader] // length) + 1
+        drs_allowed = (
+            leader_lap >= 3
+            and not sc_active
+            and (math.isnan(run.sc_end) or leader_lap >= sc_in_lap + 3)
         )
         if drs_allowed != drs_on:
             (run.drs_enabled if drs_allowed else run.drs_disabled).append(t)
             drs_on = drs_allowed
-        target = car.target_pace(sc_active)
-        car.pace += np.clip(target - car.pace, -PACE_RATE * DT, PACE_RATE * DT)
+        target = car.target_pace(sc_active, leader)
+        step = PACE_RATE * DT
+        car.pace += np.minimum(np.maximum(target - car.pace, -step), step)
 
         ahead, gap, has_ahead = car.car_ahead(mode)
-        zone = car.on_straight() & has_ahead
+        straight = car.on_straight()
+        zone = straight & has_ahead
         close = gap / np.maximum(car.speed, 10.0) < 1.0
         car.drs_open = zone & drs_allowed & (car.drs_open | (~car.in_zone & close))
         car.in_zone = zone
@@ -244,7 +255,7 @@ def run_race(track: Track, motion: Motion, plan: RacePlan) -> RaceRun:
         free = np.minimum(free, np.where(since < 12, launch, np.inf))
 
         lapping = car.d[ahead] < car.d - length / 2
-        faster = car.on_straight() & (free > free[ahead])
+        faster = straight & (free > free[ahead])
         may_pass = ~sc_active & (lapping | faster)
         advance = _hold_behind(free, ahead, gap, has_ahead & ~may_pass, sc_active)
         advance[t < car.stop_until] = 0.0
@@ -302,7 +313,7 @@ def _hold_behind(
     advance = free
     ahead_advance = np.zeros_like(free)
     for _ in range(3):
-        advance = np.where(held, np.clip(ahead_advance + room, 0.0, free), free)
+        advance = np.where(held, np.minimum(np.maximum(ahead_advance + room, 0.0), free), free)
         ahead_advance = advance[ahead]
     return advance
 
@@ -359,8 +370,8 @@ def _safety_car(
         return True, leader_lap + 2
     if active and leader_crossed:
         if leader_lap + 1 == in_lap:
-            run.sc_in_this_lap = leader_cross_time
+            run.sc_in_this_lap = float(leader_cross_time)
         elif leader_lap + 1 > in_lap:
-            run.sc_end = leader_cross_time
+            run.sc_end = float(leader_cross_time)
             return False, in_lap
     return active, in_lap

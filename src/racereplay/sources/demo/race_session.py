@@ -169,8 +169,10 @@ def _laps(
         s2 = _times_at(motion, run, car, base + track.sectors[1])
         compound, age, stint = stint_state(plan.pit_lap[car], plan.compounds[car], number)
         pit_lap = int(plan.pit_lap[car])
-        pit_in = _times_at(motion, run, car, np.array([pit_lap * length - PIT_ENTRY]))[0]
-        pit_out = _times_at(motion, run, car, np.array([pit_lap * length + PIT_EXIT]))[0]
+        pit_in = pit_out = math.nan
+        if 0 < pit_lap < done:
+            lane = np.array([pit_lap * length - PIT_ENTRY, pit_lap * length + PIT_EXIT])
+            pit_in, pit_out = _times_at(motion, run, car, lane)
         for j in range(done):
             lap_no = j + 1
             out.append(
@@ -188,8 +190,8 @@ def _laps(
                     compound=COMPOUNDS[int(compound[j])],
                     tyre_age=int(age[j]) + 1,
                     stint=int(stint[j]),
-                    pit_in=float(pit_in) if pit_lap > 0 and lap_no == pit_lap else math.nan,
-                    pit_out=float(pit_out) if pit_lap > 0 and lap_no == pit_lap + 1 else math.nan,
+                    pit_in=float(pit_in) if lap_no == pit_lap else math.nan,
+                    pit_out=float(pit_out) if lap_no == pit_lap + 1 else math.nan,
                     position=int(position[car, j]),
                 )
             )
@@ -199,14 +201,14 @@ def _laps(
 def _classification(plan: RacePlan, run: RaceRun, ends: np.ndarray) -> list[int]:
     """Car indices in final order: finishers by laps then flag time, then the others by laps."""
     laps_done = np.count_nonzero(~np.isnan(ends), axis=1)
-    last = np.array([row[~np.isnan(row)].max() if n else np.inf for row, n in zip(ends, laps_done, strict=True)])
+    last = np.array(
+        [row[~np.isnan(row)].max() if n else np.inf for row, n in zip(ends, laps_done, strict=True)]
+    )
     finished = ~np.isnan(run.finish_time)
     return list(np.lexsort((last, -laps_done, ~finished)))
 
 
-def _results(
-    plan: RacePlan, run: RaceRun, drivers: list[Driver], ends: np.ndarray
-) -> list[Result]:
+def _results(plan: RacePlan, run: RaceRun, drivers: list[Driver], ends: np.ndarray) -> list[Result]:
     laps_done = np.count_nonzero(~np.isnan(ends), axis=1)
     order = _classification(plan, run, ends)
     winner_laps = int(laps_done[order[0]])
@@ -237,7 +239,9 @@ def _track_status(run: RaceRun) -> list[TrackStatusInterval]:
     green = TrackStatusCode.GREEN
     if math.isnan(run.retire_time):
         return [TrackStatusInterval(0.0, math.nan, green)]
-    yellow_end = run.sc_start if not math.isnan(run.sc_start) else run.retire_time + YELLOW_ONLY_TIME
+    yellow_end = (
+        run.sc_start if not math.isnan(run.sc_start) else run.retire_time + YELLOW_ONLY_TIME
+    )
     out = [
         TrackStatusInterval(0.0, run.retire_time, green),
         TrackStatusInterval(run.retire_time, yellow_end, TrackStatusCode.YELLOW),
@@ -266,7 +270,15 @@ def _messages(
     def msg(t: float, category: str, text: str, **extra: object) -> RaceControlMessage:
         return RaceControlMessage(time=t, category=category, message=text, lap=lap_at(t), **extra)  # type: ignore[arg-type]
 
-    out = [msg(max(plan.start_time - 90.0, 1.0), "Flag", "GREEN LIGHT - PIT EXIT OPEN", flag="GREEN", scope="Track")]
+    out = [
+        msg(
+            max(plan.start_time - 90.0, 1.0),
+            "Flag",
+            "GREEN LIGHT - PIT EXIT OPEN",
+            flag="GREEN",
+            scope="Track",
+        )
+    ]
     out += [msg(t, "Drs", "DRS ENABLED") for t in run.drs_enabled]
     out += [msg(t, "Drs", "DRS DISABLED") for t in run.drs_disabled]
     if not math.isnan(run.retire_time):
@@ -274,10 +286,35 @@ def _messages(
         where = plan.retire_distance % track.length
         sector = 1 + int(where / track.length * MARSHAL_SECTORS)
         corner = min(track.corners, key=lambda c: abs(c.distance - where))
-        out.append(msg(run.retire_time, "Flag", f"YELLOW IN TRACK SECTOR {sector}", flag="YELLOW", scope="Sector", sector=sector))
-        out.append(msg(run.retire_time + 2.0, "Other", f"CAR {car.number} ({car.code}) STOPPED AT TURN {corner.number}", driver=car.code))
+        out.append(
+            msg(
+                run.retire_time,
+                "Flag",
+                f"YELLOW IN TRACK SECTOR {sector}",
+                flag="YELLOW",
+                scope="Sector",
+                sector=sector,
+            )
+        )
+        out.append(
+            msg(
+                run.retire_time + 2.0,
+                "Other",
+                f"CAR {car.number} ({car.code}) STOPPED AT TURN {corner.number}",
+                driver=car.code,
+            )
+        )
         if math.isnan(run.sc_start):
-            out.append(msg(run.retire_time + YELLOW_ONLY_TIME, "Flag", f"CLEAR IN TRACK SECTOR {sector}", flag="CLEAR", scope="Sector", sector=sector))
+            out.append(
+                msg(
+                    run.retire_time + YELLOW_ONLY_TIME,
+                    "Flag",
+                    f"CLEAR IN TRACK SECTOR {sector}",
+                    flag="CLEAR",
+                    scope="Sector",
+                    sector=sector,
+                )
+            )
     if not math.isnan(run.sc_start):
         out.append(msg(run.sc_start, "SafetyCar", "SAFETY CAR DEPLOYED", scope="Track"))
     if not math.isnan(run.sc_in_this_lap):

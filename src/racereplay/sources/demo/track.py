@@ -8,6 +8,7 @@ shares one track map.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -183,7 +184,7 @@ def _speed_profile(limit: np.ndarray, step: float) -> np.ndarray:
     start = int(np.argmin(lim))  # the slowest point: no pass needs a previous lap's speed
     order = np.roll(np.arange(n), -start)
     v = lim.copy()
-    for i, j in zip(order[:-1], order[1:], strict=True):
+    for i, j in itertools.pairwise(order):
         accel = 14.0 * (1 - (v[i] / (TOP_SPEED + 4)) ** 2)
         v[j] = min(v[j], np.sqrt(v[i] ** 2 + 2 * accel * step))
     for i, j in zip(order[:0:-1], order[-2::-1], strict=True):
