@@ -106,6 +106,7 @@ def test_bench_build_report_has_every_figure(tiny_bench_report: dict) -> None:
         "warm open speed-up vs unpickle",
         "memory of an opened timeline",
         "peak memory of load + build",
+        "peak memory of its largest worker process",
         "load + build in a fresh process",
         "async cold open_or_build, thread worker",
         "event-loop worst stall during it, thread worker",
