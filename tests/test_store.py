@@ -277,3 +277,59 @@ def test_a_damaged_cache_file_is_deleted_not_served(tmp_path: Path) -> None:
     assert try_open(path) is None
     assert not path.exists()
     assert try_open(path) is None  # absent: nothing to delete, no error
+
+
+TINY_DEMO = "demo?cars=3&laps=2"
+
+
+@pytest.fixture(scope="module")
+def tiny_built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Timeline]:
+    from racereplay.store.cache import open_or_build
+
+    cache = tmp_path_factory.mktemp("cache")
+    return cache, open_or_build(TINY_DEMO, cache)
+
+
+def test_open_or_build_writes_then_serves_the_memory_mapped_file(
+    tiny_built: tuple[Path, Timeline],
+) -> None:
+    from racereplay.store.cache import cache_path, open_or_build
+
+    cache, timeline = tiny_built
+    path = cache_path(TINY_DEMO, cache)
+    assert list(cache.iterdir()) == [path]
+    assert not timeline.frames["x"].flags.writeable  # the reopened map, not the in-memory build
+    mtime = path.stat().st_mtime_ns
+    again = open_or_build(TINY_DEMO, cache)
+    assert path.stat().st_mtime_ns == mtime  # served from the cache, not rebuilt
+    assert_same_timeline(timeline, again)
+
+
+@pytest.mark.parametrize("mode", ["thread", "process"])
+def test_async_build_matches_the_sync_build(
+    tiny_built: tuple[Path, Timeline], tmp_path: Path, mode: str
+) -> None:
+    import asyncio
+
+    from racereplay.store.cache import open_or_build_async
+
+    seen: list[tuple[float, str]] = []
+    timeline = asyncio.run(
+        open_or_build_async(TINY_DEMO, tmp_path, lambda f, m: seen.append((f, m)), mode=mode)  # type: ignore[arg-type]
+    )
+    assert_same_timeline(tiny_built[1], timeline)
+    assert seen[-1] == (1.0, "ready")
+    fractions = [f for f, _ in seen]
+    assert fractions == sorted(fractions)  # the bar never goes backwards across stages
+    assert len(seen) > 3  # progress from the source and the build reached the caller
+
+
+def test_async_process_build_reports_the_source_error(tmp_path: Path) -> None:
+    import asyncio
+
+    from racereplay.sources import SessionNotFound
+    from racereplay.store.cache import open_or_build_async
+
+    missing = f"tracinginsights:{tmp_path / 'absent'}"
+    with pytest.raises(SessionNotFound, match="absent"):
+        asyncio.run(open_or_build_async(missing, tmp_path / "cache", mode="process"))
