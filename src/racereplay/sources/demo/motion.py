@@ -25,28 +25,29 @@ class Motion:
         race_t = profile_time(track.s, track.speed)
         pit_t = profile_time(track.s, track.pit_speed)
         self.lap_time = np.array([race_t[-1], pit_t[-1]])
-        # Stacked tables: RACING on [0, L], PIT on [L, 2L] (and time offset by a racing lap).
-        self._s = np.concatenate((track.s, track.length + track.s[1:]))
-        self._t = np.concatenate((race_t, race_t[-1] + pit_t[1:]))
-        self._v = np.concatenate((track.speed, track.pit_speed[1:]))
+        # Stacked tables: RACING on s in [0, L], PIT on [2L, 3L] (times after a one-second
+        # gap). The gaps keep every look-up inside its own table, even at the line.
+        self._s_offset = np.array([0.0, 2 * track.length])
+        self._t_offset = np.array([0.0, race_t[-1] + 1.0])
+        self._s = np.concatenate((track.s, self._s_offset[PIT] + track.s))
+        self._t = np.concatenate((race_t, self._t_offset[PIT] + pit_t))
+        self._v = np.concatenate((track.speed, track.pit_speed))
 
     def to_profile_time(self, distance: np.ndarray, mode: np.ndarray | int) -> np.ndarray:
         """Profile time (monotonic across laps) of a total distance, on profile `mode`."""
         laps = np.floor(distance / self.length)
-        within = distance - laps * self.length + mode * self.length
+        within = distance - laps * self.length + self._s_offset[mode]
         return (
-            laps * self.lap_time[mode]
-            + np.interp(within, self._s, self._t)
-            - (mode * self.lap_time[RACING])
+            laps * self.lap_time[mode] + np.interp(within, self._s, self._t) - self._t_offset[mode]
         )
 
     def to_distance(self, profile_t: np.ndarray, mode: np.ndarray | int) -> np.ndarray:
         lap_time = self.lap_time[mode]
         laps = np.floor(profile_t / lap_time)
-        within = profile_t - laps * lap_time + mode * self.lap_time[RACING]
-        return laps * self.length + np.interp(within, self._t, self._s) - mode * self.length
+        within = profile_t - laps * lap_time + self._t_offset[mode]
+        return laps * self.length + np.interp(within, self._t, self._s) - self._s_offset[mode]
 
     def profile_speed(self, distance: np.ndarray, mode: np.ndarray | int) -> np.ndarray:
         """m/s of the profile at these distances (a car at pace f drives f times this)."""
-        within = np.mod(distance, self.length) + mode * self.length
+        within = np.mod(distance, self.length) + self._s_offset[mode]
         return np.interp(within, self._s, self._v)
