@@ -21,6 +21,7 @@ export class Leaderboard {
   private rows: Row[];
   showInterval = false;
   focused = -1;
+  private placed = false;
   onPick: (driver: number) => void = () => {};
 
   constructor(
@@ -96,6 +97,9 @@ export class Leaderboard {
       const pa = v.position[a] || 1000 + a, pb = v.position[b] || 1000 + b;
       return pa - pb;
     });
+    // Rows slide into place from the second update on; the first one places them at once.
+    if (!this.placed) requestAnimationFrame(() => this.root.classList.add("animated"));
+    this.placed = true;
     order.forEach((d, rank) => {
       const row = this.rows[d];
       const drv = this.drivers[d];

@@ -1,0 +1,140 @@
+"""Shared pieces of the end-to-end tests: a real server on a free port, Debian's
+chromium driven by Playwright, screenshots under artifacts/e2e/."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+STATIC_INDEX = PROJECT_ROOT / "src" / "racereplay" / "server" / "static" / "index.html"
+ARTIFACTS = PROJECT_ROOT / "artifacts" / "e2e"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def require_browser() -> None:
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is missing: `make chromium` installs Debian's chromium (as root)")
+    pytest.importorskip("playwright", reason="playwright is a dev extra: pip install -e .[dev]")
+    if not STATIC_INDEX.exists():
+        pytest.skip(f"the web client is not built ({STATIC_INDEX} missing): run `make web`")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def running_server(cache: Path, *extra: str) -> Iterator[str]:
+    """`racereplay serve` on a free loopback port; yields its base URL."""
+    port = _free_port()
+    log = (cache / "server.log").open("wb")
+    proc = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "racereplay.cli", "serve", "--port", str(port)),
+            *("--cache", str(cache), "--log-level", "warning", *extra),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=PROJECT_ROOT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"server exited: {(cache / 'server.log').read_text()[-2000:]}")
+            try:
+                if httpx.get(f"{base}/api/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("server did not answer /api/health within 60 s")
+            time.sleep(0.3)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+def build_session(base: str, name: str, timeout: float = 600) -> str:
+    """Open a session over REST and wait for its build; returns its id."""
+    status = httpx.post(f"{base}/api/sessions", json={"name": name}, timeout=30).json()
+    deadline = time.monotonic() + timeout
+    while status["state"] != "ready":
+        assert status["state"] != "failed", status
+        assert time.monotonic() < deadline, f"{name} not built in {timeout} s: {status}"
+        time.sleep(0.5)
+        status = httpx.get(f"{base}/api/sessions/{status['id']}", timeout=30).json()
+    return str(status["id"])
+
+
+@contextmanager
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+def shot(page: Any, name: str) -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path))
+    return path
+
+
+def rr(page: Any, expr: str = "") -> Any:
+    """Read the client's exposed state (`window.__rr`)."""
+    return page.evaluate(f"() => window.__rr{expr}")
+
+
+def wait_ready(page: Any, timeout_ms: int = 60_000) -> None:
+    page.wait_for_function(
+        "() => window.__rr && window.__rr.ready && window.__rr.drawn > 2", timeout=timeout_ms
+    )
+
+
+def cars(page: Any) -> list[tuple[float, float]]:
+    return [(c["x"], c["y"]) for c in page.evaluate("() => window.__rr.cars()")]
+
+
+def moved(before: list[tuple[float, float]], after: list[tuple[float, float]], px: float) -> int:
+    """How many cars moved more than `px` pixels on the map."""
+    count = 0
+    for (x0, y0), (x1, y1) in zip(before, after, strict=True):
+        if x0 == x0 and x1 == x1 and ((x1 - x0) ** 2 + (y1 - y0) ** 2) ** 0.5 > px:
+            count += 1
+    return count

@@ -1,0 +1,250 @@
+"""The web client end to end: the real server, the built client, headless Chromium.
+
+Open the demo, play, and check that cars move on the map, the lap counter
+advances and the leaderboard updates; seek to a lap; change speed; pause; reload
+the shareable URL; survive a dropped connection. A screenshot of each state is
+saved under artifacts/e2e/.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+import pytest
+from conftest import FF1_CACHE, FF1_HTTP_CACHE, SHARED_DATA
+from e2e_browser import (
+    browser,
+    build_session,
+    cars,
+    moved,
+    require_browser,
+    rr,
+    running_server,
+    shot,
+    wait_ready,
+)
+
+pytestmark = pytest.mark.e2e
+
+DEMO = "demo?cars=20&laps=3"
+REAL_RACE = "tracinginsights:2025/Australian Grand Prix/Race"
+VIEWPORT = {"width": 1400, "height": 860}
+# Official classification of the 2025 Australian GP (../shared/data/README.md).
+OFFICIAL_TOP10 = ["NOR", "VER", "RUS", "ANT", "ALB", "STR", "HUL", "LEC", "PIA", "HAM"]
+
+
+def _real_data_options() -> list[str]:
+    ti = SHARED_DATA / "tracinginsights"
+    if not (ti.exists() and FF1_CACHE.exists() and FF1_HTTP_CACHE.exists()):
+        return []
+    return [
+        *("--data", str(ti), "--fastf1-cache", str(FF1_CACHE)),
+        *("--fastf1-http-cache", str(FF1_HTTP_CACHE), "--offline"),
+    ]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    require_browser()
+    with running_server(tmp_path_factory.mktemp("e2e-cache"), *_real_data_options()) as base:
+        yield base
+
+
+@pytest.fixture(scope="module")
+def demo(server: str) -> str:
+    build_session(server, DEMO)
+    return f"{server}/?session={quote(DEMO)}"
+
+
+@pytest.fixture(scope="module")
+def real_race(server: str) -> str:
+    if not _real_data_options():
+        pytest.skip(f"real data not found under {SHARED_DATA} (see ../shared/data/README.md)")
+    return build_session(server, REAL_RACE)
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Any]:
+    require_browser()
+    with browser() as b:
+        yield b
+
+
+def _open(chromium: Any, url: str) -> Any:
+    page = chromium.new_page(viewport=VIEWPORT)
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(url)
+    wait_ready(page)
+    page.errors = errors
+    return page
+
+
+def _header_lap(page: Any) -> str:
+    return str(page.inner_text("header.top .lap"))
+
+
+def test_picker_lists_the_demo(server: str, chromium: Any) -> None:
+    page = chromium.new_page(viewport=VIEWPORT)
+    page.goto(server + "/")
+    page.wait_for_selector("#picker button[data-session]")
+    names = page.eval_on_selector_all(
+        "#picker button[data-session]", "els => els.map(e => e.dataset.session)"
+    )
+    assert any(n.startswith("demo") for n in names), names
+    shot(page, "00-picker")
+    page.close()
+
+
+def test_play_seek_speed_pause_reload(demo: str, chromium: Any) -> None:
+    page = _open(chromium, demo)
+    shot(page, "01-opened")
+    assert rr(page, ".order.length") == 20
+    assert "Lap" in _header_lap(page)
+
+    # Jump to lap 2: the header and the exposed state say lap 2.
+    page.fill("form.jump input", "2")
+    page.click("form.jump button")
+    page.wait_for_function("() => window.__rr.leaderLap === 2", timeout=20_000)
+    page.wait_for_function(
+        "() => document.querySelector('header.top .lap').textContent.startsWith('Lap 2')"
+    )
+    shot(page, "02-lap2")
+
+    # Play at 1x: the cars move on the map and the clock advances.
+    before, frame0 = cars(page), rr(page, ".frame")
+    page.click("footer .play")
+    page.wait_for_function(f"() => window.__rr.frame > {frame0} + 25")
+    time.sleep(1.0)
+    assert rr(page, ".playing") is True
+    assert moved(before, cars(page), 3) >= 10, "cars did not move on the map while playing"
+    board_before = page.inner_text(".lb-body")
+    shot(page, "03-playing")
+
+    # 64x: the lap counter advances and the leaderboard changes.
+    page.select_option("select.speed", "64")
+    page.wait_for_function("() => window.__rr.speed === 64")
+    page.wait_for_function("() => window.__rr.leaderLap >= 3", timeout=30_000)
+    page.wait_for_function(
+        "() => document.querySelector('header.top .lap').textContent.startsWith('Lap 3')"
+    )
+    assert page.inner_text(".lb-body") != board_before, "the leaderboard did not update"
+    shot(page, "04-fast")
+
+    # Back to lap 1 at 4x: the clock runs at least well above 1x.
+    page.fill("form.jump input", "1")
+    page.click("form.jump button")
+    page.wait_for_function("() => window.__rr.leaderLap === 1", timeout=20_000)
+    page.select_option("select.speed", "4")
+    page.wait_for_function("() => window.__rr.speed === 4")
+    f1, t1 = rr(page, ".frame"), time.monotonic()
+    time.sleep(2.0)
+    f2, t2 = rr(page, ".frame"), time.monotonic()
+    assert f2 - f1 >= 1.5 * 25 * (t2 - t1), (f1, f2, t2 - t1)
+
+    # Pause: the clock stops.
+    page.keyboard.press("Space")
+    page.wait_for_function("() => window.__rr.playing === false")
+    time.sleep(0.5)
+    paused = rr(page, ".frame")
+    time.sleep(1.0)
+    assert abs(rr(page, ".frame") - paused) < 1
+    shot(page, "05-paused")
+
+    # The shareable URL reopens the same session at the same moment, speed and state.
+    page.wait_for_function("() => location.search.includes('t=')")
+    time.sleep(1.2)  # the URL is refreshed once a second
+    url = page.evaluate("() => location.href")  # page.url misses history.replaceState
+    again = _open(chromium, url)
+    page.wait_for_timeout(500)
+    assert again.evaluate("() => window.__rr.playing") is False
+    assert again.evaluate("() => window.__rr.speed") == 4
+    assert abs(again.evaluate("() => window.__rr.frame") - paused) <= 5, url
+    shot(again, "06-reloaded")
+    assert not page.errors and not again.errors, page.errors + again.errors
+    again.close()
+    page.close()
+
+
+def test_reconnect_resumes_at_the_same_moment(demo: str, chromium: Any) -> None:
+    page = _open(chromium, demo)
+    page.click("footer .play")
+    page.wait_for_function("() => window.__rr.frame > 50")
+    page.evaluate("() => window.__rr.drop()")
+    page.wait_for_function("() => window.__rr.reconnects >= 1", timeout=20_000)
+    at_reconnect = rr(page, ".frame")
+    time.sleep(1.5)
+    after = rr(page, ".frame")
+    # Still playing from where it was, not restarted from the beginning.
+    assert after > at_reconnect > 50
+    assert rr(page, ".playing") is True
+    shot(page, "07-reconnected")
+    page.close()
+
+
+def test_phone_sized_screen(demo: str, chromium: Any, tmp_path: Path) -> None:
+    page = chromium.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=2)
+    page.goto(demo)
+    wait_ready(page)
+    # Nothing wider than the screen: the map and the leaderboard fit.
+    width = page.evaluate("() => document.documentElement.scrollWidth")
+    assert width <= 390, width
+    assert page.is_visible("canvas.map") and page.is_visible(".lb-body")
+    shot(page, "08-phone")
+    page.close()
+
+
+def _seek_time(page: Any, session_time: float) -> None:
+    """Seek through the shareable URL's own mechanism: reopen at `t`, paused."""
+    url = page.evaluate("() => location.href")
+    page.goto(url.split("&t=")[0].split("?")[0] + "?" + _with_t(url, session_time))
+    wait_ready(page)
+    page.wait_for_function(
+        f"() => Math.abs(window.__rr.sessionTime - {session_time}) < 0.2", timeout=30_000
+    )
+    time.sleep(0.5)  # one more leaderboard refresh (it runs five times a second)
+
+
+def _with_t(url: str, session_time: float) -> str:
+    from urllib.parse import parse_qs, urlencode, urlparse
+
+    query = {k: v[0] for k, v in parse_qs(urlparse(url).query).items()}
+    query.update(t=f"{session_time:.1f}", speed="1")
+    query.pop("play", None)
+    return urlencode(query)
+
+
+def test_real_race_leaderboard_matches_official_order(
+    server: str, real_race: str, chromium: Any
+) -> None:
+    laps = httpx.get(f"{server}/api/sessions/{real_race}/laps", timeout=60).json()["laps"]
+    page = _open(chromium, f"{server}/?session={quote(REAL_RACE)}")
+    assert len(rr(page, ".order")) == 20
+
+    # Lap 20 (green flag): once the top ten have all crossed the line, and before the
+    # leader completes lap 21, the top ten show the official lap-end order.
+    lap20 = sorted(
+        (x for x in laps if x["lap"] == 20 and x["position"]), key=lambda x: x["position"]
+    )
+    top10 = lap20[:10]
+    leader_next = next(x for x in laps if x["lap"] == 21 and x["driver"] == top10[0]["driver"])
+    moment = max(x["end"] for x in top10) + 0.5
+    assert moment < leader_next["end"]
+    _seek_time(page, moment)
+    assert rr(page, ".order")[:10] == [x["driver"] for x in top10]
+    assert _header_lap(page).startswith("Lap 21"), _header_lap(page)
+    shot(page, "10-real-lap20")
+
+    # The finish: the classification.
+    last_end = max(x["end"] for x in laps if x["end"] is not None)
+    _seek_time(page, last_end + 5)
+    assert rr(page, ".order")[:10] == OFFICIAL_TOP10
+    board = page.inner_text(".lb-body")
+    assert "FIN" in board
+    shot(page, "11-real-finish")
+    page.close()
