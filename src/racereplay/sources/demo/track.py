@@ -242,17 +242,17 @@ def _find_corners(
             continue
         corners.append(int(i))
     out = []
-    for number, i in enumerate(corners, start=1):
+    for number, apex in enumerate(corners, start=1):
         # FastF1's convention: x/y on the track, the angle points to where the label goes.
-        outside = heading[i] - np.sign(curvature[i]) * np.pi / 2
+        outside = heading[apex] - np.sign(curvature[apex]) * np.pi / 2
         out.append(
             Corner(
                 number=number,
                 letter="",
-                x=float(x[i]),
-                y=float(y[i]),
+                x=float(x[apex]),
+                y=float(y[apex]),
                 angle=float(np.degrees(outside)),
-                distance=float(s[i]),
+                distance=float(s[apex]),
             )
         )
     return tuple(out)
