@@ -10,6 +10,9 @@ Layout (all integers little-endian):
     data      the arrays, each at a 64-byte-aligned offset, C order
     trailer   16 bytes: xxh3-128 of header + data
 
+Header values come back as JSON gives them: tuples in event data or lap tables
+come back as lists; NaN survives.
+
 A warm open reads the preamble and header, verifies the checksum by streaming the
 file through a small buffer (so the hash does not leave every page resident in
 this process), then maps the whole file once and hands out read-only array views.
@@ -182,9 +185,9 @@ def _read_preamble(f: Any, path: Path, size: int) -> tuple[int, int]:
     return header_len, data_len
 
 
-def _verify_checksum(f: Any, path: Path, length: int) -> None:
-    """Hash `length` bytes from the current position and compare with the trailer."""
-    digest = xxhash.xxh3_128()
+def _verify_checksum(f: Any, path: Path, header: bytes, length: int) -> None:
+    """Hash the header and the next `length` bytes, and compare with the trailer."""
+    digest = xxhash.xxh3_128(header)
     buf = bytearray(HASH_CHUNK)
     view = memoryview(buf)
     remaining = length
@@ -210,8 +213,7 @@ def read_timeline(path: str | os.PathLike[str], verify: bool = True) -> Timeline
         header_len, data_len = _read_preamble(f, path, size)
         header_raw = f.read(header_len)
         if verify:
-            f.seek(PREAMBLE.size)
-            _verify_checksum(f, path, header_len + data_len)
+            _verify_checksum(f, path, header_raw, data_len)
         try:
             header = json.loads(header_raw)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
