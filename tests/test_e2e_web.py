@@ -248,3 +248,117 @@ def test_real_race_leaderboard_matches_official_order(
     assert "FIN" in board
     shot(page, "11-real-finish")
     page.close()
+
+
+def _play_from_lap(page: Any, lap: int, speed: str) -> None:
+    page.fill("form.jump input", str(lap))
+    page.click("form.jump button")
+    page.wait_for_function(f"() => window.__rr.leaderLap === {lap}", timeout=30_000)
+    page.select_option("select.speed", speed)
+    page.click("footer .play")
+    page.wait_for_function("() => window.__rr.playing === true")
+
+
+def test_throttled_link_plays_at_1x_without_a_stall(demo: str, chromium: Any) -> None:
+    """256 kbit/s with 150 ms latency (DevTools network emulation, WebSocket included)."""
+    page = chromium.new_page(viewport=VIEWPORT)
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    cdp.send(
+        "Network.emulateNetworkConditions",
+        {
+            "offline": False,
+            "latency": 150,
+            "downloadThroughput": 256_000 / 8,
+            "uploadThroughput": 256_000 / 8,
+        },
+    )
+    page.goto(demo)
+    wait_ready(page)
+    _play_from_lap(page, 2, "1")
+    time.sleep(2.0)  # the first chunks after the seek arrive
+    stalls, frame0, t0 = rr(page, ".stalls"), rr(page, ".frame"), time.monotonic()
+    time.sleep(8.0)
+    frame1, t1 = rr(page, ".frame"), time.monotonic()
+    assert rr(page, ".stalls") == stalls, "the picture stalled waiting for data"
+    assert frame1 - frame0 >= 0.8 * 25 * (t1 - t0)  # it really played at 1x
+    assert page.is_hidden(".buffering")
+    shot(page, "09-throttled")
+    page.close()
+
+
+def test_frontend_benchmark_report(demo: str, chromium: Any) -> None:
+    """Main-thread time per animation frame and dropped frames at 8x with 20 cars, and
+    bytes per minute of replay at each data rate; written to artifacts/e2e/frontend-bench.json.
+    The figures are a report, not a pass mark (speed is judged by the benchmark, not tests)."""
+    import json
+    import statistics
+
+    from e2e_browser import ARTIFACTS
+
+    report: dict[str, Any] = {}
+    page = chromium.new_page(viewport=VIEWPORT)
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Performance.enable")
+    page.goto(demo)
+    wait_ready(page)
+    _play_from_lap(page, 1, "8")
+    time.sleep(1.5)
+
+    def metrics() -> dict[str, float]:
+        return {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}
+
+    m0, drawn0 = metrics(), rr(page, ".drawn")
+    page.evaluate("() => { window.__rr.frameWork.length = 0; window.__rr.frameGaps.length = 0; }")
+    time.sleep(6.0)
+    m1, drawn1 = metrics(), rr(page, ".drawn")
+    work = sorted(rr(page, ".frameWork"))
+    gaps = rr(page, ".frameGaps")
+    assert drawn1 - drawn0 > 30 and work and gaps
+    vsync = statistics.median(gaps)
+    frames = len(gaps)
+    report["8x_20_cars"] = {
+        "frames": frames,
+        "display_interval_ms": round(vsync, 2),
+        "fps": round(1000 / statistics.mean(gaps), 1),
+        "dropped_frames": sum(round(g / vsync) - 1 for g in gaps if g > 1.5 * vsync),
+        "raf_callback_ms_p50": round(work[len(work) // 2], 3),
+        "raf_callback_ms_p95": round(work[int(len(work) * 0.95)], 3),
+        "main_thread_task_ms_per_frame": round(
+            (m1["TaskDuration"] - m0["TaskDuration"]) * 1000 / frames, 3
+        ),
+        "script_ms_per_frame": round(
+            (m1["ScriptDuration"] - m0["ScriptDuration"]) * 1000 / frames, 3
+        ),
+        "layout_style_ms_per_frame": round(
+            (
+                m1["LayoutDuration"]
+                - m0["LayoutDuration"]
+                + m1["RecalcStyleDuration"]
+                - m0["RecalcStyleDuration"]
+            )
+            * 1000
+            / frames,
+            3,
+        ),
+        "stalled_frames": rr(page, ".stalls"),
+    }
+    page.close()
+
+    for rate in (25, 10, 5, 2):
+        page = chromium.new_page(viewport=VIEWPORT)
+        page.goto(f"{demo}&rate={rate}")
+        wait_ready(page)
+        _play_from_lap(page, 1, "8")
+        time.sleep(1.0)
+        b0, f0 = rr(page, ".bytes"), rr(page, ".frame")
+        time.sleep(4.0)
+        b1, f1 = rr(page, ".bytes"), rr(page, ".frame")
+        assert rr(page, ".rate") == rate
+        minutes = (f1 - f0) / 25 / 60
+        report[f"bytes_per_replay_minute_at_{rate}fps"] = round((b1 - b0) / minutes)
+        page.close()
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / "frontend-bench.json").write_text(json.dumps(report, indent=2))
+    print(json.dumps(report, indent=2))

@@ -37,7 +37,7 @@ interface Stats {
 
 declare global {
   interface Window {
-    __rr: Stats & { cars: () => { x: number; y: number }[]; frameWork: number[]; drop: () => void };
+    __rr: Stats & { cars: () => { x: number; y: number }[]; frameWork: number[]; frameGaps: number[]; drop: () => void };
   }
 }
 
@@ -132,7 +132,10 @@ class Replay {
   private received: { at: number; bytes: number }[] = [];
   private pendingRestore: URLSearchParams | null;
   private stats: Stats;
+  // For the front-end benchmark: main-thread work per animation frame, and the gaps between frames.
   private frameWork: number[] = [];
+  private frameGaps: number[] = [];
+  private lastTick = 0;
 
   constructor(
     private name: string,
@@ -170,6 +173,7 @@ class Replay {
     window.__rr = Object.assign(this.stats, {
       cars: () => this.map.carsOnScreen(),
       frameWork: this.frameWork,
+      frameGaps: this.frameGaps,
       drop: () => this.post({ type: "drop" }),
     });
     this.pendingRestore = params;
@@ -398,7 +402,10 @@ class Replay {
       this.updateUrl(sessionTime);
     }
     this.frameWork.push(performance.now() - started);
-    if (this.frameWork.length > 2000) this.frameWork.splice(0, 1000);
+    if (this.lastTick) this.frameGaps.push(now - this.lastTick);
+    this.lastTick = now;
+    if (this.frameWork.length > 4000) this.frameWork.splice(0, 2000);
+    if (this.frameGaps.length > 4000) this.frameGaps.splice(0, 2000);
   };
 
   /**
