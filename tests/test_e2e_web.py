@@ -184,6 +184,15 @@ def test_reconnect_resumes_at_the_same_moment(demo: str, chromium: Any) -> None:
     assert after > at_reconnect > 50
     assert rr(page, ".playing") is True
     shot(page, "07-reconnected")
+
+    # Switching the data rate while playing: the new rate arrives, the picture never waits.
+    time.sleep(1.0)
+    stalls = rr(page, ".stalls")
+    for rate in ("5", "25"):
+        page.select_option("select.rate", rate)
+        page.wait_for_function(f"() => window.__rr.rate === {rate}", timeout=20_000)
+        time.sleep(1.0)
+    assert rr(page, ".stalls") == stalls, "switching the data rate stalled the picture"
     page.close()
 
 

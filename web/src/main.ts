@@ -129,6 +129,9 @@ class Replay {
   private stallStart = 0;
   private rate = 0;
   private lastQuality = 0;
+  private requestedRate = "auto";
+  private steppedDown = false;
+  private healthySince = 0;
   private received: { at: number; bytes: number }[] = [];
   private pendingRestore: URLSearchParams | null;
   private stats: Stats;
@@ -177,6 +180,7 @@ class Replay {
       drop: () => this.post({ type: "drop" }),
     });
     this.pendingRestore = params;
+    this.requestedRate = params.get("rate") ?? "auto";
     const focus = params.get("focus");
     if (focus) this.focus(meta.drivers.findIndex((d) => d.code === focus));
     this.bindControls();
@@ -184,8 +188,7 @@ class Replay {
     this.worker = new ConnectionWorker();
     this.worker.onmessage = (e: MessageEvent<FromWorker>) => this.onWorker(e.data);
     const proto = location.protocol === "https:" ? "wss" : "ws";
-    const rate = params.get("rate") ?? "auto";
-    this.post({ type: "connect", url: `${proto}://${location.host}/ws?${new URLSearchParams({ session: id, codec: "compact", rate })}` });
+    this.post({ type: "connect", url: `${proto}://${location.host}/ws?${new URLSearchParams({ session: id, codec: "compact", rate: this.requestedRate })}` });
     requestAnimationFrame(this.tick);
   }
 
@@ -316,6 +319,12 @@ class Replay {
     speed.value = "1";
     speed.addEventListener("change", () => this.setSpeed(Number(speed.value)));
     $(".play").addEventListener("click", () => this.togglePlay());
+    const rate = $<HTMLSelectElement>("select.rate");
+    rate.value = this.requestedRate;
+    rate.addEventListener("change", () => {
+      this.requestedRate = rate.value;
+      this.command("quality", { codec: "compact", rate: rate.value === "auto" ? "auto" : Number(rate.value) });
+    });
     document.querySelectorAll<HTMLButtonElement>("button.skip").forEach((b) =>
       b.addEventListener("click", () => this.skip(Number(b.dataset.s))));
     const bar = $<HTMLInputElement>("input.seekbar");
@@ -409,21 +418,31 @@ class Replay {
   };
 
   /**
-   * Pick the data rate from the measured link: step down when the buffer ahead
-   * runs thin, step up when the link has carried twice what the next rate needs.
-   * Old blocks stay in the buffer, so a switch never stalls the picture.
+   * Data rate in "auto": the server picks the best rate for the speed and steps down
+   * when this viewer's queue backs up; the client also steps down as soon as its own
+   * buffer ahead runs thin (the measured link cannot keep up), and hands the choice
+   * back to the server after 20 s with a healthy buffer. Blocks already buffered stay
+   * usable at any rate, so a switch never stalls the picture.
    */
   private adaptRate(now: number): void {
     const kbps = this.received.reduce((a, r) => a + r.bytes, 0) * 8 / 10 / 1000;
     const aheadChunks = this.buffer.bufferedChunksAhead(this.clock.frame(), this.chunkFrames);
     const aheadWallS = (aheadChunks * this.chunkFrames) / this.meta.fps / Math.max(this.clock.speed, 0.25);
     $(".net").textContent = `${this.rate} fps · ${kbps.toFixed(0)} kbit/s · ${aheadWallS.toFixed(1)} s`;
-    if (!this.clock.playing || now - this.lastQuality < 4000 || !this.rate) return;
+    if (this.requestedRate !== "auto" || !this.clock.playing || !this.rate) return;
+    if (aheadWallS < 0.6) this.healthySince = 0;
+    else if (!this.healthySince) this.healthySince = now;
+    if (now - this.lastQuality < 4000) return;
     const rates = [25, 10, 5, 2];
     const i = rates.indexOf(this.rate);
     if (aheadWallS < 0.6 && i >= 0 && i < rates.length - 1) {
       this.lastQuality = now;
-      this.command("quality", { rate: rates[i + 1] });
+      this.steppedDown = true;
+      this.command("quality", { codec: "compact", rate: rates[i + 1] });
+    } else if (this.steppedDown && this.healthySince && now - this.healthySince > 20_000) {
+      this.lastQuality = now;
+      this.steppedDown = false;
+      this.command("quality", { codec: "compact", rate: "auto" });
     }
   }
 
