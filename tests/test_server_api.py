@@ -34,9 +34,11 @@ def client(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         cache_dir=tmp_path_factory.mktemp("cache"),
         static_dir=tmp_path_factory.mktemp("no-client"),
     )
-    with running_server(settings, ToyBuilder()) as address:
-        with httpx.Client(base_url=f"http://{address}", timeout=10) as http:
-            yield http
+    with (
+        running_server(settings, ToyBuilder()) as address,
+        httpx.Client(base_url=f"http://{address}", timeout=10) as http,
+    ):
+        yield http
 
 
 def open_ready(client: httpx.Client, name: str = NAME) -> str:

@@ -88,7 +88,7 @@ def make_timeline(cars: int = 4, laps: int = 3) -> Timeline:
 
 
 class ToyBuilder:
-    """Builds toy timelines for `demo?cars=N&laps=L`; `fail=1` fails, `hold=1` waits for release()."""
+    """Toy timelines for `demo?cars=N&laps=L`; `fail=1` fails, `hold=1` waits for release()."""
 
     def __init__(self) -> None:
         self.builds: list[str] = []
