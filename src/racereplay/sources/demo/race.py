@@ -352,6 +352,17 @@ def crossing_time(
     return t0 + DT * (at - a) / (b - a)
 
 
+def reach_times(
+    motion: Motion, distance: np.ndarray, mode: np.ndarray, targets: np.ndarray
+) -> np.ndarray:
+    """Session times at which one car (its per-tick `distance` and `mode` columns) first
+    reaches each total distance in `targets` (all of them reached)."""
+    k = np.clip(np.searchsorted(distance, targets, side="left") - 1, 0, len(distance) - 2)
+    return crossing_time(
+        motion, distance[k], distance[k + 1], mode[k].astype(np.int64), targets, k * DT
+    )
+
+
 def _safety_car(
     run: RaceRun,
     plan: RacePlan,

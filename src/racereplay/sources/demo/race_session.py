@@ -28,8 +28,8 @@ from racereplay.sources.demo.race import (
     DT,
     RacePlan,
     RaceRun,
-    crossing_time,
     plan_race,
+    reach_times,
     run_race,
     stint_state,
 )
@@ -127,10 +127,7 @@ def _last_data_time(plan: RacePlan, run: RaceRun, car: int) -> float:
 
 def _times_at(motion: Motion, run: RaceRun, car: int, targets: np.ndarray) -> np.ndarray:
     """Session times at which `car` reaches each total distance in `targets` (all reached)."""
-    column = run.distance[:, car]
-    k = np.clip(np.searchsorted(column, targets, side="left") - 1, 0, len(column) - 2)
-    mode = run.mode[k, car].astype(np.int64)
-    return crossing_time(motion, column[k], column[k + 1], mode, targets, k * DT)
+    return reach_times(motion, run.distance[:, car], run.mode[:, car], targets)
 
 
 def _lap_end_times(motion: Motion, plan: RacePlan, run: RaceRun, length: float) -> np.ndarray:
