@@ -65,6 +65,7 @@ async def health(request: Request) -> dict[str, Any]:
         "sessions_loaded": state.registry.sessions_loaded,
         "builds_running": state.registry.builds_running,
         "builds_queued": state.registry.builds_queued,
+        "builds_started": state.registry.builds_started,
     }
 
 
