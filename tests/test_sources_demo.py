@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from racereplay.model import DrsState, RawSession, TrackStatusCode
+from racereplay.model import DrsState, Lap, RawSession, SessionKind, TrackStatusCode
 from racereplay.sources import SessionNotFound, load
 from racereplay.sources.demo import simulate
 from racereplay.sources.demo.track import LAP_LENGTH, PIT_BLEND, PIT_OFFSET, build_track
@@ -194,6 +194,7 @@ def test_one_retirement_with_no_laps_after(race: RawSession) -> None:
     assert len(retired) == 1
     code = retired[0].driver
     laps = race.laps_of(code)
+    assert race.info.total_laps is not None
     assert retired[0].laps == len(laps) < race.info.total_laps
     stop = next(m.time for m in race.messages if m.driver == code)
     assert laps[-1].end < stop
@@ -232,8 +233,13 @@ def test_weather_every_minute(race: RawSession) -> None:
         "demo?cars=abc",
         "demo?laps=0",
         "demo?seed=x",
-        "demo?session=practice",
+        "demo?session=sprint",
         "demo?speed=2",
+        "demo?session=qualifying&minutes=5",
+        "demo?session=qualifying&minutes=abc",
+        "demo?session=practice&minutes=1000",
+        "demo?session=qualifying&laps=10",
+        "demo?minutes=30",
     ],
 )
 def test_bad_options_are_rejected(name: str) -> None:
@@ -247,3 +253,220 @@ def test_options_through_the_session_name_and_scale() -> None:
     assert len({d.code for d in session.drivers}) == 40
     assert session.info.total_laps == 2
     assert max(r.laps for r in session.results) == 2  # type: ignore[type-var]
+
+
+# --- qualifying and practice -------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def qualifying() -> RawSession:
+    return simulate(kind=SessionKind.QUALIFYING)  # the default: 20 cars, full length
+
+
+@pytest.fixture(scope="session")
+def small_qualifying() -> RawSession:
+    return load("demo?session=qualifying&cars=8&minutes=18&seed=3")
+
+
+@pytest.fixture(scope="session")
+def practice() -> RawSession:
+    return load("demo?session=practice&cars=8&minutes=40&seed=5")
+
+
+def _segment_times(session: RawSession) -> tuple[list[float], list[float]]:
+    """Green lights and chequered flags, from race control."""
+    greens = [m.time for m in session.messages if m.message == "GREEN LIGHT - PIT EXIT OPEN"]
+    flags = [m.time for m in session.messages if m.message == "CHEQUERED FLAG"]
+    return greens, flags
+
+
+def _segment_of(session: RawSession, time: float) -> int:
+    greens, _ = _segment_times(session)
+    return int(np.searchsorted(greens, time, side="right")) - 1
+
+
+def _runs(laps: list[Lap]) -> list[list[Lap]]:
+    """A driver's laps split into runs: each run begins with a lap out of the pit lane."""
+    runs: list[list[Lap]] = []
+    for lap in laps:
+        if not math.isnan(lap.pit_out):
+            runs.append([])
+        runs[-1].append(lap)
+    return runs
+
+
+def _timed(run: list[Lap]) -> list[Lap]:
+    return run[1:-1]
+
+
+def _best_by_segment(session: RawSession) -> dict[str, dict[int, float]]:
+    best: dict[str, dict[int, float]] = {}
+    for driver in session.drivers:
+        for run in _runs(session.laps_of(driver.code)):
+            for lap in _timed(run):
+                seg = _segment_of(session, lap.start)
+                mine = best.setdefault(driver.code, {})
+                mine[seg] = min(mine.get(seg, math.inf), lap.lap_time)
+    return best
+
+
+@pytest.mark.parametrize("which", ["qualifying", "small_qualifying", "practice"])
+def test_runs_are_out_lap_timed_laps_in_lap_then_garage(
+    which: str, request: pytest.FixtureRequest
+) -> None:
+    session: RawSession = request.getfixturevalue(which)
+    assert session.info.total_laps is None
+    greens, flags = _segment_times(session)
+    assert session.info.start_time == greens[0]
+    expected = 3 if session.info.kind == SessionKind.QUALIFYING else 1
+    assert len(greens) == len(flags) == expected
+    for driver in session.drivers:
+        laps = session.laps_of(driver.code)
+        assert [lap.number for lap in laps] == list(range(1, len(laps) + 1))
+        runs = _runs(laps)
+        assert runs and laps[0] is runs[0][0]  # the first lap leaves the pit lane
+        tel = session.telemetry[driver.code]
+        for run in runs:
+            out, timed, into = run[0], _timed(run), run[-1]
+            assert timed and all(math.isnan(lap.pit_in + lap.pit_out) for lap in timed)
+            assert not math.isnan(into.pit_in) and math.isnan(into.pit_out)
+            seg = _segment_of(session, out.start)
+            assert greens[seg] < out.start and all(lap.start < flags[seg] for lap in timed)
+            for a, b in itertools.pairwise(run):
+                assert b.start == a.end  # laps follow each other without a gap in a run
+            fastest_slow_lap = min(out.lap_time, into.lap_time)
+            assert fastest_slow_lap > 1.25 * max(lap.lap_time for lap in timed)
+            for lap in run:
+                assert lap.end - lap.start == pytest.approx(lap.lap_time)
+                assert sum(lap.sector_times) == pytest.approx(lap.lap_time)
+                assert all(s > 0 for s in lap.sector_times)
+        for before, after in itertools.pairwise(runs):
+            garage = (before[-1].end + 30.0, after[0].start - 10.0)
+            assert garage[1] - garage[0] > 10.0  # time in the garage between runs
+            assert not np.any((tel.time > garage[0]) & (tel.time < garage[1]))  # no telemetry
+        # Telemetry: standing in the box before the first run, on the line at each lap end.
+        assert tel.time[0] < laps[0].start and tel.speed[0] < 0.5
+        assert np.all(np.diff(tel.time) > 0) and np.all(np.diff(tel.distance) >= 0)
+        ends = np.array([lap.end for lap in laps])
+        lap_distance = np.diff(np.interp(ends, tel.time, tel.distance))
+        timed_after = np.array([math.isnan(lap.pit_out) for lap in laps[1:]])
+        np.testing.assert_allclose(lap_distance[timed_after], LAP_LENGTH, atol=1.0)
+
+
+def test_timed_laps_faster_than_the_race(qualifying: RawSession, race: RawSession) -> None:
+    best_q = min(lap.lap_time for lap in qualifying.laps)
+    best_race = min(lap.lap_time for lap in race.laps)
+    assert best_q < best_race - 0.5
+    code = qualifying.results[0].driver
+    tel = qualifying.telemetry[code]
+    assert tel.speed.max() > 300 and np.any(tel.drs == DrsState.OPEN)
+    # Out of the box the limiter holds the car at the pit lane limit, not at out-lap pace.
+    for lap in qualifying.laps_of(code):
+        if not math.isnan(lap.pit_out):
+            box, exit_ = np.interp([lap.start, lap.pit_out], tel.time, tel.distance)
+            limited = (tel.distance > box + 60) & (tel.distance < exit_ - PIT_BLEND)
+            assert limited.sum() > 10
+            assert np.median(tel.speed[limited]) > 78 and tel.speed[limited].max() <= 80.5
+
+
+@pytest.mark.parametrize("which", ["qualifying", "small_qualifying"])
+def test_eliminations_after_q1_and_q2(which: str, request: pytest.FixtureRequest) -> None:
+    session: RawSession = request.getfixturevalue(which)
+    n = len(session.drivers)
+    out = n // 4
+    best = _best_by_segment(session)
+    q1 = sorted(best, key=lambda c: best[c][0])
+    assert len(q1) == n  # everyone set a Q1 time
+    q2 = {c for c in best if 1 in best[c]}
+    q3 = {c for c in best if 2 in best[c]}
+    assert q2 == set(q1[: n - out])  # the slowest quarter is out after Q1
+    assert q3 == set(sorted(q2, key=lambda c: best[c][1])[: n - 2 * out])
+    greens, _ = _segment_times(session)
+    for code in set(q1) - q2:  # no laps after their segment
+        assert max(lap.end for lap in session.laps_of(code)) < greens[1]
+    for code in q2 - q3:
+        assert max(lap.end for lap in session.laps_of(code)) < greens[2]
+
+
+@pytest.mark.parametrize("which", ["qualifying", "small_qualifying", "practice"])
+def test_results_in_best_time_order_of_the_last_segment(
+    which: str, request: pytest.FixtureRequest
+) -> None:
+    session: RawSession = request.getfixturevalue(which)
+    best = _best_by_segment(session)
+    expected = sorted(best, key=lambda c: (-max(best[c]), best[c][max(best[c])]))
+    assert [r.driver for r in session.results] == expected
+    assert [r.position for r in session.results] == list(range(1, len(expected) + 1))
+    assert all(r.grid is None and r.status == "Finished" for r in session.results)
+    # Each car's last lap ends after its segment is decided: its position is the final one.
+    for r in session.results:
+        assert session.laps_of(r.driver)[-1].position == r.position
+
+
+def test_lap_positions_lead_with_the_fastest_time_so_far(qualifying: RawSession) -> None:
+    laps = sorted(qualifying.laps, key=lambda lap: lap.end)
+    fastest: dict[int, float] = {}
+    checked = 0
+    for lap in laps:
+        if not (math.isnan(lap.pit_in) and math.isnan(lap.pit_out)):
+            continue
+        seg = _segment_of(qualifying, lap.start)
+        if lap.lap_time < fastest.get(seg, math.inf):
+            fastest[seg] = lap.lap_time
+            assert lap.position == 1
+            checked += 1
+    assert checked >= 3
+
+
+def test_practice_runs_vary_and_nobody_is_eliminated(practice: RawSession) -> None:
+    lengths = []
+    compounds = set()
+    for driver in practice.drivers:
+        runs = _runs(practice.laps_of(driver.code))
+        assert len(runs) >= 2
+        lengths += [len(_timed(run)) for run in runs]
+        compounds |= {run[0].compound for run in runs}
+        for run in runs:
+            assert len({lap.compound for lap in run}) == 1
+            assert [lap.tyre_age for lap in run] == list(range(1, len(run) + 1))
+        assert [run[0].stint for run in runs] == list(range(1, len(runs) + 1))
+    assert min(lengths) <= 3 and max(lengths) >= 5
+    assert len(compounds) >= 2
+    assert practice.info.kind == SessionKind.PRACTICE and practice.info.name == "Practice 1"
+
+
+def test_qualifying_same_seed_same_session_other_seed_differs(
+    small_qualifying: RawSession,
+) -> None:
+    again = load("demo?session=qualifying&cars=8&minutes=18&seed=3")
+    other = load("demo?session=qualifying&cars=8&minutes=18&seed=4")
+    assert repr(again.laps) == repr(small_qualifying.laps)  # repr: NaN == NaN
+    assert again.results == small_qualifying.results
+    for code, tel in small_qualifying.telemetry.items():
+        for channel in ("time", *tel.CHANNELS):
+            np.testing.assert_array_equal(
+                getattr(tel, channel), getattr(again.telemetry[code], channel)
+            )
+    assert [lap.end for lap in other.laps] != [lap.end for lap in small_qualifying.laps]
+
+
+@pytest.mark.parametrize("which", ["qualifying", "small_qualifying", "practice"])
+def test_timeline_leaderboard_at_the_end_equals_results(
+    which: str, request: pytest.FixtureRequest
+) -> None:
+    from racereplay.timeline.build import build_timeline
+    from racereplay.timeline.laptable import all_driver_laps
+    from racereplay.timeline.qualifying import segment_starts
+
+    session: RawSession = request.getfixturevalue(which)
+    timeline = build_timeline(session, workers=1)
+    codes = [d.code for d in session.drivers]
+    final = timeline.frames["position"][-1]
+    assert [codes[j] for j in np.argsort(final)] == [r.driver for r in session.results]
+    # The breaks are found without help: each detected segment start lies in a break.
+    greens, flags = _segment_times(session)
+    starts = segment_starts(session, all_driver_laps(session))
+    assert len(starts) == len(greens) - 1
+    assert all(
+        flag < s and g <= s for s, flag, g in zip(starts, flags[:-1], greens[1:], strict=True)
+    )

@@ -21,7 +21,7 @@ import numpy as np
 
 from racereplay.sources.demo.motion import PIT, RACING, Motion
 from racereplay.sources.demo.race import DRS_BOOST, DT, PACE_RATE, reach_times
-from racereplay.sources.demo.track import BOX_AT, STEP, Track
+from racereplay.sources.demo.track import BOX_AT, PIT_ENTRY, PIT_EXIT, STEP, Track
 
 OUT, TIMED, IN = 0, 1, 2  # lap kinds; laps after a car's last run stay OUT (it stays boxed)
 PREPARE_FROM = 0.85  # share of the out-lap after which the driver builds up to push pace
@@ -149,6 +149,9 @@ class SoloField:
         target = self.pace[self.idx, lap]
         prepare = (kind == OUT) & (following == TIMED) & (within > PREPARE_FROM * length)
         target = np.where(prepare, self.pace[self.idx, lap + 1], target)
+        # In the pit lane the speed limiter sets the pace, not the driver.
+        in_lane = pit & ((within < PIT_EXIT) | (within > length - PIT_ENTRY))
+        target = np.where(in_lane, 1.0, target)
         self.current_pace[go] = target[go]  # a car leaves its box at its out-lap pace
         step = PACE_RATE * DT
         self.current_pace += np.clip(target - self.current_pace, -step, step)
