@@ -22,7 +22,7 @@ from racereplay.sources import Progress, SessionNotFound, SessionRef
 from racereplay.sources.demo.schedule import PRACTICE_MINUTES, QUALIFYING_MINUTES
 
 MAX_CARS = 99
-MAX_MINUTES = 600
+MAX_MINUTES = 240  # a 4-hour session is plenty for scale tests and bounds memory
 # Below these the last segment cannot fit one run (out-lap and a timed lap before the flag).
 MIN_MINUTES = {SessionKind.QUALIFYING: 18, SessionKind.PRACTICE: 6}
 DEFAULT_MINUTES = {

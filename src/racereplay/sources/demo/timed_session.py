@@ -66,6 +66,7 @@ class Format:
     lengths: np.ndarray  # seconds of running in each segment
     breaks: tuple[float, ...]  # seconds between segments
     eliminated: int  # cars out after each segment but the last
+    date: str  # Saturday for qualifying, Friday for practice (the race is on Sunday)
 
     def times(self, start: float) -> tuple[np.ndarray, np.ndarray]:
         """Session times of each segment's green light and chequered flag."""
@@ -124,6 +125,7 @@ def simulate_qualifying(
         qualifying_lengths(minutes),
         QUALIFYING_BREAKS,
         cars // 4,
+        "2025-03-15",
     )
     return _simulate(fmt, seed, cars, progress)
 
@@ -131,7 +133,9 @@ def simulate_qualifying(
 def simulate_practice(
     seed: int, cars: int, minutes: float, progress: Progress | None = None
 ) -> RawSession:
-    fmt = Format(SessionKind.PRACTICE, "Practice 1", np.array([minutes * 60.0]), (), 0)
+    fmt = Format(
+        SessionKind.PRACTICE, "Practice 1", np.array([minutes * 60.0]), (), 0, "2025-03-14"
+    )
     return _simulate(fmt, seed, cars, progress)
 
 
@@ -178,7 +182,7 @@ def _simulate(fmt: Format, seed: int, cars: int, progress: Progress | None) -> R
             name=fmt.name,
             kind=fmt.kind,
             circuit=CIRCUIT,
-            date="2025-03-15",
+            date=fmt.date,
             start_time=float(start),
             total_laps=None,
         ),
