@@ -33,7 +33,7 @@ chromium:
 		|| echo "warning: could not install chromium: the end-to-end tests will be skipped"
 
 run: install web
-	$(BIN)/racereplay build demo
+	$(BIN)/racereplay serve
 
 lint: install
 	$(BIN)/ruff check src tests
