@@ -7,11 +7,11 @@ import { api } from "./api";
 import type { LapIndex } from "./laps";
 import type { Driver, Snapshot } from "./types";
 
-type Trace = { distance: number[]; speed: (number | null)[]; throttle: (number | null)[] };
+type Trace = { start: number; distance: number[]; speed: (number | null)[]; throttle: (number | null)[] };
 
 function toTrace(t: Record<string, (number | null)[]>): Trace {
   const d0 = (t.distance.find((v) => v !== null) as number) ?? 0;
-  return { distance: t.distance.map((v) => (v === null ? NaN : v - d0)), speed: t.speed, throttle: t.throttle };
+  return { start: d0, distance: t.distance.map((v) => (v === null ? NaN : v - d0)), speed: t.speed, throttle: t.throttle };
 }
 
 /** Resample `trace.speed` onto `grid` (distance in metres) so uPlot gets one x axis. */
@@ -31,6 +31,7 @@ export class TelemetryPanel {
   private plot: uPlot | null = null;
   private loadedKey = "";
   private rival = -1;
+  private lapStart = NaN; // race distance where the charted lap starts
 
   constructor(
     private el: HTMLElement,
@@ -64,6 +65,11 @@ export class TelemetryPanel {
     set(".t-drs", v.drs[focused] === 2 ? "DRS OPEN" : v.drs[focused] === 1 ? "DRS" : "");
     this.el.querySelector<HTMLElement>(".t-throttle")!.style.setProperty("--v", `${v.throttle[focused] || 0}%`);
     this.el.querySelector<HTMLElement>(".t-brake")!.style.setProperty("--v", `${v.brake[focused] || 0}%`);
+    // The chart's cursor follows the car through the lap (a cheap overlay move, no redraw).
+    if (this.plot && Number.isFinite(this.lapStart) && Number.isFinite(v.distance[focused])) {
+      const left = this.plot.valToPos(v.distance[focused] - this.lapStart, "x");
+      if (Number.isFinite(left)) this.plot.setCursor({ left, top: 10 });
+    }
     const lap = v.lap[focused] | 0;
     const key = `${focused}:${lap}:${this.rival}`;
     if (lap > 0 && key !== this.loadedKey) {
@@ -83,6 +89,7 @@ export class TelemetryPanel {
       this.rival >= 0 ? fetchTrace(this.drivers[this.rival].code, lap) : Promise.resolve(null),
     ]);
     if (key !== this.loadedKey) return; // the focus moved on while loading
+    this.lapStart = current?.start ?? NaN;
     const length = Math.max(...[current, bestTrace, rival].map((t) => (t ? t.distance.filter(Number.isFinite).pop() ?? 0 : 0)));
     const grid = Array.from({ length: Math.ceil(length / 10) + 1 }, (_, i) => i * 10);
     const data: uPlot.AlignedData = [
