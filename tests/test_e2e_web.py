@@ -156,6 +156,17 @@ def test_play_seek_speed_pause_reload(demo: str, chromium: Any) -> None:
     assert abs(rr(page, ".frame") - paused) < 1
     shot(page, "05-paused")
 
+    # Keyboard: → skips 10 s, ← comes back, ? shows the help.
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function(f"() => Math.abs(window.__rr.frame - {paused + 250}) < 2")
+    page.keyboard.press("ArrowLeft")
+    page.wait_for_function(f"() => Math.abs(window.__rr.frame - {paused}) < 2")
+    page.keyboard.press("?")
+    assert page.is_visible(".help")
+    shot(page, "05-help")
+    page.keyboard.press("Escape")
+    assert page.is_hidden(".help")
+
     # The shareable URL reopens the same session at the same moment, speed and state.
     page.wait_for_function("() => location.search.includes('t=')")
     time.sleep(1.2)  # the URL is refreshed once a second
