@@ -1,4 +1,4 @@
-"""Shared fixtures. Real data is read in place from ../shared/data, never copied into the project."""
+"""Shared fixtures. Real data is read in place from ../shared/data, never copied here."""
 
 from __future__ import annotations
 

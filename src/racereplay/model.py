@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from enum import Enum, IntEnum
+from enum import IntEnum, StrEnum
 
 import numpy as np
 
 
-class SessionKind(str, Enum):
+class SessionKind(StrEnum):
     RACE = "race"
     SPRINT = "sprint"
     QUALIFYING = "qualifying"
