@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import json
 import os
 import random
@@ -37,6 +38,7 @@ import msgpack
 import numpy as np
 
 from racereplay.bench.report import BenchOptions, BenchResult, Target
+from racereplay.server.looplag import LoopLagMonitor
 from racereplay.server.settings import Settings
 from racereplay.server.ws import LEAD_WALL_SECONDS
 
@@ -222,6 +224,7 @@ class Load:
     """What the simulated viewers measured (one asyncio loop, shared counters)."""
 
     lateness: list[float] = field(default_factory=list)
+    arrivals: list[float] = field(default_factory=list)
     recording: bool = False
     messages: int = 0
     bytes: int = 0
@@ -265,6 +268,7 @@ async def _viewer(url: str, start: int, span: int, load: Load, ready: asyncio.Ev
                         lead = max(LEAD_WALL_SECONDS * speed * fps, span)
                         due = wall + (m["chunk"] * span - lead - frame) / (speed * fps)
                         load.lateness.append(max(now - max(due, wall), 0.0))
+                        load.arrivals.append(now)
                 assert load.stop is not None
                 if load.stop.is_set():
                     return
@@ -282,6 +286,17 @@ class Step:
     kbps_per_viewer: float
     failures: int
     rss_mb: float
+    server_lag_p99_ms: float  # the server's own event-loop lag over its last ~20 s
+    client_lag_p99_ms: float  # the load generator's, over the window: its share of lateness
+    server_gc_ms: dict[str, float]  # the server's longest recent collector pass per generation
+
+
+async def _server_lag(port: int) -> dict[str, Any]:
+    import httpx
+
+    async with httpx.AsyncClient(timeout=30) as http:
+        health = (await http.get(f"http://127.0.0.1:{port}/api/health")).json()
+    return health  # type: ignore[no-any-return]
 
 
 async def _ramp(
@@ -298,6 +313,7 @@ async def _ramp(
     rng = random.Random(7)
     n_frames = await _n_frames(port, name)
     starts = [rng.randrange(0, max(n_frames - 30 * 60 * 25, 1)) for _ in range(START_POSITIONS)]
+    gc.disable()
     try:
         for target in steps:
             while len(tasks) < target:  # connect in small batches: a burst of handshakes
@@ -309,13 +325,20 @@ async def _ramp(
                     batch.append(ready.wait())
                 await asyncio.wait_for(asyncio.gather(*batch), 120)
             await asyncio.sleep(2.0)  # settle: the connection burst is not steady state
+            gc.collect()  # the load generator's own pauses must not count as server lateness
+            await asyncio.sleep(0.5)  # ... nor the backlog that built up during that collection
             load.lateness.clear()
+            load.arrivals.clear()
             load.bytes = 0
             failures = load.failures
             server0, client0, wall0 = cpu_seconds(pid), cpu_seconds(os.getpid()), time.monotonic()
+            client_lag = LoopLagMonitor(keep=100_000)
+            client_lag.start()
             load.recording = True
             await asyncio.sleep(window)
             load.recording = False
+            await client_lag.stop()
+            server_lag = await _server_lag(port)
             elapsed = time.monotonic() - wall0
             step = Step(
                 viewers=target,
@@ -325,11 +348,18 @@ async def _ramp(
                 kbps_per_viewer=load.bytes / elapsed / target / 1e3,
                 failures=load.failures - failures,
                 rss_mb=rss_mb(pid),
+                server_lag_p99_ms=server_lag["loop_lag_ms"].get("p99") or float("nan"),
+                server_gc_ms=server_lag["gc_pause_ms"],
+                client_lag_p99_ms=client_lag.percentiles_ms()["p99"] or float("nan"),
             )
             results.append(step)
+            if os.environ.get("RR_BENCH_DUMP"):  # arrival and lateness of every message, to study
+                dump = np.array([load.arrivals, load.lateness])
+                np.save(os.environ["RR_BENCH_DUMP"] + f"-{target}.npy", dump)
             if step.p99_ms > LATENESS_LIMIT_MS or step.failures:
                 break
     finally:
+        gc.enable()
         load.stop.set()
         for task in tasks:
             task.cancel()
@@ -356,7 +386,7 @@ def _best(steps: list[Step]) -> Step | None:
 def _viewer_rows(
     result: BenchResult, port: int, pid: int, name: str, options: BenchOptions
 ) -> None:
-    window = 3.0 if options.quick else 6.0
+    window = 3.0 if options.quick else 8.0
     compact = asyncio.run(
         _ramp(port, pid, name, "compact", QUICK_STEPS if options.quick else COMPACT_STEPS, window)
     )
@@ -369,7 +399,9 @@ def _viewer_rows(
             + "; ".join(
                 f"{s.viewers} viewers p99 {s.p99_ms:.0f} ms, server {s.server_cpu:.0%} "
                 f"client {s.client_cpu:.0%} of a core, {s.rss_mb:.0f} MB, "
-                f"{s.kbps_per_viewer:.1f} kB/s each, {s.failures} failed"
+                f"{s.kbps_per_viewer:.1f} kB/s each, {s.failures} failed, loop lag p99 "
+                f"server {s.server_lag_p99_ms:.0f} ms, client {s.client_lag_p99_ms:.0f} ms, "
+                f"server's longest full GC so far {s.server_gc_ms.get('gen2', 0):.0f} ms"
                 for s in steps
             )
         )

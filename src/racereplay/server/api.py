@@ -66,6 +66,8 @@ async def health(request: Request) -> dict[str, Any]:
         "builds_running": state.registry.builds_running,
         "builds_queued": state.registry.builds_queued,
         "builds_started": state.registry.builds_started,
+        "loop_lag_ms": state.loop_lag.percentiles_ms(),  # recent event-loop lag of this server
+        "gc_pause_ms": state.gc_pauses.worst_ms(),  # longest recent collector pass, by generation
     }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -32,8 +33,15 @@ def create_app(settings: Settings | None = None, builder: Builder | None = None)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Everything loaded so far lives as long as the server: keep it out of the
+        # collector's full passes, which otherwise stall every viewer at once.
+        gc.freeze()
         state.registry.start()
+        state.loop_lag.start()
+        state.gc_pauses.install()
         yield
+        state.gc_pauses.uninstall()
+        await state.loop_lag.stop()
         await state.registry.close()
 
     app = FastAPI(

@@ -8,6 +8,7 @@ from typing import Any
 from racereplay.codec import CODEC_NAMES, ChunkCache, get_codec
 from racereplay.replay.registry import Builder, LoadedSession, Registry, cache_builder
 from racereplay.server.catalogue import Catalogue, SessionForbidden
+from racereplay.server.looplag import GcPauses, LoopLagMonitor
 from racereplay.server.settings import Settings
 from racereplay.server.wire import WireChunks, jsonable
 from racereplay.sources import SessionNotFound, SessionRef
@@ -40,6 +41,8 @@ class ServerState:
         self.chunks = ChunkCache(settings.chunk_cache_mb << 20)
         self.wire = WireChunks(self.chunks, (settings.chunk_cache_mb << 20) // 2)
         self._metadata: dict[str, dict[str, Any]] = {}
+        self.loop_lag = LoopLagMonitor()
+        self.gc_pauses = GcPauses()
 
     def resolve(self, name_or_id: str) -> SessionRef:
         """A session id the registry knows, or a client's session name."""

@@ -8,6 +8,7 @@ dictionary lookup and a socket write, never an encode.
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 from collections import OrderedDict
 from typing import Any
@@ -18,6 +19,8 @@ import numpy as np
 from racereplay.codec import ChunkCache, Codec
 from racereplay.replay.registry import LoadedSession
 from racereplay.timeline.model import Event, Timeline
+
+log = logging.getLogger(__name__)
 
 Message = bytes | str  # binary frame | text frame
 WireKey = tuple[str, str, int, int]  # session id, codec, rate, chunk
@@ -74,6 +77,7 @@ class WireChunks:
         self._bytes = 0
         self._pending: dict[WireKey, asyncio.Future[tuple[Message, ...]]] = {}
         self._events: dict[tuple[str, int], EventIndex] = {}
+        self._prefetching: set[asyncio.Task[tuple[Message, ...]]] = set()
 
     def cached(
         self, session_id: str, codec: str, rate: int, index: int
@@ -111,6 +115,22 @@ class WireChunks:
         future.set_result(built)
         self._store(key, built)
         return built
+
+    def prefetch(self, session: LoadedSession, codec: Codec, rate: int, index: int) -> None:
+        """Start encoding a chunk that will soon be due, so the viewer never waits for it."""
+        key = (session.id, codec.name, rate, index)
+        if key in self._entries or key in self._pending:
+            return
+        if not 0 <= index < codec.n_chunks(session.timeline):
+            return
+        task = asyncio.get_running_loop().create_task(self.messages(session, codec, rate, index))
+        self._prefetching.add(task)
+        task.add_done_callback(self._prefetch_done)
+
+    def _prefetch_done(self, task: asyncio.Task[tuple[Message, ...]]) -> None:
+        self._prefetching.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("prefetch failed: %s", task.exception())  # the viewer will retry
 
     def _event_index(self, session: LoadedSession, codec: Codec) -> EventIndex:
         key = (session.id, codec.chunk_seconds)

@@ -40,6 +40,7 @@ LEAD_WALL_SECONDS = 2.0  # data sent ahead of the clock: the client's playout bu
 HEARTBEAT_PAUSED = 1.0
 HEARTBEAT_PLAYING = 5.0
 STUCK_SECONDS = 10.0
+CLOSE_WAIT_SLOW = 10.0  # how long a stuck viewer's close frame may wait for it to read
 QUEUE_CHUNKS = 3  # data messages a viewer may have waiting, in chunks
 CONTROL_SLACK = 64  # control messages beyond that before a viewer counts as not reading
 AUTO_FRAMES_PER_WALL_SECOND = 100
@@ -394,6 +395,7 @@ class Viewer:
             self.stuck_since = None
             self.queue.put_data(messages)
             self.next_chunk += 1
+            self.state.wire.prefetch(self.session, codec, rate, self.next_chunk)
 
     def _skip_forward(self, position: float) -> float:
         """The client is not keeping up: drop what it missed, maybe lower the rate, maybe close."""
@@ -438,9 +440,11 @@ def _ready_message(state: ServerState, session: LoadedSession) -> dict[str, Any]
     return {"type": "ready", "metadata": state.metadata(session)}
 
 
-async def _close(ws: WebSocket, code: int, reason: str) -> None:
+async def _close(ws: WebSocket, code: int, reason: str, wait: float = 2.0) -> None:
+    # The close frame queues behind whatever the client has not read yet; after
+    # `wait` seconds the server gives up and drops the connection.
     with contextlib.suppress(Exception):
-        await asyncio.wait_for(ws.close(code, reason[:120]), timeout=2.0)
+        await asyncio.wait_for(ws.close(code, reason[:120]), timeout=wait)
 
 
 @router.websocket("/ws")
@@ -525,4 +529,4 @@ async def _drain_then_close(viewer: Viewer, tasks: set[asyncio.Task[Any]]) -> No
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
-    await _close(viewer.ws, code, reason)
+    await _close(viewer.ws, code, reason, CLOSE_WAIT_SLOW if code == CLOSE_TOO_SLOW else 2.0)

@@ -1,0 +1,75 @@
+"""Event-loop lag: how late a short sleep wakes up, the delay every viewer then suffers."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import gc
+import time
+
+import numpy as np
+
+
+class LoopLagMonitor:
+    def __init__(self, period: float = 0.01, keep: int = 2000) -> None:
+        self.period = period
+        self.samples: collections.deque[float] = collections.deque(maxlen=keep)
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def _run(self) -> None:
+        while True:
+            started = time.perf_counter()
+            await asyncio.sleep(self.period)
+            self.samples.append(time.perf_counter() - started - self.period)
+
+    def percentiles_ms(self) -> dict[str, float | None]:
+        """p50, p99 and max of the recent samples, in ms (None before any sample)."""
+        if not self.samples:
+            return {"p50": None, "p99": None, "max": None}
+        values = np.array(self.samples) * 1e3
+        p50, p99 = np.percentile(values, [50, 99])
+        return {
+            "p50": round(float(p50), 2),
+            "p99": round(float(p99), 2),
+            "max": round(float(values.max()), 2),
+        }
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+
+
+class GcPauses:
+    """Durations of the garbage collector's passes: a full pass stalls every viewer at once."""
+
+    def __init__(self, keep: int = 200) -> None:
+        self.pauses: collections.deque[tuple[int, float]] = collections.deque(maxlen=keep)
+        self._started = 0.0
+
+    def install(self) -> None:
+        if self._callback not in gc.callbacks:
+            gc.callbacks.append(self._callback)
+
+    def uninstall(self) -> None:
+        if self._callback in gc.callbacks:
+            gc.callbacks.remove(self._callback)
+
+    def _callback(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.pauses.append((info["generation"], time.perf_counter() - self._started))
+
+    def worst_ms(self) -> dict[str, float]:
+        """Longest recent pass per generation, in ms."""
+        worst: dict[str, float] = {}
+        for generation, seconds in self.pauses:
+            key = f"gen{generation}"
+            worst[key] = round(max(worst.get(key, 0.0), seconds * 1e3), 2)
+        return worst
