@@ -88,10 +88,11 @@ def race_session() -> RawSession:
     ddd = _laps("DDD", [60, 60, 60])
     tel = {
         "AAA": _telemetry([START, START + 150, START + 160], [0, 3 * LAP, 3 * LAP + 200]),
-        # Slow in the pit lane (lap 2's last 10 s and lap 3's first 5 s) but the laps are whole.
+        # Slow in the pit lane (lap 2's last 10 s and lap 3's first 5 s), standing still in
+        # the box for 2.5 s just after the line, but the laps are whole.
         "BBB": _telemetry(
-            [START, START + 52, START + 112, START + 127, START + 174],
-            [0, LAP, 1.9 * LAP, 2.1 * LAP, 3 * LAP],
+            [START + s for s in (0, 52, 112, 122, 123, 125.5, 127, 174)],
+            [LAP * f for f in (0, 1, 1.9, 2.0, 2.01, 2.01, 2.03, 3)],
         ),
         "CCC": _telemetry(
             [START, START + 55, START + 80, START + 200], [0, LAP, 1.5 * LAP, 1.5 * LAP]
@@ -159,6 +160,8 @@ def test_a_pit_stop(race: Timeline) -> None:
     assert _at(race, "status", "BBB", START + 130) == DriverStatus.RUNNING
     stops = [e for e in race.events if e.kind == EventKind.PIT_STOP]
     assert [(e.driver, e.data["lap"], e.data["duration"]) for e in stops] == [("BBB", 2, 15.0)]
+    # 5 Hz samples and a speed from finite differences blur each edge by a sample.
+    assert stops[0].data["stationary"] == pytest.approx(2.5, abs=0.5)
     assert summarize(race)["pit_stops"] == {"BBB": [2]}
 
 

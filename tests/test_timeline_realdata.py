@@ -95,7 +95,23 @@ def test_pit_stops_and_retirements_match_the_laps_data(
     for lap in sorted(race_raw.laps, key=lambda lap: lap.number):
         if math.isfinite(lap.pit_in):
             official_pits.setdefault(lap.driver, []).append(lap.number)
-    assert summary["pit_stops"] == official_pits
+    assert summary["pit_lane_visits"] == official_pits
+    # Every change of tyre compound after a pit visit is a stop ...
+    for code in official_pits:
+        laps = {lap.number: lap for lap in race_raw.laps_of(code)}
+        for n in official_pits[code]:
+            after = laps.get(n + 1)
+            if after and after.compound != laps[n].compound:
+                assert n in summary["pit_stops"].get(code, []), (code, n)
+    # ... and the Safety Car led the field through the pit lane on laps 2-4 without
+    # stopping: only BEA, LAW and OCO stood in their boxes (2.4-2.6 s) on lap 4.
+    stops_by_lap: dict[int, set[str]] = {}
+    for code, laps_ in summary["pit_stops"].items():
+        assert set(laps_) <= set(official_pits[code])
+        for n in laps_:
+            stops_by_lap.setdefault(n, set()).add(code)
+    assert 2 not in stops_by_lap and 3 not in stops_by_lap
+    assert stops_by_lap[4] == {"BEA", "LAW", "OCO"}
     assert summary["retirements"] == {
         "ALO": 33,
         "BOR": 46,

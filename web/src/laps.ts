@@ -18,7 +18,7 @@ interface DriverLaps {
   bestSoFar: Float64Array; // best lap time up to and including this lap
   sectors: Float64Array[]; // [3][n]
   sectorBestBefore: Float64Array[]; // personal best of each sector strictly before this lap
-  pitTimes: Float64Array; // session times the driver entered the pit lane
+  stopTimes: Float64Array; // session times of pit stops (at pit exit); drive-throughs excluded
   pitOut: Float64Array; // session times the driver left the pit lane
 }
 
@@ -60,11 +60,11 @@ export class LapIndex {
       g.push(lap);
       groups.set(lap.driver, g);
     }
-    const pitIn = new Map<string, number[]>();
+    const stops = new Map<string, number[]>();
     const pitOut = new Map<string, number[]>();
     for (const e of events) {
       if (!e.driver) continue;
-      const target = e.kind === "pit_in" ? pitIn : e.kind === "pit_out" ? pitOut : null;
+      const target = e.kind === "pit_stop" ? stops : e.kind === "pit_out" ? pitOut : null;
       if (target) target.set(e.driver, [...(target.get(e.driver) ?? []), e.time]);
     }
     for (const [code, rows] of groups) {
@@ -88,12 +88,13 @@ export class LapIndex {
         }
         return out;
       });
-      // Without pit events, fall back on the lap table's pit times.
-      const ins = pitIn.get(code) ?? rows.map((r) => num(r.pit_in)).filter((t) => !Number.isNaN(t));
+      // Stops come from pit_stop events only: a pit-lane visit behind the Safety Car is no stop.
+      // Pit exits fall back on the lap table when the events have none.
+      const stopTimes = stops.get(code) ?? [];
       const outs = pitOut.get(code) ?? rows.map((r) => num(r.pit_out)).filter((t) => !Number.isNaN(t));
       this.byDriver.set(code, {
         end, lapTime, bestSoFar, numbers: Int32Array.from(rows, (r) => r.lap), sectors, sectorBestBefore,
-        pitTimes: Float64Array.from(ins).sort(),
+        stopTimes: Float64Array.from(stopTimes).sort(),
         pitOut: Float64Array.from(outs).sort(),
       });
     }
@@ -142,7 +143,7 @@ export class LapIndex {
     };
     if (!d) return empty;
     const k = lowerCount(d.end, t);
-    const pits = lowerCount(d.pitTimes, t);
+    const pits = lowerCount(d.stopTimes, t);
     const lastOut = lowerCount(d.pitOut, t);
     const lastLapEnd = k > 0 ? d.end[k - 1] : -Infinity;
     const outLap = lastOut > 0 && d.pitOut[lastOut - 1] > lastLapEnd;

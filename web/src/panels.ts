@@ -91,7 +91,7 @@ export function markers(events: SessionEvent[], focused: string | null): Marker[
   });
   for (const e of events) {
     if (e.kind === "retirement") out.push({ time: e.time, kind: "retirement", label: `${e.driver} retires` });
-    if (focused && e.driver === focused && e.kind === "pit_in") {
+    if (focused && e.driver === focused && e.kind === "pit_stop") {
       out.push({ time: e.time, kind: "pit", label: `${e.driver} pit stop` });
     }
   }

@@ -36,9 +36,9 @@ def default_cache_dir() -> Path:
 
 def build_version() -> int:
     """The timeline build's output version: bumping it invalidates every cached file."""
-    from racereplay.timeline import build
+    from racereplay.timeline.build import BUILD_VERSION
 
-    return int(getattr(build, "BUILD_VERSION", 1))
+    return BUILD_VERSION
 
 
 def cache_path(ref: SessionRef | str, cache_dir: str | os.PathLike[str] | None = None) -> Path:

@@ -28,6 +28,10 @@ from racereplay.timeline.status import lap_index, per_lap_channel, status_of
 
 Progress = Callable[[float, str], None]
 
+# The version of what a build produces: bump it whenever the output changes, so that
+# timelines cached by an older build are rebuilt rather than served.
+BUILD_VERSION = 2
+
 NO_FLICKER_SECONDS = 1.0
 
 

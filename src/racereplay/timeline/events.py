@@ -34,7 +34,7 @@ def build_events(
     events = [
         *lap_events(laps),
         *sector_events(laps),
-        *pit_events(laps),
+        *pit_events(laps, codes, clock, frames["speed"]),
         *overtake_events(codes, clock, frames["position"], frames["status"]),
         *fate_events(laps, frames, clock, codes),
         *track_status_events(raw),
@@ -126,7 +126,19 @@ def sector_events(laps: dict[str, DriverLaps]) -> list[Event]:
     return events
 
 
-def pit_events(laps: dict[str, DriverLaps]) -> list[Event]:
+# A pit-lane visit counts as a stop only if the car stood still: behind a Safety Car
+# the field is sometimes led through the pit lane (2025 Australia, laps 2-4), and
+# official timing records those drive-throughs with pit-in and pit-out times too.
+STOP_MIN_STATIONARY_S = 1.0
+STATIONARY_KMH = 3.0
+
+
+def pit_events(
+    laps: dict[str, DriverLaps], codes: list[str], clock: Clock, speed: np.ndarray
+) -> list[Event]:
+    """Pit-lane entries and exits for every visit; a pit stop where the car stood still."""
+    from racereplay.timeline.model import Compound
+
     events: list[Event] = []
     for code, dl in laps.items():
         ins = [
@@ -140,24 +152,31 @@ def pit_events(laps: dict[str, DriverLaps]) -> list[Event]:
             if math.isfinite(t)
         ]
         events += [Event(t, EventKind.PIT_IN, code, {"lap": n}) for t, n in ins]
-        from racereplay.timeline.model import Compound
-
         events += [
             Event(t, EventKind.PIT_OUT, code, {"lap": n, "compound": Compound(c).name})
             for t, n, c in outs
         ]
+        driver_speed = speed[:, codes.index(code)] if code in codes else None
         for t_in, n_in in ins:
             t_out = next((t for t, _, _ in outs if t > t_in), math.nan)
-            if math.isfinite(t_out):
-                events.append(
-                    Event(
-                        t_out,
-                        EventKind.PIT_STOP,
-                        code,
-                        {"lap": n_in, "duration": _num(t_out - t_in)},
-                    )
-                )
+            if not math.isfinite(t_out):
+                continue
+            still = _stationary_seconds(driver_speed, clock, t_in, t_out)
+            if math.isnan(still) or still >= STOP_MIN_STATIONARY_S:
+                data = {"lap": n_in, "duration": _num(t_out - t_in), "stationary": _num(still)}
+                events.append(Event(t_out, EventKind.PIT_STOP, code, data))
     return events
+
+
+def _stationary_seconds(speed: np.ndarray | None, clock: Clock, start: float, end: float) -> float:
+    """Seconds the car stood still between `start` and `end`; NaN without telemetry there."""
+    if speed is None:
+        return math.nan
+    first, last = clock.frame_of(np.array([start, end]))
+    window = speed[first : last + 1]
+    if not np.isfinite(window).any():
+        return math.nan
+    return float(np.count_nonzero(window < STATIONARY_KMH)) / clock.fps
 
 
 def overtake_events(

@@ -78,7 +78,7 @@ class EventKind:
     SECTOR = "sector"  # data: lap, sector (1-3), time, personal_best, overall_best
     PIT_IN = "pit_in"  # data: lap
     PIT_OUT = "pit_out"  # data: lap, compound
-    PIT_STOP = "pit_stop"  # data: lap, duration (pit lane time, s)
+    PIT_STOP = "pit_stop"  # data: lap, duration (pit lane time, s), stationary (s); at pit exit
     OVERTAKE = "overtake"  # data: position gained, passed (code)
     RETIREMENT = "retirement"  # data: lap
     FINISH = "finish"  # data: position, lap

@@ -18,11 +18,14 @@ def summarize(timeline: Timeline) -> dict[str, Any]:
         if row["end"] is not None:
             lap_end_order.setdefault(row["lap"], []).append((row["end"], row["driver"]))
     pit_stops: dict[str, list[int]] = {}
+    pit_lane_visits: dict[str, list[int]] = {}
     retirements: dict[str, int] = {}
     overtakes = 0
     for event in timeline.events:
-        if event.kind == EventKind.PIT_IN and event.driver:
+        if event.kind == EventKind.PIT_STOP and event.driver:
             pit_stops.setdefault(event.driver, []).append(int(event.data["lap"]))
+        elif event.kind == EventKind.PIT_IN and event.driver:
+            pit_lane_visits.setdefault(event.driver, []).append(int(event.data["lap"]))
         elif event.kind == EventKind.RETIREMENT and event.driver:
             retirements[event.driver] = int(event.data["lap"])
         elif event.kind == EventKind.OVERTAKE:
@@ -34,6 +37,7 @@ def summarize(timeline: Timeline) -> dict[str, Any]:
             lap: [code for _, code in sorted(rows)] for lap, rows in sorted(lap_end_order.items())
         },
         "pit_stops": pit_stops,
+        "pit_lane_visits": pit_lane_visits,
         "retirements": retirements,
         "laps": int(timeline.frames["leader_lap"].max(initial=0)),
         "frames": timeline.n_frames,
