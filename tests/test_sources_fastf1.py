@@ -86,6 +86,17 @@ def test_same_race_from_both_sources_agrees(
     assert [repr(lap) for lap in via_ti.laps] == [repr(lap) for lap in race_with_ti_telemetry.laps]
 
 
+def test_a_session_the_offline_cache_lacks_is_a_clear_error(
+    ff1_cache_dir: Path, ff1_http_cache_dir: Path
+) -> None:
+    # The cache holds the race only: qualifying must fail with a message, not a traceback.
+    with pytest.raises(SessionNotFound, match="does it hold this session"):
+        load(
+            f"fastf1:2025/Australia/Q?cache={ff1_cache_dir}"
+            f"&http_cache={ff1_http_cache_dir}&offline=1"
+        )
+
+
 def test_bad_names_say_what_to_do(ff1_cache_dir: Path) -> None:
     with pytest.raises(SessionNotFound, match="YEAR/EVENT/TYPE"):
         parse_arg("Australia/R")

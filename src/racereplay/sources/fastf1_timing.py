@@ -172,6 +172,7 @@ def open_session(
     if http_cache is not None and not http_cache.is_dir():
         raise SessionNotFound(f"FastF1 HTTP cache {http_cache} is not a directory")
     long_name = session_long_name(session)
+    fastf1.set_log_level("WARNING")  # its INFO lines would drown our progress bar
     with _FASTF1_LOCK, _writable_cache(cache, offline) as cache_dir:
         backend = FileCache(str(http_cache)) if http_cache is not None else None
         fastf1.Cache.configure(
@@ -186,10 +187,14 @@ def open_session(
                 f"FastF1 could not load {year} {event} {long_name}: {exc} "
                 "(check the event name; offline, check that the caches hold this session)"
             ) from exc
-    if ff1_session.laps is None or len(ff1_session.laps) == 0:
+    try:
+        laps = ff1_session.laps
+    except fastf1.exceptions.DataNotLoadedError:
+        laps = None  # FastF1 logged why (offline: the caches do not hold this session)
+    if laps is None or len(laps) == 0:
         raise SessionNotFound(
             f"FastF1 found no laps for {year} {event} {long_name}"
-            + (" in the given cache" if offline else "")
+            + (" in the given cache: does it hold this session?" if offline else "")
         )
     return ff1_session
 
