@@ -60,6 +60,8 @@ def run(coro: Any) -> Any:
 def test_join_gets_ready_state_and_data_at_once(server: tuple[str, ToyBuilder]) -> None:
     async def scenario() -> None:
         async with connect(server[0], rate="10") as ws:
+            # The client offers permessage-deflate; the server declines (chunks are compressed).
+            assert ws.response.headers.get("Sec-WebSocket-Extensions") is None
             v = Viewer(ws)
             hello = await v.next("hello")
             assert hello["protocol"] == 1
