@@ -307,7 +307,8 @@ async def _ramp(
     query = urlencode({"session": name, "codec": codec, "rate": "25"})
     url = f"ws://127.0.0.1:{port}/ws?{query}"
     span = get_codec(codec).chunk_seconds * 25
-    load = Load(stop=asyncio.Event())
+    stop = asyncio.Event()
+    load = Load(stop=stop)
     tasks: list[asyncio.Task[None]] = []
     results: list[Step] = []
     rng = random.Random(7)
@@ -360,7 +361,7 @@ async def _ramp(
                 break
     finally:
         gc.enable()
-        load.stop.set()
+        stop.set()
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)

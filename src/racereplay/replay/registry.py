@@ -176,6 +176,9 @@ class Registry:
         if build is None:
             self._failures.pop(ref.key, None)  # a failure is not cached: try again
             build = _Build(ref)
+            if self._running >= self.max_builds or self._queue:
+                # Its place in the queue, known now rather than when the task first runs.
+                build.status = replace(build.status, queue_position=len(self._queue) + 1)
             self._builds[ref.key] = build
             build.task = asyncio.get_running_loop().create_task(
                 self._run(ref, build), name=f"build {ref}"

@@ -199,5 +199,5 @@ class WireChunks:
     def drop_session(self, session_id: str) -> None:
         for key in [k for k in self._entries if k[0] == session_id]:
             self._bytes -= sum(len(m) for m in self._entries.pop(key))
-        for key in [k for k in self._events if k[0] == session_id]:
-            del self._events[key]
+        for event_key in [k for k in self._events if k[0] == session_id]:
+            del self._events[event_key]

@@ -20,6 +20,7 @@ import json
 import logging
 import math
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import msgpack
@@ -214,7 +215,7 @@ class Viewer:
             else:
                 self.apply(command)
 
-    def _decode(self, message: dict[str, Any]) -> dict[str, Any]:
+    def _decode(self, message: Mapping[str, Any]) -> dict[str, Any]:
         raw = message.get("bytes")
         text = message.get("text")
         size = len(raw) if raw is not None else len((text or "").encode())
