@@ -12,6 +12,7 @@ import { LapIndex } from "./laps";
 import { Leaderboard } from "./leaderboard";
 import { Header, MessageFeed, markers } from "./panels";
 import { emptySnapshot, PlayoutBuffer } from "./playout";
+import { RateController } from "./ratecontrol";
 import { TelemetryPanel } from "./telemetry";
 import { TrackMap } from "./trackmap";
 import type { FrameBlock, SessionEvent, SessionMeta } from "./types";
@@ -31,6 +32,7 @@ interface Stats {
   blocks: number;
   drawn: number;
   reconnects: number;
+  rateSwitches: string[];
   order: string[];
   ready: boolean;
 }
@@ -128,10 +130,9 @@ class Replay {
   private lastUrl = 0;
   private stallStart = 0;
   private rate = 0;
-  private lastQuality = 0;
   private requestedRate = "auto";
-  private steppedDown = false;
-  private healthySince = 0;
+  private rates: RateController;
+  private rateReason = "";
   private received: { at: number; bytes: number }[] = [];
   private pendingRestore: URLSearchParams | null;
   private stats: Stats;
@@ -154,6 +155,7 @@ class Replay {
     const compact = (meta as unknown as { codecs: { name: string; chunk_frames: number; rates: number[] }[] }).codecs.find((c) => c.name === "compact");
     if (!compact) throw new Error("the server offers no compact codec: this client needs it");
     this.chunkFrames = compact.chunk_frames;
+    this.rates = new RateController([...compact.rates].sort((a, b) => b - a), meta.fps, compact.chunk_frames);
     this.clock = new ReplayClock(meta.fps, meta.n_frames);
     this.snap = emptySnapshot(meta.drivers.length);
     this.laps = new LapIndex(lapRows, events);
@@ -171,7 +173,7 @@ class Replay {
     this.map.onPick = this.board.onPick = (d) => this.focus(d === this.focused ? -1 : d);
     this.stats = {
       frame: 0, sessionTime: meta.t0, leaderLap: 0, playing: false, speed: 1, rate: 0, stalls: 0, stallMs: 0,
-      bytes: 0, blocks: 0, drawn: 0, reconnects: 0, order: [], ready: false,
+      bytes: 0, blocks: 0, drawn: 0, reconnects: 0, rateSwitches: [], order: [], ready: false,
     };
     window.__rr = Object.assign(this.stats, {
       cars: () => this.map.carsOnScreen(),
@@ -197,6 +199,7 @@ class Replay {
   }
 
   private command(type: string, fields: Record<string, unknown> = {}): void {
+    this.rates.commandSent(performance.now());
     this.post({ type: "command", command: { type, ...fields } });
   }
 
@@ -225,6 +228,8 @@ class Replay {
     this.stats.blocks++;
     this.stats.rate = block.rate;
     const now = performance.now();
+    const first = block.index * this.chunkFrames;
+    this.rates.chunkArrived(now, bytes, block.rate, first, block.end - first, this.clock.frame(), this.clock.speed, this.clock.playing);
     this.received.push({ at: now, bytes });
     while (this.received.length && this.received[0].at < now - 10_000) this.received.shift();
   }
@@ -418,32 +423,25 @@ class Replay {
   };
 
   /**
-   * Data rate in "auto": the server picks the best rate for the speed and steps down
-   * when this viewer's queue backs up; the client also steps down as soon as its own
-   * buffer ahead runs thin (the measured link cannot keep up), and hands the choice
-   * back to the server after 20 s with a healthy buffer. Blocks already buffered stay
-   * usable at any rate, so a switch never stalls the picture.
+   * Data rate in "auto": the highest rate the measured link sustains with margin at the
+   * current speed (ratecontrol.ts), stepping up as well as down; a fixed rate is left alone.
    */
   private adaptRate(now: number): void {
     const kbps = this.received.reduce((a, r) => a + r.bytes, 0) * 8 / 10 / 1000;
+    const link = (this.rates.bytesPerSecond() * 8) / 1000;
     const aheadChunks = this.buffer.bufferedChunksAhead(this.clock.frame(), this.chunkFrames);
     const aheadWallS = (aheadChunks * this.chunkFrames) / this.meta.fps / Math.max(this.clock.speed, 0.25);
-    $(".net").textContent = `${this.rate} fps · ${kbps.toFixed(0)} kbit/s · ${aheadWallS.toFixed(1)} s`;
+    const net = $(".net");
+    const text = `${this.rate} fps${this.requestedRate === "auto" ? " (auto)" : ""} · ${kbps.toFixed(0)} kbit/s` +
+      ` · link ${Number.isFinite(link) ? (link >= 10_000 ? `${(link / 1000).toFixed(0)} Mbit/s` : `${link.toFixed(0)} kbit/s`) : "?"} · ${aheadWallS.toFixed(1)} s`;
+    if (net.textContent !== text) net.textContent = text;
+    net.title = `data rate and buffer${this.rateReason ? `; last switch: ${this.rateReason}` : ""}`;
     if (this.requestedRate !== "auto" || !this.clock.playing || !this.rate) return;
-    if (aheadWallS < 0.6) this.healthySince = 0;
-    else if (!this.healthySince) this.healthySince = now;
-    if (now - this.lastQuality < 4000) return;
-    const rates = [25, 10, 5, 2];
-    const i = rates.indexOf(this.rate);
-    if (aheadWallS < 0.6 && i >= 0 && i < rates.length - 1) {
-      this.lastQuality = now;
-      this.steppedDown = true;
-      this.command("quality", { codec: "compact", rate: rates[i + 1] });
-    } else if (this.steppedDown && this.healthySince && now - this.healthySince > 20_000) {
-      this.lastQuality = now;
-      this.steppedDown = false;
-      this.command("quality", { codec: "compact", rate: "auto" });
-    }
+    const decision = this.rates.choose(now, this.rate, this.clock.speed);
+    if (!decision) return;
+    this.rateReason = `${this.rate} → ${decision.rate} fps (${decision.reason})`;
+    this.stats.rateSwitches.push(this.rateReason);
+    this.command("quality", { codec: "compact", rate: decision.rate });
   }
 
   private updateUrl(sessionTime: number): void {
