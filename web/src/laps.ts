@@ -135,6 +135,17 @@ export class LapIndex {
     return i >= 0 ? d.numbers[i] : null;
   }
 
+  /** Best lap time of laps completed in (since, t], NaN without one (a qualifying segment's best). */
+  bestSince(code: string, since: number, t: number): number {
+    const d = this.byDriver.get(code);
+    if (!d) return NaN;
+    let best = NaN;
+    for (let i = lowerCount(d.end, since), k = lowerCount(d.end, t); i < k; i++) {
+      if (!(d.lapTime[i] >= best)) best = Number.isNaN(d.lapTime[i]) ? best : d.lapTime[i];
+    }
+    return best;
+  }
+
   state(code: string, t: number): LapState {
     const d = this.byDriver.get(code);
     const empty: LapState = {

@@ -21,6 +21,8 @@ export class Leaderboard {
   private rows: Row[];
   showInterval = false;
   focused = -1;
+  /** Qualifying and practice: best lap and gap to the fastest since this session time. */
+  bestSince: number | null = null;
   private placed = false;
   onPick: (driver: number) => void = () => {};
 
@@ -92,6 +94,10 @@ export class Leaderboard {
   update(snap: Snapshot, sessionTime: number): void {
     const v = snap.values;
     const n = this.drivers.length;
+    const timed = this.bestSince !== null;
+    const since = this.bestSince ?? -Infinity;
+    const segmentBest = timed ? this.drivers.map((drv) => this.laps.bestSince(drv.code, since, sessionTime)) : [];
+    const fastest = Math.min(...segmentBest.filter(Number.isFinite));
     // Unclassified drivers (position 0) go to the bottom, in a stable order.
     const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => {
       const pa = v.position[a] || 1000 + a, pb = v.position[b] || 1000 + b;
@@ -117,11 +123,17 @@ export class Leaderboard {
       const gained = grid !== undefined && pos > 0 ? grid - pos : 0;
       this.set(row, "delta", gained > 0 ? `▲${gained}` : gained < 0 ? `▼${-gained}` : "", gained > 0 ? "up" : gained < 0 ? "down" : "");
       this.set(row, "drv", drv.code);
-      const gapValue = this.showInterval ? v.interval[d] : v.gap[d];
-      this.set(row, "gap", pos === 1 ? (this.showInterval ? "Interval" : "Leader") : Number.isFinite(gapValue) ? `+${gapValue.toFixed(3)}` : "");
+      if (timed) {
+        const gapValue = segmentBest[d] - fastest;
+        this.set(row, "gap", !Number.isFinite(gapValue) ? "" : gapValue === 0 ? "Fastest" : `+${gapValue.toFixed(3)}`);
+      } else {
+        const gapValue = this.showInterval ? v.interval[d] : v.gap[d];
+        this.set(row, "gap", pos === 1 ? (this.showInterval ? "Interval" : "Leader") : Number.isFinite(gapValue) ? `+${gapValue.toFixed(3)}` : "");
+      }
       this.set(row, "last", formatLapTime(lap.lastLap));
       const overall = this.laps.overallBest(sessionTime);
-      this.set(row, "best", formatLapTime(lap.bestLap), Number.isFinite(lap.bestLap) && lap.bestLap <= overall ? "ob" : "");
+      const best = timed ? segmentBest[d] : lap.bestLap;
+      this.set(row, "best", formatLapTime(best), Number.isFinite(best) && best <= (timed ? fastest : overall) ? "ob" : "");
       (["s1", "s2", "s3"] as const).forEach((c, s) => {
         const mark = lap.marks[s];
         this.set(row, c, Number.isFinite(lap.sectors[s]) ? lap.sectors[s].toFixed(1) : "",

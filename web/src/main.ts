@@ -8,11 +8,13 @@ import { api } from "./api";
 import { ReplayClock, SPEEDS } from "./clock";
 import type { FromWorker, ToWorker } from "./connection.worker";
 import ConnectionWorker from "./connection.worker?worker";
+import { GhostPanel, ghostPosition } from "./ghost";
 import { LapIndex } from "./laps";
 import { Leaderboard } from "./leaderboard";
 import { Header, MessageFeed, markers } from "./panels";
 import { emptySnapshot, PlayoutBuffer } from "./playout";
 import { RateController } from "./ratecontrol";
+import { findSegments, type Segment, segmentAt } from "./segments";
 import { TelemetryPanel } from "./telemetry";
 import { TrackMap } from "./trackmap";
 import type { FrameBlock, SessionEvent, SessionMeta } from "./types";
@@ -32,6 +34,8 @@ interface Stats {
   blocks: number;
   drawn: number;
   reconnects: number;
+  segment: string;
+  ghostTime: number;
   rateSwitches: string[];
   order: string[];
   ready: boolean;
@@ -39,7 +43,7 @@ interface Stats {
 
 declare global {
   interface Window {
-    __rr: Stats & { cars: () => { x: number; y: number }[]; frameWork: number[]; frameGaps: number[]; drop: () => void };
+    __rr: Stats & { cars: () => { x: number; y: number }[]; ghosts: () => { x: number; y: number }[]; frameWork: number[]; frameGaps: number[]; drop: () => void };
   }
 }
 
@@ -123,6 +127,10 @@ class Replay {
   private header: Header;
   private feed: MessageFeed;
   private telemetry: TelemetryPanel;
+  private ghost: GhostPanel;
+  private segments: Segment[];
+  private timed: boolean; // qualifying or practice: ranked by best lap, not by race gaps
+  private segmentShown = -1;
   private laps: LapIndex;
   private chunkFrames: number;
   private focused = -1;
@@ -170,13 +178,21 @@ class Replay {
     this.header = new Header($("header.top"), meta.info.total_laps, raceStart, events);
     this.feed = new MessageFeed($(".feed"), events, raceStart);
     this.telemetry = new TelemetryPanel($(".telemetry"), id, meta.drivers, this.laps);
+    this.ghost = new GhostPanel($(".side"), id, meta.drivers, lapRows);
+    this.ghost.onChange = () => {
+      if (!this.ghost.ghosts.length) this.map.ghosts = [];
+    };
+    this.timed = !["race", "sprint"].includes(meta.info.kind);
+    this.segments = findSegments(events, meta.info.kind, meta.t0, meta.t0 + meta.n_frames / meta.fps);
+    this.bindSegments();
     this.map.onPick = this.board.onPick = (d) => this.focus(d === this.focused ? -1 : d);
     this.stats = {
       frame: 0, sessionTime: meta.t0, leaderLap: 0, playing: false, speed: 1, rate: 0, stalls: 0, stallMs: 0,
-      bytes: 0, blocks: 0, drawn: 0, reconnects: 0, rateSwitches: [], order: [], ready: false,
+      bytes: 0, blocks: 0, drawn: 0, reconnects: 0, segment: "", ghostTime: NaN, rateSwitches: [], order: [], ready: false,
     };
     window.__rr = Object.assign(this.stats, {
       cars: () => this.map.carsOnScreen(),
+      ghosts: () => this.map.ghostsOnScreen(),
       frameWork: this.frameWork,
       frameGaps: this.frameGaps,
       drop: () => this.post({ type: "drop" }),
@@ -362,6 +378,29 @@ class Replay {
     });
   }
 
+  /** Segment tabs (Q1, Q2, Q3): a click jumps to the segment's green light. */
+  private bindSegments(): void {
+    const nav = $(".segments");
+    nav.hidden = !this.timed || this.segments.length < 2;
+    nav.replaceChildren(...this.segments.map((seg) => {
+      const b = document.createElement("button");
+      b.textContent = seg.name;
+      b.dataset.segment = seg.name;
+      b.addEventListener("click", () => this.seekFrame((seg.start - this.meta.t0) * this.meta.fps));
+      return b;
+    }));
+  }
+
+  private showSegment(sessionTime: number): void {
+    if (!this.timed) return;
+    const i = segmentAt(this.segments, sessionTime);
+    this.board.bestSince = this.segments[i].start;
+    if (i === this.segmentShown) return;
+    this.segmentShown = i;
+    this.stats.segment = this.segments[i].name;
+    $(".segments").querySelectorAll("button").forEach((b, k) => b.classList.toggle("active", k === i));
+  }
+
   private drawMarkers(): void {
     const code = this.focused >= 0 ? this.meta.drivers[this.focused].code : null;
     const total = this.meta.n_frames / this.meta.fps;
@@ -392,6 +431,11 @@ class Replay {
       this.stallStart = 0;
     }
     $(".buffering").hidden = !(stalled && now - this.stallStart > 300);
+    if (this.ghost.ghosts.length) {
+      const t = this.ghost.ghostTime(now, this.clock.speed);
+      this.stats.ghostTime = t;
+      this.map.ghosts = this.ghost.ghosts.map((g) => ({ ...ghostPosition(g, t), colour: g.colour, label: `${g.code} L${g.lap}` }));
+    }
     if (have) {
       this.map.trackStatus = this.snap.session.track_status;
       this.map.draw(this.snap);
@@ -400,7 +444,10 @@ class Replay {
     const sessionTime = this.meta.t0 + frame / this.meta.fps;
     if (now - this.lastPanel > 200 && have) {
       this.lastPanel = now;
+      this.showSegment(sessionTime);
       this.board.update(this.snap, sessionTime);
+      this.ghost.updateList(this.focused, sessionTime);
+      if (this.ghost.ghosts.length) this.ghost.followCursor(this.stats.ghostTime);
       this.header.update(this.snap.session.leader_lap, sessionTime, this.snap.session.track_status);
       this.feed.update(sessionTime);
       this.telemetry.update(this.focused, this.snap, sessionTime);

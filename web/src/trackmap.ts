@@ -28,6 +28,9 @@ export class TrackMap {
   private screenX: Float32Array;
   private screenY: Float32Array;
   focused = -1;
+  /** Ghost cars of a lap comparison (circuit metres), drawn as outlined diamonds. */
+  ghosts: { x: number; y: number; colour: string; label: string }[] = [];
+  private ghostScreen: { x: number; y: number }[] = [];
   onPick: (driver: number) => void = () => {};
   trackStatus = 1;
 
@@ -217,7 +220,38 @@ export class TrackMap {
       ctx.fillText(label, sx + r + 3, sy);
     }
     ctx.globalAlpha = 1;
+    this.drawGhosts(ctx);
     if (n === 0) return;
+  }
+
+  private drawGhosts(ctx: CanvasRenderingContext2D): void {
+    this.ghostScreen.length = 0;
+    for (const g of this.ghosts) {
+      if (!Number.isFinite(g.x) || !Number.isFinite(g.y)) {
+        this.ghostScreen.push({ x: NaN, y: NaN });
+        continue;
+      }
+      const [sx, sy] = this.toScreen(g.x, g.y);
+      this.ghostScreen.push({ x: sx, y: sy });
+      ctx.beginPath();
+      ctx.moveTo(sx, sy - 9);
+      ctx.lineTo(sx + 9, sy);
+      ctx.lineTo(sx, sy + 9);
+      ctx.lineTo(sx - 9, sy);
+      ctx.closePath();
+      ctx.fillStyle = "#0b0c10cc";
+      ctx.fill();
+      ctx.strokeStyle = g.colour;
+      ctx.lineWidth = 3;
+      ctx.stroke();
+      ctx.fillStyle = "#ffffff";
+      ctx.fillText(g.label, sx + 12, sy);
+    }
+  }
+
+  /** Screen positions of the ghosts as last drawn (for tests). */
+  ghostsOnScreen(): { x: number; y: number }[] {
+    return this.ghostScreen.slice();
   }
 
   private bindInput(): void {

@@ -1,0 +1,201 @@
+// Laps and the ghost comparison. The focused driver's laps are listed (time, sectors,
+// tyre); picking two laps (two drivers, or two laps of one) fetches both from the
+// lap-telemetry endpoint and replays them as ghosts on the map from a common start,
+// with speed, throttle and brake overlaid by distance and the time delta along the lap.
+
+import uPlot from "uplot";
+import { api } from "./api";
+import { formatLapTime } from "./laps";
+import type { Driver, LapRow } from "./types";
+
+export interface GhostLap {
+  code: string;
+  lap: number;
+  colour: string;
+  lapTime: Float64Array; // s since the lap's first frame
+  distance: Float64Array; // m since the lap's first frame
+  x: Float64Array;
+  y: Float64Array;
+  speed: (number | null)[];
+  throttle: (number | null)[];
+  brake: (number | null)[];
+}
+
+const GRID_M = 10;
+
+function toGhost(code: string, lap: number, colour: string, t: Record<string, (number | null)[]>): GhostLap {
+  const d0 = t.distance.find((v) => v !== null) ?? 0;
+  const f = (a: (number | null)[], off = 0) => Float64Array.from(a, (v) => (v === null ? NaN : v - off));
+  return {
+    code, lap, colour, lapTime: f(t.lap_time), distance: f(t.distance, d0), x: f(t.x), y: f(t.y),
+    speed: t.speed, throttle: t.throttle, brake: t.brake.map((v) => (v === null ? null : Number(v) * (Number(v) <= 1 ? 100 : 1))),
+  };
+}
+
+/** Index of the last sample with `arr[i] <= v` in an ascending array (-1 before the first). */
+function floorIndex(arr: Float64Array, v: number): number {
+  let lo = 0, hi = arr.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (arr[mid] <= v) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo - 1;
+}
+
+/** Linear interpolation of `ys` at `v` on the ascending `xs` (NaN outside or across a gap). */
+function interp(xs: Float64Array, ys: Float64Array, v: number): number {
+  const i = floorIndex(xs, v);
+  if (i < 0 || i >= xs.length - 1) return i === xs.length - 1 && xs[i] === v ? ys[i] : NaN;
+  const w = (v - xs[i]) / (xs[i + 1] - xs[i] || 1);
+  return ys[i] + (ys[i + 1] - ys[i]) * w;
+}
+
+/** Where the ghost is `t` seconds into its lap (NaN once the lap is over). */
+export function ghostPosition(g: GhostLap, t: number): { x: number; y: number; distance: number } {
+  return { x: interp(g.lapTime, g.x, t), y: interp(g.lapTime, g.y, t), distance: interp(g.lapTime, g.distance, t) };
+}
+
+/** Values of a channel on the distance grid (nearest sample at or before each point). */
+function onGrid(g: GhostLap, grid: number[], values: (number | null)[]): (number | null)[] {
+  return grid.map((m) => {
+    const i = floorIndex(g.distance, m);
+    return i >= 0 && m - g.distance[i] < 3 * GRID_M ? values[i] : null;
+  });
+}
+
+/** Time B is behind A at each grid distance (s; negative: B ahead). */
+export function timeDelta(a: GhostLap, b: GhostLap, grid: number[]): (number | null)[] {
+  return grid.map((m) => {
+    const v = interp(b.distance, b.lapTime, m) - interp(a.distance, a.lapTime, m);
+    return Number.isFinite(v) ? v : null;
+  });
+}
+
+export class GhostPanel {
+  private picks: { code: string; lap: number }[] = [];
+  private plots: uPlot[] = [];
+  private listKey = "";
+  ghosts: GhostLap[] = [];
+  private startedAt = 0; // performance.now() when the ghosts left the line
+  onChange: () => void = () => {};
+
+  constructor(
+    private el: HTMLElement,
+    private sessionId: string,
+    private drivers: Driver[],
+    private laps: LapRow[],
+  ) {
+    el.querySelector(".g-close")!.addEventListener("click", () => this.clear());
+    el.querySelector(".g-restart")!.addEventListener("click", () => (this.startedAt = performance.now()));
+  }
+
+  /** The focused driver's completed laps (rebuilt only when the driver or the count changes). */
+  updateList(focused: number, sessionTime: number): void {
+    const box = this.el.querySelector<HTMLElement>(".g-laps")!;
+    if (focused < 0) {
+      if (this.listKey !== "") box.replaceChildren();
+      this.listKey = "";
+      return;
+    }
+    const code = this.drivers[focused].code;
+    const rows = this.laps.filter((l) => l.driver === code && l.end !== null && l.end <= sessionTime);
+    const key = `${code}:${rows.length}:${this.picks.map((p) => `${p.code}${p.lap}`).join()}`;
+    if (key === this.listKey) return;
+    this.listKey = key;
+    const best = Math.min(...rows.map((r) => r.lap_time ?? Infinity));
+    box.replaceChildren(...rows.map((r) => {
+      const tr = document.createElement("tr");
+      const picked = this.picks.findIndex((p) => p.code === code && p.lap === r.lap);
+      tr.className = (r.lap_time === best ? "pb " : "") + (picked >= 0 ? `pick${picked}` : "");
+      tr.dataset.lap = String(r.lap);
+      const sectors = [0, 1, 2].map((s) => r.sectors?.[s]);
+      const cells = [String(r.lap), formatLapTime(r.lap_time ?? NaN) || "–",
+        ...sectors.map((s) => (typeof s === "number" ? s.toFixed(3) : "–")), r.compound ?? ""];
+      for (const c of cells) tr.append(Object.assign(document.createElement("td"), { textContent: c }));
+      const btn = Object.assign(document.createElement("button"), { textContent: picked === 0 ? "A" : picked === 1 ? "B" : "+", title: "Compare this lap" });
+      btn.addEventListener("click", () => void this.pick(code, r.lap));
+      const td = document.createElement("td");
+      td.append(btn);
+      tr.append(td);
+      return tr;
+    }));
+  }
+
+  /** Add a lap to the comparison; the second pick starts the ghosts. */
+  async pick(code: string, lap: number): Promise<void> {
+    this.picks = [...this.picks.filter((p) => !(p.code === code && p.lap === lap)), { code, lap }].slice(-2);
+    this.listKey = "";
+    if (this.picks.length === 2) await this.compare();
+  }
+
+  private clear(): void {
+    this.picks = [];
+    this.ghosts = [];
+    this.listKey = "";
+    this.plots.forEach((p) => p.destroy());
+    this.plots = [];
+    this.el.querySelector<HTMLElement>(".g-compare")!.hidden = true;
+    this.onChange();
+  }
+
+  private async compare(): Promise<void> {
+    const [a, b] = this.picks;
+    const colourOf = (code: string) => this.drivers.find((d) => d.code === code)?.colour ?? "#fff";
+    const same = a.code === b.code;
+    const traces = await Promise.all(this.picks.map((p) => api.telemetry(this.sessionId, p.code, p.lap)));
+    this.ghosts = traces.map((t, i) => toGhost(this.picks[i].code, this.picks[i].lap, i === 1 && same ? "#ffffff" : colourOf(this.picks[i].code), t));
+    this.startedAt = performance.now();
+    const [ga, gb] = this.ghosts;
+    const length = Math.min(ga.distance[ga.distance.length - 1], gb.distance[gb.distance.length - 1]);
+    const grid = Array.from({ length: Math.max(2, Math.floor(length / GRID_M)) }, (_, i) => i * GRID_M);
+    const box = this.el.querySelector<HTMLElement>(".g-compare")!;
+    box.hidden = false;
+    const label = (g: GhostLap) => `${g.code} L${g.lap}`;
+    const times = this.ghosts.map((g) => {
+      const row = this.laps.find((l) => l.driver === g.code && l.lap === g.lap);
+      return `${label(g)} ${formatLapTime(row?.lap_time ?? NaN)}`;
+    });
+    box.querySelector(".g-title")!.textContent = `${times[0]} vs ${times[1]}`;
+    this.plots.forEach((p) => p.destroy());
+    const width = Math.max(240, box.clientWidth - 4);
+    const axes = (unit: string): uPlot.Axis[] => [
+      { stroke: "#9aa1ad", grid: { stroke: "#2a2e36" }, size: 24 },
+      { stroke: "#9aa1ad", grid: { stroke: "#2a2e36" }, size: 40, label: unit, labelSize: 12 },
+    ];
+    const sync = { key: "ghost" };
+    const chart = (cls: string, height: number, unit: string, series: uPlot.Series[], data: (number | null)[][]) =>
+      new uPlot({ width, height, scales: { x: { time: false } }, axes: axes(unit), cursor: { sync }, legend: { show: cls === "speed" }, series: [{ label: "m" }, ...series] },
+        [grid, ...data] as uPlot.AlignedData, box.querySelector<HTMLElement>(`.g-${cls}`)!);
+    this.plots = [
+      chart("speed", 130, "km/h", [
+        { label: label(ga), stroke: ga.colour, width: 1.5 }, { label: label(gb), stroke: gb.colour, width: 1.5, dash: [5, 3] },
+      ], [onGrid(ga, grid, ga.speed), onGrid(gb, grid, gb.speed)]),
+      chart("inputs", 90, "thr/brk %", [
+        { label: `${label(ga)} throttle`, stroke: ga.colour }, { label: `${label(gb)} throttle`, stroke: gb.colour, dash: [5, 3] },
+        { label: `${label(ga)} brake`, stroke: "#ff5c5c" }, { label: `${label(gb)} brake`, stroke: "#ff9c9c", dash: [5, 3] },
+      ], [onGrid(ga, grid, ga.throttle), onGrid(gb, grid, gb.throttle), onGrid(ga, grid, ga.brake), onGrid(gb, grid, gb.brake)]),
+      chart("delta", 80, `Δ s (${gb.code} − ${ga.code})`, [
+        { label: "delta", stroke: "#e8c547", width: 1.5, fill: "#e8c54722" },
+      ], [timeDelta(ga, gb, grid)]),
+    ];
+    this.listKey = "";
+    this.onChange();
+  }
+
+  /** Seconds into the lap the ghosts are at `now`, at the replay's speed; loops. */
+  ghostTime(now: number, speed: number): number {
+    const longest = Math.max(...this.ghosts.map((g) => g.lapTime[g.lapTime.length - 1]));
+    const t = ((now - this.startedAt) / 1000) * speed;
+    return longest > 0 ? t % (longest + 2) : t;
+  }
+
+  /** Move the charts' cursor to ghost A (a few times a second). */
+  followCursor(t: number): void {
+    if (!this.ghosts.length || !this.plots.length) return;
+    const d = ghostPosition(this.ghosts[0], t).distance;
+    if (!Number.isFinite(d)) return;
+    const left = this.plots[0].valToPos(d, "x");
+    if (Number.isFinite(left)) this.plots[0].setCursor({ left, top: 10 });
+  }
+}

@@ -1,0 +1,43 @@
+// Session segments (Q1, Q2, Q3) from the events: the timeline's own `segment` events
+// when it has them (data: name, start, end), else the race control flags (a green light
+// at each segment's start, the chequered flag at its end). A session with neither is
+// one segment from the first moment to the last.
+
+import type { SessionEvent } from "./types";
+
+export interface Segment {
+  name: string;
+  start: number; // session time of the green light
+  end: number; // session time of the chequered flag (NaN while unknown)
+}
+
+const num = (v: unknown): number => (typeof v === "number" && Number.isFinite(v) ? v : NaN);
+
+export function findSegments(events: SessionEvent[], kind: string, t0: number, tEnd: number): Segment[] {
+  const explicit = events.filter((e) => e.kind === "segment");
+  if (explicit.length) {
+    return explicit.map((e, i) => ({
+      name: String(e.data.name ?? `Part ${i + 1}`),
+      start: Number.isFinite(num(e.data.start)) ? num(e.data.start) : e.time,
+      end: num(e.data.end),
+    }));
+  }
+  const prefix = kind === "sprint_qualifying" ? "SQ" : kind === "qualifying" ? "Q" : null;
+  const whole = [{ name: prefix ? `${prefix}1` : "Session", start: t0, end: tEnd }];
+  if (!prefix) return whole;
+  const text = (e: SessionEvent) => (e.kind === "message" ? String(e.data.message ?? "").toUpperCase() : "");
+  const out: Segment[] = [];
+  for (const e of events) {
+    const m = text(e);
+    if (m.startsWith("GREEN LIGHT")) out.push({ name: `${prefix}${out.length + 1}`, start: e.time, end: NaN });
+    else if (m.startsWith("CHEQUERED FLAG") && out.length && Number.isNaN(out[out.length - 1].end)) out[out.length - 1].end = e.time;
+  }
+  return out.length ? out : whole;
+}
+
+/** Index of the segment running at `t`: the last one started (the first before any). */
+export function segmentAt(segments: Segment[], t: number): number {
+  let i = 0;
+  while (i + 1 < segments.length && segments[i + 1].start <= t) i++;
+  return i;
+}
