@@ -183,6 +183,16 @@ def test_qualifying_loads_without_fastf1(ti_quali_dir: Path) -> None:
     assert any("garage" in p for p in quali.problems)
 
 
+def test_qualifying_falls_back_to_the_archive_when_fastf1_lacks_it(
+    ti_quali_dir: Path, ff1_cache_dir: Path, ff1_http_cache_dir: Path
+) -> None:
+    # The FastF1 cache holds the race only: qualifying still loads, and says why it is
+    # timed from the archive (this used to leave the parse pool's workers hanging).
+    quali = load_folder(ti_quali_dir, ff1_cache_dir, ff1_http_cache_dir, offline=True)
+    assert len(quali.laps) == 297 and len(quali.telemetry) == 20
+    assert any("FastF1 timing unavailable" in p for p in quali.problems)
+
+
 def test_session_name_with_fastf1_options(
     ti_race_dir: Path, ff1_cache_dir: Path, ff1_http_cache_dir: Path
 ) -> None:

@@ -184,7 +184,9 @@ def _read_all_drivers(
             try:
                 other = meanwhile() if meanwhile else None
             except BaseException:
-                pool.shutdown(wait=False, cancel_futures=True)
+                # Wait for the running parses: shutdown(wait=False) would leave idle
+                # workers behind, and this process would then hang at exit joining them.
+                pool.shutdown(wait=True, cancel_futures=True)
                 raise
             for i, data in enumerate(parsed):
                 results.append(data)
@@ -505,13 +507,12 @@ def load_folder(
     fastf1_timing = None
     if fastf1_cache is not None or fastf1_http_cache is not None:
         fastf1_timing = functools.partial(
-            load_timing,
-            session.year,
-            session.event,
-            session.name,
+            _optional_fastf1_timing,
+            session,
             Path(fastf1_cache) if fastf1_cache else None,
             Path(fastf1_http_cache) if fastf1_http_cache else None,
             offline,
+            problems,
         )
     _report(progress, 0.05, "reading lap files")
     driver_dirs = list(session.driver_dirs.values())
@@ -525,6 +526,21 @@ def load_folder(
     corners = read_corners(session.path, problems)
     _report(progress, 1.0, "loaded")
     return assemble(timing, telemetry, problems, corners)
+
+
+def _optional_fastf1_timing(
+    session: SessionFolder,
+    cache: Path | None,
+    http_cache: Path | None,
+    offline: bool,
+    problems: list[str],
+) -> Timing | None:
+    """FastF1 timing if it loads; otherwise None (and why), so the archive alone serves."""
+    try:
+        return load_timing(session.year, session.event, session.name, cache, http_cache, offline)
+    except SessionNotFound as exc:
+        problems.append(f"FastF1 timing unavailable ({exc}); lap times chained from the archive")
+        return None
 
 
 def _check_against_timing(

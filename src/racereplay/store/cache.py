@@ -143,6 +143,9 @@ async def open_or_build_async(
     return timeline
 
 
+EXIT_GRACE_SECONDS = 10.0
+
+
 def _build_in_thread(
     ref: SessionRef, path: Path, progress: Progress | None, workers: int | None
 ) -> None:
@@ -164,7 +167,12 @@ def _build_in_process(
         _relay(receiver, progress)
     finally:
         receiver.close()
-        proc.join()
+        # The result is in; a child that cannot exit (e.g. a stuck pool of its own)
+        # must not keep every waiter of this session waiting.
+        proc.join(timeout=EXIT_GRACE_SECONDS)
+        if proc.is_alive():
+            proc.kill()
+            proc.join()
 
 
 def _relay(receiver: Any, progress: Progress | None) -> None:
