@@ -61,7 +61,12 @@ def test_health_docs_and_the_page_without_a_built_client(client: httpx.Client) -
 
 def test_catalogue_lists_demo_and_data_folder_sessions(client: httpx.Client) -> None:
     names = [s["name"] for s in client.get("/api/catalogue").json()["sessions"]]
-    assert names == ["demo", "tracinginsights:2025/Test Grand Prix/Race"]
+    assert names == [
+        "demo",
+        "demo?session=qualifying",
+        "demo?session=practice",
+        "tracinginsights:2025/Test Grand Prix/Race",
+    ]
 
 
 def test_open_status_metadata_laps_results_events(client: httpx.Client) -> None:

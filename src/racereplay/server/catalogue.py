@@ -46,7 +46,11 @@ class Catalogue:
 
     def names(self) -> list[tuple[str, str, str]]:
         """(client name, title, source) of every offered session."""
-        entries = [("demo", "Demo race (simulated)", "demo")]
+        entries = [
+            ("demo", "Demo race (simulated)", "demo"),
+            ("demo?session=qualifying", "Demo qualifying (simulated)", "demo"),
+            ("demo?session=practice", "Demo practice (simulated)", "demo"),
+        ]
         entries += [(name, f"Demo: {name}", "demo") for name in self.settings.extra_demo]
         for root in self._roots:
             for folder in _scan(root):
