@@ -63,7 +63,7 @@ def _msgpack_bytes(frame: dict[str, Any]) -> bytes:
     return msgpack.packb(frame, use_bin_type=True)
 
 
-class PerFrameCodec:
+class PerFrameCodec(chunking.Chunked):
     """One message per frame; the chunk is only the unit of caching."""
 
     per_frame = True
@@ -76,20 +76,10 @@ class PerFrameCodec:
         chunk_seconds: int = chunking.CHUNK_SECONDS,
         rates: tuple[int, ...] = chunking.RATES,
     ) -> None:
+        super().__init__(chunk_seconds, rates)
         self.name = name
         self.media_type = media_type
         self._serialise = serialise
-        self.chunk_seconds = chunk_seconds
-        self.rates = rates
-
-    def n_chunks(self, timeline: Timeline) -> int:
-        return chunking.n_chunks(timeline, self.chunk_seconds)
-
-    def chunk_of_frame(self, timeline: Timeline, frame: int) -> int:
-        return chunking.chunk_of_frame(timeline, frame, self.chunk_seconds)
-
-    def frames_of_chunk(self, timeline: Timeline, rate: int, index: int) -> np.ndarray:
-        return chunking.frames_of_chunk(timeline, rate, index, self.chunk_seconds)
 
     def encode_chunk(self, timeline: Timeline, rate: int, index: int) -> list[bytes]:
         frames = self.frames_of_chunk(timeline, rate, index)

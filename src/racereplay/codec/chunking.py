@@ -50,3 +50,20 @@ def frames_of_chunk(timeline: Timeline, rate: int, index: int, chunk_seconds: in
     offsets = (np.arange(chunk_seconds * rate, dtype=np.int64) * timeline.fps) // rate
     frames = first + offsets
     return frames[frames < timeline.n_frames]
+
+
+class Chunked:
+    """Chunk arithmetic shared by every codec (the same spans at every rate)."""
+
+    def __init__(self, chunk_seconds: int = CHUNK_SECONDS, rates: tuple[int, ...] = RATES) -> None:
+        self.chunk_seconds = chunk_seconds
+        self.rates = rates
+
+    def n_chunks(self, timeline: Timeline) -> int:
+        return n_chunks(timeline, self.chunk_seconds)
+
+    def chunk_of_frame(self, timeline: Timeline, frame: int) -> int:
+        return chunk_of_frame(timeline, frame, self.chunk_seconds)
+
+    def frames_of_chunk(self, timeline: Timeline, rate: int, index: int) -> np.ndarray:
+        return frames_of_chunk(timeline, rate, index, self.chunk_seconds)

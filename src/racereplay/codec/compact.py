@@ -106,7 +106,7 @@ def _driver_series(timeline: Timeline, frames: np.ndarray, spec: ChannelSpec) ->
     return quantise(timeline.frames[spec.name][frames].T, spec)
 
 
-class CompactCodec:
+class CompactCodec(chunking.Chunked):
     name = "compact"
     per_frame = False
     media_type = "application/octet-stream"
@@ -117,18 +117,8 @@ class CompactCodec:
         rates: tuple[int, ...] = chunking.RATES,
         level: int = 9,
     ) -> None:
-        self.chunk_seconds = chunk_seconds
-        self.rates = rates
+        super().__init__(chunk_seconds, rates)
         self.level = level
-
-    def n_chunks(self, timeline: Timeline) -> int:
-        return chunking.n_chunks(timeline, self.chunk_seconds)
-
-    def chunk_of_frame(self, timeline: Timeline, frame: int) -> int:
-        return chunking.chunk_of_frame(timeline, frame, self.chunk_seconds)
-
-    def frames_of_chunk(self, timeline: Timeline, rate: int, index: int) -> np.ndarray:
-        return chunking.frames_of_chunk(timeline, rate, index, self.chunk_seconds)
 
     def encode_chunk(self, timeline: Timeline, rate: int, index: int) -> list[bytes]:
         frames = self.frames_of_chunk(timeline, rate, index)
