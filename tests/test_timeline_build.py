@@ -20,8 +20,8 @@ from racereplay.model import (
     TrackStatusInterval,
 )
 from racereplay.timeline.build import build_timeline
+from racereplay.timeline.flicker import deflicker
 from racereplay.timeline.model import DriverStatus, EventKind, Timeline
-from racereplay.timeline.order import deflicker
 from racereplay.timeline.summary import summarize
 
 LAP = 1000.0  # metres: a circle of this circumference

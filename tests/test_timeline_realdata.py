@@ -53,6 +53,9 @@ def test_running_order_at_lap_ends_agrees_with_official_positions(
     share = float(np.mean(agree))
     print(f"lap-end order agreement: {sum(agree)}/{len(agree)} = {share:.2%}")
     assert share >= 0.99
+    # Pairwise de-flickering shows each swap of a pit sequence at once (921/921 today;
+    # holding whole orders gave 915/921, the misses on laps 44, 46 and 47).
+    assert share >= 0.997
     # The start, the Safety Car laps and the finish are among what is checked.
     checked_laps = {lap.number for lap in timed}
     assert {1, 2, 5, 35, 48, 57} <= checked_laps

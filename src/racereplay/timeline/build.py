@@ -13,6 +13,7 @@ from racereplay.timeline import order as ordering
 from racereplay.timeline.clock import Clock, make_clock
 from racereplay.timeline.distance import grid_offset, race_distance
 from racereplay.timeline.events import build_events
+from racereplay.timeline.flicker import deflicker
 from racereplay.timeline.geometry import build_geometry
 from racereplay.timeline.laptable import DriverLaps, all_driver_laps, lap_length
 from racereplay.timeline.model import (
@@ -30,7 +31,7 @@ Progress = Callable[[float, str], None]
 
 # The version of what a build produces: bump it whenever the output changes, so that
 # timelines cached by an older build are rebuilt rather than served.
-BUILD_VERSION = 2
+BUILD_VERSION = 3
 
 NO_FLICKER_SECONDS = 1.0
 
@@ -90,7 +91,7 @@ def build_timeline(
         _race_order(frames, raw, laps, codes, clock, distance)
     else:
         order, gap = qualifying_order(raw, laps, codes, times)
-        order = ordering.deflicker(order, round(NO_FLICKER_SECONDS * clock.fps) + 1)
+        order = deflicker(order, round(NO_FLICKER_SECONDS * clock.fps) + 1)
         frames["position"][:] = ordering.positions_from_order(order)
         frames["gap"][:] = gap
         frames["interval"][:] = ordering.interval_to_car_ahead(gap, order)
@@ -177,7 +178,7 @@ def _race_order(
         dtype=np.float64,
     )
     order = ordering.race_order(distance, status, finish_time, retired_rank)
-    order = ordering.deflicker(order, round(NO_FLICKER_SECONDS * clock.fps) + 1)
+    order = deflicker(order, round(NO_FLICKER_SECONDS * clock.fps) + 1)
     frames["position"][:] = ordering.positions_from_order(order)
     start = raw.info.start_time
     if not math.isfinite(start):

@@ -1,9 +1,8 @@
 """Running order, gap to the leader and interval, for every frame at once.
 
 Races rank by race distance; qualifying and practice by best lap time. Either
-way the order is de-flickered: an order that does not last one second is never
-shown (the previous lasting order stays on screen instead), so no swap can
-revert within a second.
+way the order is then de-flickered (timeline.flicker), so no swap can revert
+within a second.
 """
 
 from __future__ import annotations
@@ -44,23 +43,6 @@ def race_order(
     )  # an official retired rank outranks distance among retired cars
     finish = np.where(status == DriverStatus.FINISHED, finish_time[None, :], np.inf)
     return rank_by_keys((finish, -value, group))
-
-
-def deflicker(order: np.ndarray, min_frames: int) -> np.ndarray:
-    """Replace every order that lasts fewer than `min_frames` by the last one that lasted."""
-    n = len(order)
-    if n == 0:
-        return order
-    changed = np.ones(n, dtype=bool)
-    changed[1:] = (order[1:] != order[:-1]).any(axis=1)
-    run_start = np.flatnonzero(changed)
-    run_len = np.diff(np.append(run_start, n))
-    run_of_frame = np.cumsum(changed) - 1
-    lasting = run_len[run_of_frame] >= min_frames
-    lasting[0] = True  # the first frame has nothing earlier to fall back on
-    source = np.where(lasting, np.arange(n), 0)
-    np.maximum.accumulate(source, out=source)
-    return order[source]
 
 
 def positions_from_order(order: np.ndarray) -> np.ndarray:
