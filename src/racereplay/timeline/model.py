@@ -85,6 +85,7 @@ class EventKind:
     TRACK_STATUS = "track_status"  # data: status, label
     MESSAGE = "message"  # data: category, message, flag, scope, sector, driver, lap
     WEATHER = "weather"  # data: WeatherSample fields
+    SEGMENT = "segment"  # data: name (Q1, SQ2, ...), start, end (session times); at start
 
 
 @dataclass(frozen=True)
