@@ -22,7 +22,7 @@ from racereplay.timeline.model import (
     SESSION_CHANNELS,
     Timeline,
 )
-from racereplay.timeline.qualifying import qualifying_order
+from racereplay.timeline.qualifying import Segment, find_segments, qualifying_order
 from racereplay.timeline.resample import resample_all
 from racereplay.timeline.results import lap_table, results_table
 from racereplay.timeline.status import lap_index, per_lap_channel, status_of
@@ -87,10 +87,12 @@ def build_timeline(
     frames["distance"][:] = distance
 
     report(0.75, "running order and gaps")
+    segments = find_segments(raw, laps)
     if raw.info.kind.is_race:
         _race_order(frames, raw, laps, codes, clock, distance)
     else:
-        order, gap = qualifying_order(raw, laps, codes, times)
+        problems += _segment_problems(raw, segments)
+        order, gap = qualifying_order(laps, codes, times, segments)
         order = deflicker(order, round(NO_FLICKER_SECONDS * clock.fps) + 1)
         frames["position"][:] = ordering.positions_from_order(order)
         frames["gap"][:] = gap
@@ -99,7 +101,7 @@ def build_timeline(
     _session_channels(frames, raw, codes, clock)
 
     report(0.85, "events, laps, geometry")
-    events = build_events(raw, laps, codes, clock, frames)
+    events = build_events(raw, laps, codes, clock, frames, segments)
     geometry = build_geometry(raw, laps, lap_len)
     if geometry is None:
         problems.append("no reference lap with telemetry: track map unavailable")
@@ -187,6 +189,16 @@ def _race_order(
     gap = ordering.gap_to_leader(clock.times, distance, status, finish_time, start)
     frames["gap"][:] = gap
     frames["interval"][:] = ordering.interval_to_car_ahead(gap, order)
+
+
+def _segment_problems(raw: RawSession, segments: list[Segment]) -> list[str]:
+    """A qualifying session found to be one part: say so, its order is by best lap overall."""
+    if len(segments) != 1:
+        return []
+    return [
+        "qualifying parts not found (no chequered flags in race control, no breaks in "
+        "running): shown as one part, ordered by best lap"
+    ]
 
 
 def _unknown_drivers_unplaced(

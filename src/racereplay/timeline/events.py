@@ -12,6 +12,7 @@ from racereplay.model import RawSession, TrackStatusCode
 from racereplay.timeline.clock import Clock
 from racereplay.timeline.laptable import DriverLaps
 from racereplay.timeline.model import DriverStatus, Event, EventKind
+from racereplay.timeline.qualifying import Segment
 from racereplay.timeline.results import _num, personal_best_flags, valid_lap_times
 
 TRACK_LABELS = {
@@ -30,8 +31,10 @@ def build_events(
     codes: list[str],
     clock: Clock,
     frames: dict[str, np.ndarray],
+    segments: list[Segment] | None = None,
 ) -> list[Event]:
     events = [
+        *segment_events(segments or []),
         *lap_events(laps),
         *sector_events(laps),
         *pit_events(laps, codes, clock, frames["speed"]),
@@ -263,6 +266,19 @@ def message_events(raw: RawSession) -> list[Event]:
         )
         for m in raw.messages
         if math.isfinite(m.time)
+    ]
+
+
+def segment_events(segments: list[Segment]) -> list[Event]:
+    """Qualifying parts, for tabs (Q1, Q2, Q3): one event at each part's start."""
+    return [
+        Event(
+            s.start,
+            EventKind.SEGMENT,
+            None,
+            {"name": s.name, "start": _num(s.start), "end": _num(s.end)},
+        )
+        for s in segments
     ]
 
 
