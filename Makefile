@@ -38,6 +38,7 @@ run: install web
 lint: install
 	$(BIN)/ruff check src tests
 	$(BIN)/ruff format --check src tests
+	$(BIN)/mypy src
 
 test: install lint web chromium
 	$(BIN)/pytest
