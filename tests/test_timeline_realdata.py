@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from racereplay.model import RawSession
+from racereplay.model import RawSession, TrackStatusCode
 from racereplay.timeline.build import build_timeline
 from racereplay.timeline.model import DRIVER_CHANNELS, SESSION_CHANNELS, Timeline
 from racereplay.timeline.summary import summarize
@@ -144,3 +144,37 @@ def test_track_geometry_from_a_reference_lap(race: Timeline) -> None:
     assert 0 < geometry.sector_starts[0] < geometry.sector_starts[1] < geometry.length
     assert len(geometry.corners) == 14
     assert len(geometry.pit_lane) > 10
+
+
+def _overtakes(race: Timeline) -> list[tuple[float, str, str]]:
+    return [(e.time, e.driver or "", e.data["passed"]) for e in race.events if e.kind == "overtake"]
+
+
+def test_no_overtakes_behind_the_safety_car(race: Timeline) -> None:
+    # Three Safety Car periods (laps 1-7, 34-41, 47-51): places changed there only through
+    # pit stops and retirements, and race distance cannot order cars nose to tail.
+    overtakes = _overtakes(race)
+    status = race.frames["track_status"]
+    under_sc = [o for o in overtakes if status[race.frame_at(o[0])] == TrackStatusCode.SAFETY_CAR]
+    assert under_sc == []
+    assert (status == TrackStatusCode.SAFETY_CAR).sum() > 20 * 60 * race.fps
+    # Green-flag racing still has its overtakes: the start, and lap 44, where rain came and
+    # cars on intermediates passed the Ferraris left out on slicks.
+    assert len(overtakes) > 50
+    lap44 = {(a, b) for t, a, b in overtakes if 8940 < t < 8970}
+    assert {("ALB", "LEC"), ("STR", "LEC")} <= lap44
+
+
+def test_places_lost_to_pit_stops_and_retirements_are_not_overtakes(
+    race: Timeline, race_raw: RawSession
+) -> None:
+    codes = _codes(race)
+    pit_in = {
+        code: [lap.pit_in for lap in race_raw.laps_of(code) if math.isfinite(lap.pit_in)]
+        for code in codes
+    }
+    for t, mover, passed in _overtakes(race):
+        # The car passed was not slowing for its pit stop ...
+        assert not any(0 <= p - t <= 15 for p in pit_in[passed]), (t, mover, passed)
+        # ... nor standing where it stopped (ALO in the wall on lap 33).
+        assert race.frames["speed"][race.frame_at(t), codes.index(passed)] > 5, (t, passed)

@@ -31,7 +31,7 @@ Progress = Callable[[float, str], None]
 
 # The version of what a build produces: bump it whenever the output changes, so that
 # timelines cached by an older build are rebuilt rather than served.
-BUILD_VERSION = 3
+BUILD_VERSION = 4
 
 NO_FLICKER_SECONDS = 1.0
 

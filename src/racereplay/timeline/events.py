@@ -38,7 +38,13 @@ def build_events(
         *lap_events(laps),
         *sector_events(laps),
         *pit_events(laps, codes, clock, frames["speed"]),
-        *overtake_events(codes, clock, frames["position"], frames["status"]),
+        *overtake_events(
+            codes,
+            clock,
+            frames["position"],
+            racing(laps, codes, clock, frames),
+            defending(laps, codes, clock, frames["speed"]),
+        ),
         *fate_events(laps, frames, clock, codes),
         *track_status_events(raw),
         *message_events(raw),
@@ -182,22 +188,79 @@ def _stationary_seconds(speed: np.ndarray | None, clock: Clock, start: float, en
     return float(np.count_nonzero(window < STATIONARY_KMH)) / clock.fps
 
 
+# A car is slowing for the pit lane or getting back up to speed this long around its
+# visit (pit entry and exit roads; 2025 Australia: passed 0-12 s before the pit-in line).
+PIT_ROAD_S = 15.0
+STANDING_KMH = 10.0
+# No racing: overtaking is not allowed, places change through pit stops and retirements,
+# and cars nose to tail behind the Safety Car are closer than race distance can tell apart.
+NEUTRALISED = (
+    TrackStatusCode.SAFETY_CAR,
+    TrackStatusCode.RED,
+    TrackStatusCode.VSC,
+    TrackStatusCode.VSC_ENDING,
+)
+
+
+def racing(
+    laps: dict[str, DriverLaps], codes: list[str], clock: Clock, frames: dict[str, np.ndarray]
+) -> np.ndarray:
+    """(F, D) True where a car races for places: running (not in the pit lane, retired or
+    finished), the track not neutralised, and not stopped for good (official timing keeps
+    a stopped car in its place until its lap is over: the places it loses are lost to
+    its retirement)."""
+    times = clock.times
+    ok = frames["status"] == DriverStatus.RUNNING
+    ok &= ~np.isin(frames["track_status"], NEUTRALISED)[:, None]
+    for j, code in enumerate(codes):
+        dl = laps[code]
+        if dl.retired and math.isfinite(dl.stop_time):
+            ok[times >= dl.stop_time, j] = False
+    return ok
+
+
+def defending(
+    laps: dict[str, DriverLaps], codes: list[str], clock: Clock, speed: np.ndarray
+) -> np.ndarray:
+    """(F, D) True where a car that loses a place is passed, not left behind: it is not
+    within PIT_ROAD_S before a pit entry or after a pit exit (the place is lost to the
+    stop), nor standing (stalled, or stopped where it crashed)."""
+    times = clock.times
+    with np.errstate(invalid="ignore"):  # NaN speed (no telemetry): not known to stand
+        ok = ~(speed < STANDING_KMH)
+    for j, code in enumerate(codes):
+        dl = laps[code]
+        ins, outs = dl.pit_in[np.isfinite(dl.pit_in)], dl.pit_out[np.isfinite(dl.pit_out)]
+        spans = [
+            *zip(ins - PIT_ROAD_S, ins, strict=True),
+            *zip(outs, outs + PIT_ROAD_S, strict=True),
+        ]
+        for start, end in spans:
+            first, last = np.searchsorted(times, [start, end], side="left")
+            ok[first:last, j] = False
+    return ok
+
+
 def overtake_events(
-    codes: list[str], clock: Clock, position: np.ndarray, status: np.ndarray
+    codes: list[str],
+    clock: Clock,
+    position: np.ndarray,
+    racing: np.ndarray,
+    defending: np.ndarray,
 ) -> list[Event]:
-    """A car that takes the place of a car that was on track and is still on track,
-    both running (not in the pit lane, not retiring, not finishing)."""
+    """A car that takes the place of another while both race (`racing`) and the other
+    defends it (`defending`)."""
     if len(position) < 2:
         return []
-    running = status == DriverStatus.RUNNING
-    both_running = running[1:] & running[:-1]
-    gained = (position[1:] < position[:-1]) & both_running
+    both = racing[1:] & racing[:-1]
+    passable = both & defending[1:] & defending[:-1]
+    gained = (position[1:] < position[:-1]) & both
     frames, movers = np.nonzero(gained)
     events: list[Event] = []
     for k, a in zip(frames.tolist(), movers.tolist(), strict=True):
         before, after = position[k], position[k + 1]
-        # The cars passed: ahead of `a` before, behind it after, still running.
-        passed = np.flatnonzero((before < before[a]) & (after > after[a]) & both_running[k])
+        # The cars passed: ahead of `a` before, behind it after, and passable.
+        passed = np.flatnonzero((before < before[a]) & (after > after[a]) & passable[k])
         for b in passed.tolist():
             events.append(
                 Event(
