@@ -141,7 +141,7 @@ def _best_so_far(
     """Best valid lap time set by each frame in each segment (S, F, D); inf for none.
     A lap belongs to the segment it ends in (a lap begun before the flag still counts).
     An out-lap is not timed: it began at the pit exit, not on the line."""
-    best = np.full((len(bounds), len(times), len(codes)), np.inf)
+    best = np.full((len(bounds), len(times), len(codes)), np.inf, dtype=np.float32)
     for j, code in enumerate(codes):
         dl = laps[code]
         valid = np.where(np.isfinite(dl.pit_out), np.nan, valid_lap_times(dl))[: dl.completed]
