@@ -38,8 +38,7 @@ function transferables(b: FrameBlock): ArrayBuffer[] {
 // Messages are handled strictly in arrival order (a chunk decode is async).
 let queue: Promise<void> = Promise.resolve();
 
-async function handle(data: ArrayBuffer | string): Promise<void> {
-  const receivedAt = performance.now();
+async function handle(data: ArrayBuffer | string, receivedAt: number): Promise<void> {
   const message = (typeof data === "string" ? JSON.parse(data) : decode(new Uint8Array(data))) as Record<string, unknown>;
   if (message.type === "data" && message.codec === "compact" && message.payload instanceof Uint8Array) {
     const started = performance.now();
@@ -60,7 +59,9 @@ function connect(): void {
     attempts = 0;
   };
   ws.onmessage = (e) => {
-    queue = queue.then(() => handle(e.data)).catch((err) => post({ type: "message", message: { type: "error", code: "client_decode", message: String(err) } }));
+    // Arrival time taken now, not after earlier decodes: it measures the link. Absolute ms (the page's clock has another origin).
+    const receivedAt = performance.timeOrigin + performance.now();
+    queue = queue.then(() => handle(e.data, receivedAt)).catch((err) => post({ type: "message", message: { type: "error", code: "client_decode", message: String(err) } }));
   };
   ws.onclose = (e) => {
     if (socket !== ws) return;

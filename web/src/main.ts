@@ -43,7 +43,7 @@ interface Stats {
 
 declare global {
   interface Window {
-    __rr: Stats & { cars: () => { x: number; y: number }[]; ghosts: () => { x: number; y: number }[]; frameWork: number[]; frameGaps: number[]; drop: () => void };
+    __rr: Stats & { cars: () => { x: number; y: number }[]; ghosts: () => { x: number; y: number }[]; rateLog: () => string[]; frameWork: number[]; frameGaps: number[]; drop: () => void };
   }
 }
 
@@ -141,6 +141,9 @@ class Replay {
   private requestedRate = "auto";
   private rates: RateController;
   private rateReason = "";
+  private lastPing = 0;
+  private askedRate = 0;
+  private askedAt = 0;
   private received: { at: number; bytes: number }[] = [];
   private pendingRestore: URLSearchParams | null;
   private stats: Stats;
@@ -193,6 +196,7 @@ class Replay {
     window.__rr = Object.assign(this.stats, {
       cars: () => this.map.carsOnScreen(),
       ghosts: () => this.map.ghostsOnScreen(),
+      rateLog: () => this.rates.log.slice(),
       frameWork: this.frameWork,
       frameGaps: this.frameGaps,
       drop: () => this.post({ type: "drop" }),
@@ -215,12 +219,12 @@ class Replay {
   }
 
   private command(type: string, fields: Record<string, unknown> = {}): void {
-    this.rates.commandSent(performance.now());
+    if (type !== "ping") this.rates.commandSent(performance.now());
     this.post({ type: "command", command: { type, ...fields } });
   }
 
   private onWorker(m: FromWorker): void {
-    if (m.type === "block") return this.onBlock(m.block, m.bytes);
+    if (m.type === "block") return this.onBlock(m.block, m.bytes, m.receivedAt - performance.timeOrigin);
     if (m.type === "open") {
       $(".net").classList.remove("down");
       if (m.reconnect) this.stats.reconnects++;
@@ -233,10 +237,11 @@ class Replay {
     }
     const msg = m.message;
     if (msg.type === "state") this.onState(msg);
+    else if (msg.type === "pong") this.rates.pong(Number(msg.t), Number(msg.server_time) * 1000, performance.timeOrigin + performance.now());
     else if (msg.type === "error") console.warn("server:", msg.code, msg.message);
   }
 
-  private onBlock(block: FrameBlock, bytes: number): void {
+  private onBlock(block: FrameBlock, bytes: number, receivedAt: number): void {
     this.buffer.add(block);
     this.buffer.evict(Math.floor(this.clock.frame() / this.chunkFrames));
     this.rate = block.rate;
@@ -245,7 +250,7 @@ class Replay {
     this.stats.rate = block.rate;
     const now = performance.now();
     const first = block.index * this.chunkFrames;
-    this.rates.chunkArrived(now, bytes, block.rate, first, block.end - first, this.clock.frame(), this.clock.speed, this.clock.playing);
+    this.rates.chunkArrived(receivedAt, bytes, block.rate, first, block.end - first, this.clock.playing);
     this.received.push({ at: now, bytes });
     while (this.received.length && this.received[0].at < now - 10_000) this.received.shift();
   }
@@ -255,6 +260,7 @@ class Replay {
     const playing = Boolean(s.playing);
     const speed = Number(s.speed);
     const reason = String(s.reason);
+    this.rates.setAnchor(frame, Number(s.server_time) * 1000, speed, playing);
     if (reason === "join") {
       // A fresh connection (first or after a drop): put the server where the viewer was.
       this.restore();
@@ -457,6 +463,10 @@ class Replay {
         speed: this.clock.speed, order: this.board.order(),
       });
       this.adaptRate(now);
+      if (now - this.lastPing > 3000) {
+        this.lastPing = now;
+        this.command("ping", { t: performance.timeOrigin + performance.now() });
+      }
     }
     if (now - this.lastUrl > 1000 && this.stats.ready) {
       this.lastUrl = now;
@@ -484,9 +494,13 @@ class Replay {
     if (net.textContent !== text) net.textContent = text;
     net.title = `data rate and buffer${this.rateReason ? `; last switch: ${this.rateReason}` : ""}`;
     if (this.requestedRate !== "auto" || !this.clock.playing || !this.rate) return;
-    const decision = this.rates.choose(now, this.rate, this.clock.speed);
+    // Until blocks at the rate last asked for arrive, decide from that rate, not the old one.
+    const current = this.askedRate && this.askedRate !== this.rate && now - this.askedAt < 15_000 ? this.askedRate : this.rate;
+    const decision = this.rates.choose(now, current, this.clock.speed);
     if (!decision) return;
-    this.rateReason = `${this.rate} → ${decision.rate} fps (${decision.reason})`;
+    this.askedRate = decision.rate;
+    this.askedAt = now;
+    this.rateReason = `${current} → ${decision.rate} fps (${decision.reason})`;
     this.stats.rateSwitches.push(this.rateReason);
     this.command("quality", { codec: "compact", rate: decision.rate });
   }
