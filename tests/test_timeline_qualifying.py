@@ -153,3 +153,11 @@ def test_real_qualifying_without_timing_is_one_part_by_best_lap(ti_quali_dir: Pa
     assert [best[c] for c in order] == sorted(best.values())
     assert order[:3] == ["NOR", "PIA", "VER"]  # the official front row and third
     assert order[-1] == "BEA"  # no lap completed
+
+
+def test_inspect_summary_lists_the_parts(quali_timeline: Timeline) -> None:
+    from racereplay.timeline.summary import summarize
+
+    parts = summarize(quali_timeline)["segments"]
+    assert [p["name"] for p in parts] == ["Q1", "Q2", "Q3"]
+    assert all(p["start"] < p["end"] for p in parts)

@@ -21,6 +21,7 @@ def summarize(timeline: Timeline) -> dict[str, Any]:
     pit_lane_visits: dict[str, list[int]] = {}
     retirements: dict[str, int] = {}
     overtakes = 0
+    segments: list[dict[str, Any]] = []
     for event in timeline.events:
         if event.kind == EventKind.PIT_STOP and event.driver:
             pit_stops.setdefault(event.driver, []).append(int(event.data["lap"]))
@@ -30,6 +31,8 @@ def summarize(timeline: Timeline) -> dict[str, Any]:
             retirements[event.driver] = int(event.data["lap"])
         elif event.kind == EventKind.OVERTAKE:
             overtakes += 1
+        elif event.kind == EventKind.SEGMENT:
+            segments.append(dict(event.data))
     return {
         "session": f"{timeline.info.year} {timeline.info.event} {timeline.info.name}",
         "classification": [codes[j] for j in placed],
@@ -47,5 +50,6 @@ def summarize(timeline: Timeline) -> dict[str, Any]:
         "drivers": len(codes),
         "events": len(timeline.events),
         "overtakes": overtakes,
+        "segments": segments,
         "problems": list(timeline.problems),
     }
