@@ -382,3 +382,142 @@ def test_frontend_benchmark_report(demo: str, chromium: Any) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     (ARTIFACTS / "frontend-bench.json").write_text(json.dumps(report, indent=2))
     print(json.dumps(report, indent=2))
+
+
+QUALIFYING = "demo?session=qualifying"
+BEST_LAPS_SHOWN = (
+    "() => [...document.querySelectorAll('.lb-row .best')].filter(e => e.textContent).length >= 5"
+)
+
+
+@pytest.fixture(scope="module")
+def qualifying(server: str) -> str:
+    build_session(server, QUALIFYING)
+    return f"{server}/?session={quote(QUALIFYING)}"
+
+
+def _board_rows(page: Any) -> list[dict[str, str]]:
+    """The leaderboard top to bottom: driver, gap and best cells."""
+    rows = page.eval_on_selector_all(
+        ".lb-row",
+        """els => els.map(e => ({y: new DOMMatrix(getComputedStyle(e).transform).m42,
+            drv: e.querySelector('.drv').textContent, gap: e.querySelector('.gap').textContent,
+            best: e.querySelector('.best').textContent}))""",
+    )
+    return sorted(rows, key=lambda r: r["y"])
+
+
+def _lap_seconds(text: str) -> float:
+    minutes, _, seconds = text.rpartition(":")
+    return (int(minutes) * 60 if minutes else 0) + float(seconds)
+
+
+def test_qualifying_segments_best_laps_and_ghosts(qualifying: str, chromium: Any) -> None:
+    page = _open(chromium, qualifying)
+    tabs = page.eval_on_selector_all(".segments button", "els => els.map(e => e.textContent)")
+    assert tabs == ["Q1", "Q2", "Q3"]
+    assert rr(page, ".segment") == "Q1"
+
+    # Q2: the tab jumps to its green light; once times are set, the board ranks by best lap
+    # in Q2 with the gap to the fastest.
+    page.click(".segments button[data-segment=Q2]")
+    page.wait_for_function("() => window.__rr.segment === 'Q2'", timeout=20_000)
+    assert "active" in page.get_attribute(".segments button[data-segment=Q2]", "class")
+    page.select_option("select.speed", "16")
+    page.click("footer .play")
+    page.wait_for_function(BEST_LAPS_SHOWN, timeout=60_000)
+    page.keyboard.press("Space")
+    page.wait_for_function("() => window.__rr.playing === false")
+    time.sleep(0.5)
+    rows = _board_rows(page)
+    timed = [r for r in rows if r["best"]]
+    assert rows[0]["gap"] == "Fastest", rows[:3]
+    bests = [_lap_seconds(r["best"]) for r in timed]
+    assert bests == sorted(bests), timed  # ranked by best lap in the segment
+    for r in timed[1:]:
+        assert abs(float(r["gap"].lstrip("+")) - (_lap_seconds(r["best"]) - bests[0])) < 0.002
+    shot(page, "12-qualifying-q2")
+
+    # The fastest driver's laps, and a ghost comparison of two of them.
+    page.click(f".lb-row[data-driver={rows[0]['drv']}]")
+    page.wait_for_function("() => document.querySelectorAll('.g-laps tr').length >= 2")
+    n_laps = page.eval_on_selector_all(".g-laps tr", "els => els.length")
+    page.click(".g-laps tr:nth-child(1) button")
+    page.click(f".g-laps tr:nth-child({n_laps}) button")
+    page.wait_for_selector(".g-compare:not([hidden])", timeout=20_000)
+    page.wait_for_function("() => window.__rr.ghosts().filter(g => g.x === g.x).length === 2")
+    assert page.eval_on_selector_all(".g-compare .uplot", "els => els.length") == 3
+    before = page.evaluate("() => window.__rr.ghosts()")
+    time.sleep(1.5)
+    after = page.evaluate("() => window.__rr.ghosts()")
+    both_moved = [
+        ((a["x"] - b["x"]) ** 2 + (a["y"] - b["y"]) ** 2) ** 0.5 > 3
+        for a, b in zip(before, after, strict=True)
+    ]
+    assert all(both_moved), (before, after)
+    shot(page, "13-qualifying-ghosts")
+
+    # Q3 tab: the board follows.
+    page.click(".segments button[data-segment=Q3]")
+    page.wait_for_function("() => window.__rr.segment === 'Q3'", timeout=20_000)
+    assert not page.errors, page.errors
+    page.close()
+
+
+def test_practice_ranks_by_best_lap(server: str, chromium: Any) -> None:
+    name = "demo?session=practice"
+    build_session(server, name)
+    page = _open(chromium, f"{server}/?session={quote(name)}")
+    assert page.is_hidden(".segments")  # one session, no tabs
+    page.select_option("select.speed", "64")
+    page.click("footer .play")
+    page.wait_for_function(BEST_LAPS_SHOWN, timeout=60_000)
+    page.keyboard.press("Space")
+    time.sleep(0.5)
+    rows = [r for r in _board_rows(page) if r["best"]]
+    assert rows[0]["gap"] == "Fastest"
+    bests = [_lap_seconds(r["best"]) for r in rows]
+    assert bests == sorted(bests), rows
+    shot(page, "14-practice")
+    page.close()
+
+
+def _emulate(cdp: Any, kbit_s: float | None) -> None:
+    """DevTools network emulation (None: off)."""
+    cdp.send(
+        "Network.emulateNetworkConditions",
+        {
+            "offline": False,
+            "latency": 40 if kbit_s else 0,
+            "downloadThroughput": kbit_s * 1000 / 8 if kbit_s else -1,
+            "uploadThroughput": kbit_s * 1000 / 8 if kbit_s else -1,
+        },
+    )
+
+
+def test_adaptive_rate_follows_the_measured_link(demo: str, chromium: Any) -> None:
+    """16 kbit/s cannot carry 25 fps at 2x (about 27 kbit/s): auto steps down, and back
+    up to 25 fps once the link is fast again. DevTools emulation throttles WebSocket
+    frames too: the measured link falls to about 16 kbit/s."""
+    page = chromium.new_page(viewport=VIEWPORT)
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    page.goto(demo)
+    wait_ready(page)
+    _play_from_lap(page, 2, "2")
+    page.wait_for_function("() => window.__rr.rate === 25", timeout=20_000)
+    time.sleep(3.0)
+    assert rr(page, ".rate") == 25
+
+    _emulate(cdp, 16)
+    page.wait_for_function("() => window.__rr.rate <= 5", timeout=90_000)
+    link = page.inner_text("header .net")
+    assert "(auto)" in link
+    shot(page, "15-adaptive-throttled")
+
+    _emulate(cdp, None)
+    page.wait_for_function("() => window.__rr.rate === 25", timeout=60_000)
+    switches = rr(page, ".rateSwitches")
+    assert any("→ 25" in s for s in switches), switches
+    print(link, switches)
+    page.close()

@@ -99,17 +99,19 @@ export class Leaderboard {
     const segmentBest = timed ? this.drivers.map((drv) => this.laps.bestSince(drv.code, since, sessionTime)) : [];
     const fastest = Math.min(...segmentBest.filter(Number.isFinite));
     // Unclassified drivers (position 0) go to the bottom, in a stable order.
-    const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => {
-      const pa = v.position[a] || 1000 + a, pb = v.position[b] || 1000 + b;
-      return pa - pb;
-    });
+    const byPosition = (a: number, b: number) => (v.position[a] || 1000 + a) - (v.position[b] || 1000 + b);
+    // Timed sessions rank by the best lap shown, so the board agrees with itself between
+    // samples of the position channel; drivers without a time keep the timeline's order.
+    const byBest = (a: number, b: number) =>
+      (Number.isFinite(segmentBest[a]) ? segmentBest[a] : Infinity) - (Number.isFinite(segmentBest[b]) ? segmentBest[b] : Infinity) || byPosition(a, b);
+    const order = Array.from({ length: n }, (_, i) => i).sort(timed ? byBest : byPosition);
     // Rows slide into place from the second update on; the first one places them at once.
     if (!this.placed) requestAnimationFrame(() => this.root.classList.add("animated"));
     this.placed = true;
     order.forEach((d, rank) => {
       const row = this.rows[d];
       const drv = this.drivers[d];
-      const pos = v.position[d];
+      const pos = timed && v.position[d] > 0 ? rank + 1 : v.position[d];
       const status = v.status[d];
       const lap = this.laps.state(drv.code, sessionTime);
       if (row.y !== rank) {
