@@ -7,6 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from racereplay.model import RawSession
+from racereplay.timeline.model import Timeline
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
 TI_EVENT = SHARED_DATA / "tracinginsights" / "2025" / "Australian Grand Prix"
@@ -44,3 +47,23 @@ def ff1_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def ff1_http_cache_dir() -> Path:
     return _need(FF1_HTTP_CACHE)
+
+
+@pytest.fixture(scope="session")
+def real_race(ti_race_dir: Path, ff1_cache_dir: Path, ff1_http_cache_dir: Path) -> RawSession:
+    """The real race: TracingInsights telemetry with FastF1 timing from the frozen caches.
+
+    Parsed once per test run: every module that needs it shares this one.
+    """
+    from racereplay.sources.tracinginsights import load_folder
+
+    return load_folder(
+        ti_race_dir, fastf1_cache=ff1_cache_dir, fastf1_http_cache=ff1_http_cache_dir, offline=True
+    )
+
+
+@pytest.fixture(scope="session")
+def real_race_timeline(real_race: RawSession) -> Timeline:
+    from racereplay.timeline.build import build_timeline
+
+    return build_timeline(real_race)

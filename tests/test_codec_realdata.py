@@ -2,33 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
-from test_codec_support import check_round_trip, landed
+from test_codec_support import check_round_trip
 
 from racereplay.bench.wire import sample_chunks
 from racereplay.codec import RATES, get_codec
-from racereplay.sources import SessionRef
 from racereplay.timeline.model import Timeline
 
 pytestmark = pytest.mark.realdata
-
-
-@pytest.fixture(scope="session")
-def real_race_timeline(
-    ti_race_dir: Path, ff1_cache_dir: Path, ff1_http_cache_dir: Path
-) -> Timeline:
-    build_timeline = landed("racereplay.timeline.build", "build_timeline")
-    from racereplay.sources import load
-
-    ref = SessionRef(
-        "tracinginsights",
-        str(ti_race_dir),
-        {"fastf1_cache": str(ff1_cache_dir), "fastf1_http_cache": str(ff1_http_cache_dir)},
-    )
-    return build_timeline(load(ref))
 
 
 @pytest.mark.parametrize("rate", RATES)

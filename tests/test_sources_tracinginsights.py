@@ -19,11 +19,9 @@ pytestmark = pytest.mark.realdata
 
 
 @pytest.fixture(scope="session")
-def race(ti_race_dir: Path, ff1_cache_dir: Path, ff1_http_cache_dir: Path) -> RawSession:
+def race(real_race: RawSession) -> RawSession:
     """The race with FastF1 timing from the frozen caches."""
-    return load_folder(
-        ti_race_dir, fastf1_cache=ff1_cache_dir, fastf1_http_cache=ff1_http_cache_dir, offline=True
-    )
+    return real_race
 
 
 @pytest.fixture(scope="session")

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from racereplay.model import RawSession, TrackStatusCode
-from racereplay.timeline.build import build_timeline
 from racereplay.timeline.model import DRIVER_CHANNELS, SESSION_CHANNELS, Timeline
 from racereplay.timeline.summary import summarize
 
@@ -17,17 +15,13 @@ pytestmark = pytest.mark.realdata
 
 
 @pytest.fixture(scope="module")
-def race_raw(ti_race_dir: Path, ff1_cache_dir: Path, ff1_http_cache_dir: Path) -> RawSession:
-    from racereplay.sources.tracinginsights import load_folder
-
-    return load_folder(
-        ti_race_dir, fastf1_cache=ff1_cache_dir, fastf1_http_cache=ff1_http_cache_dir, offline=True
-    )
+def race_raw(real_race: RawSession) -> RawSession:
+    return real_race
 
 
 @pytest.fixture(scope="module")
-def race(race_raw: RawSession) -> Timeline:
-    return build_timeline(race_raw)
+def race(real_race_timeline: Timeline) -> Timeline:
+    return real_race_timeline
 
 
 def _codes(timeline: Timeline) -> list[str]:
