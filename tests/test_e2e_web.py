@@ -441,9 +441,10 @@ def test_qualifying_segments_best_laps_and_ghosts(qualifying: str, chromium: Any
     # The fastest driver's laps, and a ghost comparison of two of them.
     page.click(f".lb-row[data-driver={rows[0]['drv']}]")
     page.wait_for_function("() => document.querySelectorAll('.g-laps tr').length >= 2")
-    n_laps = page.eval_on_selector_all(".g-laps tr", "els => els.length")
+    # The list marks the best flying lap: the one on the board.
+    assert page.inner_text(".g-laps tr.pb td:nth-child(2)") == rows[0]["best"]
     page.click(".g-laps tr:nth-child(1) button")
-    page.click(f".g-laps tr:nth-child({n_laps}) button")
+    page.click(".g-laps tr.pb button")
     page.wait_for_selector(".g-compare:not([hidden])", timeout=20_000)
     page.wait_for_function("() => window.__rr.ghosts().filter(g => g.x === g.x).length === 2")
     assert page.eval_on_selector_all(".g-compare .uplot", "els => els.length") == 3
@@ -460,6 +461,13 @@ def test_qualifying_segments_best_laps_and_ghosts(qualifying: str, chromium: Any
     # Q3 tab: the board follows.
     page.click(".segments button[data-segment=Q3]")
     page.wait_for_function("() => window.__rr.segment === 'Q3'", timeout=20_000)
+
+    # At phone width nothing is wider than the screen, tabs and comparison included.
+    page.set_viewport_size({"width": 390, "height": 844})
+    time.sleep(0.5)
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 390
+    page.locator(".g-compare").scroll_into_view_if_needed()
+    shot(page, "16-qualifying-phone")
     assert not page.errors, page.errors
     page.close()
 

@@ -77,7 +77,8 @@ export class GhostPanel {
   private plots: uPlot[] = [];
   private listKey = "";
   ghosts: GhostLap[] = [];
-  private startedAt = 0; // performance.now() when the ghosts left the line
+  private elapsed = 0; // seconds into the lap, advanced at the replay's speed (a speed change never jumps)
+  private lastAdvance = 0;
   onChange: () => void = () => {};
 
   constructor(
@@ -87,7 +88,13 @@ export class GhostPanel {
     private laps: LapRow[],
   ) {
     el.querySelector(".g-close")!.addEventListener("click", () => this.clear());
-    el.querySelector(".g-restart")!.addEventListener("click", () => (this.startedAt = performance.now()));
+    el.querySelector(".g-restart")!.addEventListener("click", () => (this.elapsed = 0));
+    // The charts follow the panel's width (a phone turned, a window resized).
+    const box = el.querySelector<HTMLElement>(".g-compare")!;
+    new ResizeObserver(() => {
+      const width = Math.max(240, box.clientWidth - 14);
+      for (const p of this.plots) if (p.width !== width) p.setSize({ width, height: p.height });
+    }).observe(box);
   }
 
   /** The focused driver's completed laps (rebuilt only when the driver or the count changes). */
@@ -103,14 +110,16 @@ export class GhostPanel {
     const key = `${code}:${rows.length}:${this.picks.map((p) => `${p.code}${p.lap}`).join()}`;
     if (key === this.listKey) return;
     this.listKey = key;
-    const best = Math.min(...rows.map((r) => r.lap_time ?? Infinity));
+    const flying = (r: LapRow) => r.pit_in == null && r.pit_out == null;
+    const best = Math.min(...rows.filter(flying).map((r) => r.lap_time ?? Infinity));
     box.replaceChildren(...rows.map((r) => {
       const tr = document.createElement("tr");
       const picked = this.picks.findIndex((p) => p.code === code && p.lap === r.lap);
-      tr.className = (r.lap_time === best ? "pb " : "") + (picked >= 0 ? `pick${picked}` : "");
+      tr.className = (flying(r) && r.lap_time === best ? "pb " : "") + (picked >= 0 ? `pick${picked}` : "");
       tr.dataset.lap = String(r.lap);
       const sectors = [0, 1, 2].map((s) => r.sectors?.[s]);
-      const cells = [String(r.lap), formatLapTime(r.lap_time ?? NaN) || "–",
+      const kind = r.pit_out != null ? " out" : r.pit_in != null ? " in" : "";
+      const cells = [`${r.lap}${kind}`, formatLapTime(r.lap_time ?? NaN) || "–",
         ...sectors.map((s) => (typeof s === "number" ? s.toFixed(3) : "–")), r.compound ?? ""];
       for (const c of cells) tr.append(Object.assign(document.createElement("td"), { textContent: c }));
       const btn = Object.assign(document.createElement("button"), { textContent: picked === 0 ? "A" : picked === 1 ? "B" : "+", title: "Compare this lap" });
@@ -145,7 +154,7 @@ export class GhostPanel {
     const same = a.code === b.code;
     const traces = await Promise.all(this.picks.map((p) => api.telemetry(this.sessionId, p.code, p.lap)));
     this.ghosts = traces.map((t, i) => toGhost(this.picks[i].code, this.picks[i].lap, i === 1 && same ? "#ffffff" : colourOf(this.picks[i].code), t));
-    this.startedAt = performance.now();
+    this.elapsed = 0;
     const [ga, gb] = this.ghosts;
     const length = Math.min(ga.distance[ga.distance.length - 1], gb.distance[gb.distance.length - 1]);
     const grid = Array.from({ length: Math.max(2, Math.floor(length / GRID_M)) }, (_, i) => i * GRID_M);
@@ -158,7 +167,7 @@ export class GhostPanel {
     });
     box.querySelector(".g-title")!.textContent = `${times[0]} vs ${times[1]}`;
     this.plots.forEach((p) => p.destroy());
-    const width = Math.max(240, box.clientWidth - 4);
+    const width = Math.max(240, box.clientWidth - 14);
     const axes = (unit: string): uPlot.Axis[] => [
       { stroke: "#9aa1ad", grid: { stroke: "#2a2e36" }, size: 24 },
       { stroke: "#9aa1ad", grid: { stroke: "#2a2e36" }, size: 40, label: unit, labelSize: 12 },
@@ -175,7 +184,7 @@ export class GhostPanel {
         { label: `${label(ga)} throttle`, stroke: ga.colour }, { label: `${label(gb)} throttle`, stroke: gb.colour, dash: [5, 3] },
         { label: `${label(ga)} brake`, stroke: "#ff5c5c" }, { label: `${label(gb)} brake`, stroke: "#ff9c9c", dash: [5, 3] },
       ], [onGrid(ga, grid, ga.throttle), onGrid(gb, grid, gb.throttle), onGrid(ga, grid, ga.brake), onGrid(gb, grid, gb.brake)]),
-      chart("delta", 80, `Δ s (${gb.code} − ${ga.code})`, [
+      chart("delta", 80, "Δ s (B − A)", [
         { label: "delta", stroke: "#e8c547", width: 1.5, fill: "#e8c54722" },
       ], [timeDelta(ga, gb, grid)]),
     ];
@@ -183,11 +192,13 @@ export class GhostPanel {
     this.onChange();
   }
 
-  /** Seconds into the lap the ghosts are at `now`, at the replay's speed; loops. */
+  /** Seconds into the lap the ghosts are at `now`: they run at the replay's speed, looping. */
   ghostTime(now: number, speed: number): number {
     const longest = Math.max(...this.ghosts.map((g) => g.lapTime[g.lapTime.length - 1]));
-    const t = ((now - this.startedAt) / 1000) * speed;
-    return longest > 0 ? t % (longest + 2) : t;
+    if (this.lastAdvance) this.elapsed += ((now - this.lastAdvance) / 1000) * speed;
+    this.lastAdvance = now;
+    if (longest > 0 && this.elapsed > longest + 2) this.elapsed = 0;
+    return this.elapsed;
   }
 
   /** Move the charts' cursor to ghost A (a few times a second). */

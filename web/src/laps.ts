@@ -20,6 +20,7 @@ interface DriverLaps {
   sectorBestBefore: Float64Array[]; // personal best of each sector strictly before this lap
   stopTimes: Float64Array; // session times of pit stops (at pit exit); drive-throughs excluded
   pitOut: Float64Array; // session times the driver left the pit lane
+  flying: Uint8Array; // 1 for a lap neither out of nor into the pits (a timed lap in qualifying)
 }
 
 export interface LapState {
@@ -94,6 +95,7 @@ export class LapIndex {
       const outs = pitOut.get(code) ?? rows.map((r) => num(r.pit_out)).filter((t) => !Number.isNaN(t));
       this.byDriver.set(code, {
         end, lapTime, bestSoFar, numbers: Int32Array.from(rows, (r) => r.lap), sectors, sectorBestBefore,
+        flying: Uint8Array.from(rows, (r) => (Number.isNaN(num(r.pit_in)) && Number.isNaN(num(r.pit_out)) ? 1 : 0)),
         stopTimes: Float64Array.from(stopTimes).sort(),
         pitOut: Float64Array.from(outs).sort(),
       });
@@ -135,13 +137,13 @@ export class LapIndex {
     return i >= 0 ? d.numbers[i] : null;
   }
 
-  /** Best lap time of laps completed in (since, t], NaN without one (a qualifying segment's best). */
+  /** Best time of the flying laps (no out- or in-lap) completed in (since, t], NaN without one: a qualifying segment's best. */
   bestSince(code: string, since: number, t: number): number {
     const d = this.byDriver.get(code);
     if (!d) return NaN;
     let best = NaN;
     for (let i = lowerCount(d.end, since), k = lowerCount(d.end, t); i < k; i++) {
-      if (!(d.lapTime[i] >= best)) best = Number.isNaN(d.lapTime[i]) ? best : d.lapTime[i];
+      if (d.flying[i] && !(d.lapTime[i] >= best)) best = Number.isNaN(d.lapTime[i]) ? best : d.lapTime[i];
     }
     return best;
   }
