@@ -17,7 +17,12 @@ from racereplay.sources.demo.motion import PIT, RACING, Motion
 from racereplay.sources.demo.track import BOX_AT, GRID_STEP, PIT_ENTRY, PIT_EXIT, STEP, Track
 
 DT = 0.5  # seconds per tick; motion is exact between ticks, so this only sets reaction time
-MIN_GAP = 12.0  # metres kept behind the car ahead unless passing
+MIN_GAP = 12.0  # metres kept behind the car ahead unless passing, at speed
+# Slower, a car may follow closer (standstill gap plus a time headway): the grid slots are
+# GRID_STEP apart, so at the lights every car may launch at once rather than in a wave.
+STANDSTILL_GAP = GRID_STEP - 2.0
+HEADWAY = 0.12  # seconds; reaches MIN_GAP at 50 m/s
+EASE_FLOOR = 0.5  # a car too close keeps at least this share of the advance of the car ahead
 SC_GAP = 25.0  # metres kept behind the car ahead under the Safety Car
 SC_PACE = 0.62  # pace factor of the leader behind the Safety Car
 SC_CHASE = 0.85  # the others catch up with the queue at this pace factor
@@ -26,6 +31,9 @@ COOL_DOWN_PACE = 0.55
 COOL_DOWN_TIME = 20.0  # seconds of telemetry after the flag (or after a car stops)
 PACE_RATE = 0.08  # how fast a car's pace factor can change, per second
 LAUNCH_ACCEL = 10.0  # m/s^2 off the line
+# Above the profile's own best (14 at rest), so only a car regaining speed after being held
+# meets it: it accelerates back rather than jumping to the profile's speed in one tick.
+TRACTION_ACCEL = 16.0  # m/s^2
 DRS_BOOST = 1.035
 RETIRE_LIMP = 600.0  # metres the retiring car limps before it stops
 
@@ -253,11 +261,18 @@ def run_race(track: Track, motion: Motion, plan: RacePlan) -> RaceRun:
         since = np.maximum(t - plan.start_time - plan.reaction, 0.0)
         launch = LAUNCH_ACCEL * (since + 0.5 * DT) * DT * (since > 0)
         free = np.minimum(free, np.where(since < 12, launch, np.inf))
+        free = np.minimum(free, car.speed * DT + TRACTION_ACCEL * DT * DT)
 
         lapping = car.d[ahead] < car.d - length / 2
         faster = straight & (free > free[ahead])
         may_pass = ~sc_active & (lapping | faster)
-        advance = _hold_behind(free, ahead, gap, has_ahead & ~may_pass, sc_active)
+        # A pass takes one car per tick: the passing car is still held behind the next one,
+        # so a fast car cannot jump through a queue and land on top of it.
+        target = np.where(may_pass, ahead[ahead], ahead)
+        target_gap = np.where(may_pass, gap + gap[ahead], gap)
+        held = has_ahead & (target != car.idx)
+        needed = _needed_gap(car.speed, sc_active)
+        advance = _hold_behind(free, target, target_gap, held, needed)
         advance[t < car.stop_until] = 0.0
         advance = _stop_at(car.box, car.d, advance, ~car.boxed & (mode == PIT))
         reach_box = ~car.boxed & (car.d + advance >= car.box)
@@ -299,22 +314,39 @@ def _all_done(run: RaceRun, car: _Field, t: float) -> bool:
     return t >= last + COOL_DOWN_TIME
 
 
-def _hold_behind(
-    free: np.ndarray, ahead: np.ndarray, gap: np.ndarray, held: np.ndarray, sc_active: bool
-) -> np.ndarray:
-    """Advance of each car, kept a minimum gap behind the car ahead where it may not pass.
+def _needed_gap(speed: np.ndarray, sc_active: bool) -> np.ndarray:
+    """Metres each car keeps behind the car ahead at its current speed (m/s)."""
+    if sc_active:
+        return np.full_like(speed, SC_GAP)
+    return np.minimum(MIN_GAP, STANDSTILL_GAP + HEADWAY * speed)
 
-    A fixed-point iteration from a conservative start (the car ahead standing
-    still): every iterate is safe, and three are enough for a queue to move."""
-    min_gap = SC_GAP if sc_active else MIN_GAP
-    slack = gap - min_gap
-    # Closer than the minimum (just passed, or the grid): ease off rather than stop dead.
-    room = np.where(slack > 0, slack, 0.25 * slack)
+
+def _hold_behind(
+    free: np.ndarray, ahead: np.ndarray, gap: np.ndarray, held: np.ndarray, needed: np.ndarray
+) -> np.ndarray:
+    """Advance of each car, kept `needed` metres behind the car ahead where it may not pass.
+
+    A car closer than that (just passed, or bunched) eases off, but keeps at least
+    EASE_FLOOR of the advance of the car ahead: the gap still opens, and a queue never
+    stands still behind a moving car. Solved by a fixed-point iteration from a
+    conservative start (every car ahead standing still): every iterate is safe, iterates
+    only grow, and each round settles one more car down a queue, so it runs until
+    nothing changes (as many rounds as the longest queue; the whole field behind the
+    Safety Car), not a fixed count that would leave the back of a long queue standing."""
+    slack = gap - needed
+    too_close = held & (slack < 0)
+    # Gaps open from the front of a bunched queue: behind a car that is itself opening its
+    # gap, a car only matches it, so the slowing does not add up down a long queue.
+    room = np.where(~too_close, slack, np.where(too_close[ahead], 0.0, 0.25 * slack))
     advance = free
     ahead_advance = np.zeros_like(free)
-    for _ in range(3):
-        advance = np.where(held, np.minimum(np.maximum(ahead_advance + room, 0.0), free), free)
-        ahead_advance = advance[ahead]
+    for _ in range(len(free)):
+        follow = np.maximum(ahead_advance + room, EASE_FLOOR * ahead_advance)
+        advance = np.where(held, np.minimum(follow, free), free)
+        settled = advance[ahead]
+        if np.array_equal(settled, ahead_advance):
+            break
+        ahead_advance = settled
     return advance
 
 
