@@ -204,6 +204,51 @@ def test_one_retirement_with_no_laps_after(race: RawSession) -> None:
     assert len(yellow) == 1 and yellow[0].start < stop
 
 
+@pytest.fixture(scope="module", params=[2, 20, 40])
+def field(request: pytest.FixtureRequest) -> RawSession:
+    # 7 laps: the shortest race with a retirement, a Safety Car, a restart and pit stops.
+    return simulate(seed=1, cars=request.param, laps=7)
+
+
+def _running(session: RawSession, code: str, lights: float, stop: float) -> np.ndarray:
+    """Samples of `code` racing on track: from a second after it left the grid to its last
+    lap end (or a second before its stop, if it retired), the pit lane left out."""
+    tel = session.telemetry[code]
+    t = tel.time
+    moved = t[np.argmax((t > lights) & (tel.speed > 5))]
+    laps = session.laps_of(code)
+    retired = next(r for r in session.results if r.driver == code).status == "Retired"
+    end = stop - 1.0 if retired else laps[-1].end
+    keep = (t > moved + 1.0) & (t < end)
+    for a, b in itertools.pairwise(laps):
+        if not math.isnan(a.pit_in):
+            keep &= ~((t >= a.pit_in) & (t <= b.pit_out))
+    return keep
+
+
+def test_no_car_stands_still_on_track_and_speeds_stay_plausible(field: RawSession) -> None:
+    """Large fields once piled up after the start and stood still for ~12 s (40 cars)."""
+    lights = field.info.start_time
+    if len(field.drivers) > 2:  # the test must cover a Safety Car and its restart
+        _sc_interval(field)
+    yellow = [s.start for s in field.track_status if s.status == TrackStatusCode.YELLOW]
+    stop = yellow[0] if yellow else math.inf
+    for driver in field.drivers:
+        tel = field.telemetry[driver.code]
+        t, speed = tel.time, tel.speed.astype(np.float64)
+        left_grid = t[np.argmax((t > lights) & (speed > 5))]
+        assert left_grid - lights < 2.0, f"{driver.code} waited on the grid"
+        running = _running(field, driver.code, lights, stop)
+        assert running.sum() > 100
+        slowest = speed[running].min()
+        assert slowest > 20.0, f"{driver.code} at {slowest:.1f} km/h on track"
+        assert speed.max() < 360.0
+        # No car jumps to racing speed: at most 25 m/s gained in any second (~2.5 g).
+        inside = t + 1.0 <= t[-1]
+        gain = (np.interp(t + 1.0, t, speed) - speed)[inside] / 3.6
+        assert gain.max() < 25.0, f"{driver.code} gained {gain.max():.0f} m/s in a second"
+
+
 def test_results_follow_laps_and_finish_times(race: RawSession) -> None:
     results = race.results
     assert [r.position for r in results] == list(range(1, 21))

@@ -329,24 +329,29 @@ def _hold_behind(
     A car closer than that (just passed, or bunched) eases off, but keeps at least
     EASE_FLOOR of the advance of the car ahead: the gap still opens, and a queue never
     stands still behind a moving car. Solved by a fixed-point iteration from a
-    conservative start (every car ahead standing still): every iterate is safe, iterates
-    only grow, and each round settles one more car down a queue, so it runs until
-    nothing changes (as many rounds as the longest queue; the whole field behind the
-    Safety Car), not a fixed count that would leave the back of a long queue standing."""
+    conservative start (the cars that depend on the car ahead standing still): every
+    iterate is safe, iterates only grow, and each round settles one more car down a
+    queue, so it runs until nothing changes (as many rounds as the longest queue; the
+    whole field behind the Safety Car), not a fixed count that would leave the back of a
+    long queue standing. Only the cars whose room is short of their free advance take part."""
     slack = gap - needed
     too_close = held & (slack < 0)
     # Gaps open from the front of a bunched queue: behind a car that is itself opening its
     # gap, a car only matches it, so the slowing does not add up down a long queue.
     room = np.where(~too_close, slack, np.where(too_close[ahead], 0.0, 0.25 * slack))
-    advance = free
-    ahead_advance = np.zeros_like(free)
-    for _ in range(len(free)):
-        follow = np.maximum(ahead_advance + room, EASE_FLOOR * ahead_advance)
-        advance = np.where(held, np.minimum(follow, free), free)
-        settled = advance[ahead]
-        if np.array_equal(settled, ahead_advance):
+    advance = free.copy()
+    queued = np.flatnonzero(held & (room < free))
+    if queued.size == 0:
+        return advance
+    queued_ahead, queued_room, queued_free = ahead[queued], room[queued], free[queued]
+    advance[queued] = 0.0
+    for _ in range(len(queued)):
+        ahead_advance = advance[queued_ahead]
+        follow = np.maximum(ahead_advance + queued_room, EASE_FLOOR * ahead_advance)
+        settled = np.minimum(follow, queued_free)
+        if np.array_equal(settled, advance[queued]):
             break
-        ahead_advance = settled
+        advance[queued] = settled
     return advance
 
 
