@@ -16,20 +16,17 @@ from typing import Any
 import httpx
 import pytest
 
+from racereplay.bench.frontend import (  # noqa: F401 (re-exported for the tests)
+    CHROMIUM,
+    STATIC_INDEX,
+    launch,
+    play_from_lap,
+    rr,
+    wait_ready,
+)
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-STATIC_INDEX = PROJECT_ROOT / "src" / "racereplay" / "server" / "static" / "index.html"
 ARTIFACTS = PROJECT_ROOT / "artifacts" / "e2e"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 def require_browser() -> None:
@@ -102,7 +99,7 @@ def browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        b = launch(p)
         try:
             yield b
         finally:
@@ -114,17 +111,6 @@ def shot(page: Any, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path))
     return path
-
-
-def rr(page: Any, expr: str = "") -> Any:
-    """Read the client's exposed state (`window.__rr`)."""
-    return page.evaluate(f"() => window.__rr{expr}")
-
-
-def wait_ready(page: Any, timeout_ms: int = 60_000) -> None:
-    page.wait_for_function(
-        "() => window.__rr && window.__rr.ready && window.__rr.drawn > 2", timeout=timeout_ms
-    )
 
 
 def cars(page: Any) -> list[tuple[float, float]]:

@@ -25,6 +25,7 @@ BENCHES: dict[str, str] = {
     "build": "racereplay.bench.build",
     "wire": "racereplay.bench.wire",
     "server": "racereplay.bench.server",
+    "frontend": "racereplay.bench.frontend",
 }
 
 
