@@ -88,22 +88,30 @@ def test_open_status_metadata_laps_results_events(client: httpx.Client) -> None:
 
 def test_chunks_are_immutable_with_strong_etags_and_304(client: httpx.Client) -> None:
     session_id = open_ready(client)
-    url = f"/api/sessions/{session_id}/chunks/compact/10/1"
-    first = client.get(url)
+    template = client.get(f"/api/sessions/{session_id}/metadata").json()["chunk_url"]
+
+    def url(codec: str, rate: int, index: int) -> str:
+        return template.format(codec=codec, rate=rate, index=index)
+
+    first = client.get(url("compact", 10, 1))
     assert first.status_code == 200
     assert first.headers["cache-control"] == "public, max-age=31536000, immutable"
     etag = first.headers["etag"]
     assert etag.startswith('"') and not etag.startswith("W/")
     chunk = decode_chunk(first.content)
     assert chunk.index == 1 and chunk.rate == 10
-    again = client.get(url, headers={"If-None-Match": etag})
+    again = client.get(url("compact", 10, 1), headers={"If-None-Match": etag})
     assert again.status_code == 304 and again.content == b""
-    assert client.get(url).headers["etag"] == etag
-    assert client.get(f"/api/sessions/{session_id}/chunks/compact/7/1").status_code == 404
-    assert client.get(f"/api/sessions/{session_id}/chunks/nope/10/1").status_code == 404
-    assert client.get(f"/api/sessions/{session_id}/chunks/compact/10/99999").status_code == 404
-    ndjson = client.get(f"/api/sessions/{session_id}/chunks/json/25/0")
+    assert client.get(url("compact", 10, 1)).headers["etag"] == etag
+    assert client.get(url("compact", 7, 1)).status_code == 404
+    assert client.get(url("nope", 10, 1)).status_code == 404
+    assert client.get(url("compact", 10, 99999)).status_code == 404
+    ndjson = client.get(url("json", 25, 0))
     assert len(ndjson.text.splitlines()) == 50
+    # The URL names what the bytes depend on: another build's chunks are not served here.
+    assert "/chunks/v" in template
+    stale = client.get(f"/api/sessions/{session_id}/chunks/v0.0.0/compact/10/1")
+    assert stale.status_code == 404 and "chunk_url" in stale.json()["detail"]
 
 
 def test_unknown_sessions_and_failures_are_clear(client: httpx.Client) -> None:

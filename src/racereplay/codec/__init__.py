@@ -15,6 +15,10 @@ from racereplay.codec.chunking import CHUNK_SECONDS, RATES
 from racereplay.codec.compact import CompactCodec, DecodedChunk, decode_chunk
 from racereplay.timeline.model import Timeline
 
+# Bump when any codec's bytes change for the same timeline: chunk URLs carry it, so an
+# HTTP cache that keeps a chunk "immutable" for a year never serves an outdated encoding.
+WIRE_VERSION = 1
+
 
 class Codec(Protocol):
     name: str

@@ -13,7 +13,12 @@ from pydantic import BaseModel, Field
 
 from racereplay.codec import UnknownCodec, get_codec
 from racereplay.replay.registry import BuildState, LoadedSession
-from racereplay.server.state import PROTOCOL_VERSION, ServerState, SessionRejected
+from racereplay.server.state import (
+    PROTOCOL_VERSION,
+    ServerState,
+    SessionRejected,
+    content_version,
+)
 from racereplay.server.wire import event_json, jsonable
 
 router = APIRouter(prefix="/api")
@@ -149,13 +154,23 @@ async def lap_telemetry(request: Request, session_id: str, driver: str, lap: int
 
 
 @router.get(
-    "/sessions/{session_id}/chunks/{codec}/{rate}/{index}",
+    "/sessions/{session_id}/chunks/{version}/{codec}/{rate}/{index}",
     responses={200: {"content": {"application/octet-stream": {}}}, 304: {}},
 )
-async def chunk(request: Request, session_id: str, codec: str, rate: int, index: int) -> Response:
-    """An encoded chunk: immutable, strong ETag, cacheable by any HTTP cache."""
+async def chunk(
+    request: Request, session_id: str, version: str, codec: str, rate: int, index: int
+) -> Response:
+    """An encoded chunk: immutable, strong ETag, cacheable by any HTTP cache.
+
+    `version` is the metadata's content version (in its `chunk_url`)."""
     state = _state(request)
     session = _loaded(request, session_id)
+    if version != content_version():
+        raise HTTPException(
+            404,
+            f"chunk version {version!r} is not served: this server's is {content_version()!r} "
+            "(take chunk_url from the session's metadata)",
+        )
     try:
         chosen = get_codec(codec)
     except UnknownCodec as exc:

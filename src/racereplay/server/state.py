@@ -82,6 +82,8 @@ class ServerState:
             )
         meta = {
             "id": session.id,
+            "chunk_url": f"/api/sessions/{session.id}/chunks/{content_version()}"
+            "/{codec}/{rate}/{index}",
             "name": str(session.ref),
             "protocol": PROTOCOL_VERSION,
             "info": jsonable(info),
@@ -96,3 +98,13 @@ class ServerState:
         }
         self._metadata[session.id] = meta
         return meta
+
+
+def content_version() -> str:
+    """What a chunk's bytes depend on besides the session: the store format, the timeline
+    build and the wire encoding. Part of every chunk URL, so those URLs stay immutable."""
+    from racereplay.codec import WIRE_VERSION
+    from racereplay.store.cache import build_version
+    from racereplay.store.format import FORMAT_VERSION
+
+    return f"v{FORMAT_VERSION}.{build_version()}.{WIRE_VERSION}"
