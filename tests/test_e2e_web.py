@@ -168,6 +168,26 @@ def test_play_seek_speed_pause_reload(demo: str, chromium: Any) -> None:
     page.keyboard.press("Escape")
     assert page.is_hidden(".help")
 
+    # N jumps to 5 s before the next incident marked on the seek bar; P, from 30 s
+    # later, back to the same place.
+    now = rr(page, ".sessionTime")
+    marks = page.eval_on_selector_all(".marks .mark", "els => els.map(e => +e.dataset.time)")
+    ahead = sorted(t for t in marks if t - 5 > now + 1)
+    assert ahead, f"no incident marked after {now} s: {marks}"
+    at_incident = f"() => Math.abs(window.__rr.sessionTime - {ahead[0] - 5}) < 0.05"
+    page.keyboard.press("n")
+    page.wait_for_function(at_incident)
+    page.keyboard.press("Shift+ArrowRight")
+    page.wait_for_function(f"() => window.__rr.sessionTime > {ahead[0] + 20}")
+    page.keyboard.press("p")
+    page.wait_for_function(at_incident)
+    # A race control message replays from its time on a click.
+    message = page.locator(".feed li").first
+    message_time = float(message.get_attribute("data-time") or "nan")
+    message.click()
+    page.wait_for_function(f"() => Math.abs(window.__rr.sessionTime - {message_time}) < 0.05")
+    paused = rr(page, ".frame")  # still paused: the moment the URL below must reopen
+
     # The shareable URL reopens the same session at the same moment, speed and state.
     page.wait_for_function("() => location.search.includes('t=')")
     time.sleep(1.2)  # the URL is refreshed once a second

@@ -11,7 +11,7 @@ import ConnectionWorker from "./connection.worker?worker";
 import { GhostPanel, ghostPosition } from "./ghost";
 import { LapIndex } from "./laps";
 import { Leaderboard } from "./leaderboard";
-import { Header, MessageFeed, markers } from "./panels";
+import { Header, INCIDENT_LEAD, type Marker, MessageFeed, markers, nextIncident } from "./panels";
 import { emptySnapshot, PlayoutBuffer } from "./playout";
 import { RateController } from "./ratecontrol";
 import { findSegments, type Segment, segmentAt } from "./segments";
@@ -126,6 +126,7 @@ class Replay {
   private board: Leaderboard;
   private header: Header;
   private feed: MessageFeed;
+  private marks: Marker[] = [];
   private telemetry: TelemetryPanel;
   private ghost: GhostPanel;
   private segments: Segment[];
@@ -179,7 +180,7 @@ class Replay {
     this.map.setGeometry(meta.geometry);
     this.board = new Leaderboard($(".board"), meta.drivers, this.laps, grid);
     this.header = new Header($("header.top"), meta.info.total_laps, raceStart, events);
-    this.feed = new MessageFeed($(".feed"), events, raceStart);
+    this.feed = new MessageFeed($(".feed"), events, raceStart, (t) => this.seekTime(t));
     this.telemetry = new TelemetryPanel($(".telemetry"), id, meta.drivers, this.laps);
     this.ghost = new GhostPanel($(".side"), id, meta.drivers, lapRows);
     this.ghost.onChange = () => {
@@ -326,6 +327,16 @@ class Replay {
     this.command("seek", { frame: f });
   }
 
+  private seekTime(sessionTime: number): void {
+    this.seekFrame((sessionTime - this.meta.t0) * this.meta.fps);
+  }
+
+  /** Jump to the next or previous marked incident (track status, retirement, stop, fastest lap). */
+  private jumpToIncident(direction: 1 | -1): void {
+    const mark = nextIncident(this.marks, this.meta.t0 + this.clock.frame() / this.meta.fps, direction);
+    if (mark) this.seekTime(mark.time - INCIDENT_LEAD);
+  }
+
   private skip(seconds: number): void {
     this.seekFrame(this.clock.frame() + seconds * this.meta.fps);
   }
@@ -378,6 +389,8 @@ class Replay {
       else if (e.key === "g" || e.key === "G") this.board.toggleGap();
       else if (e.key === "f" || e.key === "F") this.focus(-1);
       else if (e.key === "0") this.map.resetView();
+      else if (e.key === "n" || e.key === "N") this.jumpToIncident(1);
+      else if (e.key === "p" || e.key === "P") this.jumpToIncident(-1);
       else if (e.key === "l" || e.key === "L") ($("form.jump input") as HTMLInputElement).focus();
       else return;
       e.preventDefault();
@@ -411,10 +424,13 @@ class Replay {
     const code = this.focused >= 0 ? this.meta.drivers[this.focused].code : null;
     const total = this.meta.n_frames / this.meta.fps;
     const pct = (t: number) => `${(((t - this.meta.t0) / total) * 100).toFixed(3)}%`;
-    $(".marks").replaceChildren(...markers(this.events, code).map((m) => {
+    this.marks = markers(this.events, code);
+    $(".marks").replaceChildren(...this.marks.map((m) => {
       const el = document.createElement("span");
       el.className = `mark ${m.kind}`;
-      el.title = m.label;
+      el.title = `${m.label} (click or N / P to jump)`;
+      el.dataset.time = String(m.time);
+      el.addEventListener("click", () => this.seekTime(m.time - INCIDENT_LEAD));
       el.style.left = pct(m.time);
       if (m.end !== undefined) el.style.width = `calc(${pct(m.end)} - ${pct(m.time)})`;
       return el;

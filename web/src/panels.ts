@@ -51,9 +51,19 @@ export class MessageFeed {
   private times: Float64Array;
   private shown = -2;
 
-  constructor(private el: HTMLElement, events: SessionEvent[], private raceStart: number) {
+  /** `onPick` receives the session time of a message the user clicks. */
+  constructor(
+    private el: HTMLElement,
+    events: SessionEvent[],
+    private raceStart: number,
+    onPick: (sessionTime: number) => void,
+  ) {
     this.messages = events.filter((e) => e.kind === "message").sort((a, b) => a.time - b.time);
     this.times = Float64Array.from(this.messages, (e) => e.time);
+    el.addEventListener("click", (e) => {
+      const li = (e.target as HTMLElement).closest("li");
+      if (li?.dataset.time) onPick(Number(li.dataset.time));
+    });
   }
 
   update(sessionTime: number): void {
@@ -66,6 +76,8 @@ export class MessageFeed {
       t.textContent = formatClock(m.time - (Number.isFinite(this.raceStart) ? this.raceStart : 0));
       const flag = String(m.data.flag ?? m.data.category ?? "").toLowerCase();
       li.className = flag.replace(/[^a-z]/g, "");
+      li.dataset.time = String(m.time);
+      li.title = "Replay from here";
       li.append(t, document.createTextNode(String(m.data.message ?? "")));
       return li;
     });
@@ -78,6 +90,21 @@ export interface Marker {
   end?: number;
   kind: "sc" | "vsc" | "red" | "pit" | "retirement" | "fastest";
   label: string;
+}
+
+/** Seconds shown before an incident a jump lands on, so the user sees it happen. */
+export const INCIDENT_LEAD = 5;
+
+/**
+ * The marker a jump to the next (`direction` 1) or previous (-1) incident lands on,
+ * as seen from `sessionTime`; a one-second margin lets repeated jumps step along.
+ */
+export function nextIncident(marks: Marker[], sessionTime: number, direction: 1 | -1): Marker | undefined {
+  const sorted = [...marks].sort((a, b) => a.time - b.time);
+  const start = (m: Marker) => m.time - INCIDENT_LEAD;
+  return direction > 0
+    ? sorted.find((m) => start(m) > sessionTime + 1)
+    : sorted.reverse().find((m) => start(m) < sessionTime - 1);
 }
 
 /** Seek bar markers: track status periods, retirements, fastest lap, the focused driver's stops. */
