@@ -102,6 +102,28 @@ def test_picker_lists_the_demo(server: str, chromium: Any) -> None:
     page.close()
 
 
+def test_picker_browses_a_fastf1_season_and_opens_a_race(server: str, chromium: Any) -> None:
+    """The FastF1 schedule (real FastF1, offline from ../shared/data) lists the season;
+    its Race opens with FastF1 timing and the data folder's telemetry."""
+    if not _real_data_options():
+        pytest.skip(f"real data not found under {SHARED_DATA} (see ../shared/data/README.md)")
+    page = chromium.new_page(viewport=VIEWPORT)
+    page.goto(server)
+    page.wait_for_selector("#picker .fastf1:not([hidden])")
+    page.select_option("select.season", "2025")
+    race = page.locator(
+        '#picker .events button[data-session="fastf1:2025/Australian Grand Prix/R"]'
+    )
+    race.wait_for(timeout=30_000)
+    assert page.locator("#picker .events li").count() == 24
+    shot(page, "00-picker-fastf1")
+    race.click()
+    wait_ready(page, timeout_ms=180_000)
+    assert rr(page, ".order.length") == 20
+    assert "Australian Grand Prix" in page.inner_text("header.top .title")
+    page.close()
+
+
 def test_play_seek_speed_pause_reload(demo: str, chromium: Any) -> None:
     page = _open(chromium, demo)
     shot(page, "01-opened")

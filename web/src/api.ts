@@ -12,6 +12,15 @@ export interface SessionStatus {
   error: string | null;
 }
 
+export interface SeasonEvent {
+  round: number;
+  name: string;
+  country: string;
+  location: string;
+  date: string;
+  sessions: { name: string; code: string; start_utc: string | null; session: string }[];
+}
+
 async function json<T>(path: string, init?: RequestInit): Promise<T> {
   const res = await fetch(path, init);
   if (!res.ok) {
@@ -27,7 +36,9 @@ async function json<T>(path: string, init?: RequestInit): Promise<T> {
 }
 
 export const api = {
-  catalogue: () => json<{ sessions: { name: string; title: string; source: string; cached: boolean }[] }>("/api/catalogue"),
+  catalogue: () =>
+    json<{ sessions: { name: string; title: string; source: string; cached: boolean }[]; fastf1_seasons: number[] }>("/api/catalogue"),
+  season: (year: number) => json<{ year: number; events: SeasonEvent[] }>(`/api/fastf1/${year}`),
   open: (name: string) =>
     json<SessionStatus>("/api/sessions", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ name }) }),
   status: (id: string) => json<SessionStatus>(`/api/sessions/${encodeURIComponent(id)}`),

@@ -14,6 +14,7 @@ import { Leaderboard } from "./leaderboard";
 import { Header, INCIDENT_LEAD, type Marker, MessageFeed, markers, nextIncident } from "./panels";
 import { emptySnapshot, PlayoutBuffer } from "./playout";
 import { RateController } from "./ratecontrol";
+import { showSeasons } from "./seasons";
 import { findSegments, type Segment, segmentAt } from "./segments";
 import { TelemetryPanel } from "./telemetry";
 import { TrackMap } from "./trackmap";
@@ -75,7 +76,8 @@ async function showPicker(error?: string): Promise<void> {
     if (value) go(value);
   });
   try {
-    const { sessions } = await api.catalogue();
+    const { sessions, fastf1_seasons } = await api.catalogue();
+    showSeasons($(".fastf1", picker), fastf1_seasons, go);
     $(".sessions", picker).replaceChildren(...sessions.map((s) => {
       const li = document.createElement("li");
       const button = document.createElement("button");

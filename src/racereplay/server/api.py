@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 
 from racereplay.codec import UnknownCodec, get_codec
 from racereplay.replay.registry import BuildState, LoadedSession
+from racereplay.server.catalogue import SessionForbidden
 from racereplay.server.state import (
     PROTOCOL_VERSION,
     ServerState,
@@ -20,6 +21,7 @@ from racereplay.server.state import (
     content_version,
 )
 from racereplay.server.wire import event_json, jsonable
+from racereplay.sources import SessionNotFound
 
 router = APIRouter(prefix="/api")
 
@@ -79,7 +81,29 @@ async def health(request: Request) -> dict[str, Any]:
 @router.get("/catalogue")
 async def catalogue(request: Request) -> dict[str, Any]:
     # Scanning data folders touches the disk: keep it off the event loop.
-    return {"sessions": await asyncio.to_thread(_state(request).catalogue.entries)}
+    catalogue = _state(request).catalogue
+    return {
+        "sessions": await asyncio.to_thread(catalogue.entries),
+        "fastf1_seasons": catalogue.fastf1_seasons(),  # browsable with GET /api/fastf1/{year}
+    }
+
+
+@router.get("/fastf1/{year}")
+async def fastf1_season(request: Request, year: int) -> dict[str, Any]:
+    """FastF1's schedule of a season: its events and their sessions, each with the
+    session name that opens it. 503 when FastF1 cannot get the schedule here."""
+    catalogue = _state(request).catalogue
+    if year not in catalogue.fastf1_seasons():
+        raise HTTPException(
+            404, f"no FastF1 season {year} here: see fastf1_seasons in the catalogue"
+        )
+    try:
+        events = await asyncio.to_thread(catalogue.fastf1_season, year)
+    except SessionForbidden as exc:
+        raise HTTPException(403, str(exc)) from None
+    except SessionNotFound as exc:
+        raise HTTPException(503, str(exc)) from None
+    return {"year": year, "events": events}
 
 
 @router.post("/sessions")

@@ -83,6 +83,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="YEAR/EVENT/TYPE",
         help="offer a FastF1 session, e.g. 2025/Australia/R (repeatable)",
     )
+    parser.add_argument(
+        "--no-fastf1-browse",
+        dest="fastf1_browse",
+        action="store_false",
+        help="clients may open only the --fastf1 sessions, not any of FastF1's schedules",
+    )
     parser.add_argument("--fastf1-cache", metavar="DIR", help="FastF1 cache folder")
     parser.add_argument(
         "--fastf1-http-cache", metavar="DIR", help="frozen FastF1 HTTP responses (offline)"
@@ -113,6 +119,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         cache_dir=folder(getattr(args, "cache", None)),
         data_dirs=tuple(Path(d).expanduser() for d in args.data),
         fastf1_sessions=tuple(args.fastf1),
+        fastf1_browse=args.fastf1_browse,
         fastf1_cache=folder(args.fastf1_cache),
         fastf1_http_cache=folder(args.fastf1_http_cache),
         offline=args.offline,

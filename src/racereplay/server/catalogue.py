@@ -14,6 +14,7 @@ from typing import Any
 
 from racereplay.server.settings import Settings
 from racereplay.sources import SessionNotFound, SessionRef
+from racereplay.sources.fastf1_timing import session_long_name
 
 MAX_SCAN_DEPTH = 4  # data/YEAR/EVENT/SESSION
 
@@ -41,6 +42,7 @@ class Catalogue:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._roots = tuple(Path(d).expanduser().resolve() for d in settings.data_dirs)
+        self._seasons: dict[int, list[dict[str, Any]]] = {}  # schedules fetched (not failures)
 
     # -- listing ----------------------------------------------------------
 
@@ -72,6 +74,47 @@ class Catalogue:
                 {"name": name, "id": ref.key, "title": title, "source": source, "cached": cached}
             )
         return result
+
+    def fastf1_seasons(self) -> list[int]:
+        """The seasons whose FastF1 schedule clients may browse (none when browsing is off)."""
+        from racereplay.sources.fastf1_schedule import seasons
+
+        return list(reversed(seasons())) if self.settings.fastf1_browse else []
+
+    def fastf1_season(self, year: int) -> list[dict[str, Any]]:
+        """FastF1's schedule of `year`, each session named as the client opens it (blocking).
+
+        Raises SessionForbidden when browsing is off, SessionNotFound when FastF1
+        has no schedule for the year here (offline and not cached, no network).
+        """
+        from racereplay.sources.fastf1_schedule import season_schedule
+
+        if not self.settings.fastf1_browse:
+            raise SessionForbidden("this server does not offer FastF1's schedules")
+        if year in self._seasons:
+            return self._seasons[year]
+        s = self.settings
+        events = season_schedule(year, s.fastf1_cache, s.fastf1_http_cache, s.offline)
+        self._seasons[year] = [
+            {
+                "round": e.round,
+                "name": e.name,
+                "country": e.country,
+                "location": e.location,
+                "date": e.date,
+                "sessions": [
+                    {
+                        "name": x.name,
+                        "code": x.code,
+                        "start_utc": x.start_utc,
+                        "session": e.session_name(year, x),
+                    }
+                    for x in e.sessions
+                ],
+            }
+            for e in events
+        ]
+        return self._seasons[year]
 
     # -- resolving a client's name ---------------------------------------
 
@@ -106,6 +149,7 @@ class Catalogue:
             "fastf1_cache": s.fastf1_cache,
             "fastf1_http_cache": s.fastf1_http_cache,
             "cache": s.fastf1_cache,
+            "http_cache": s.fastf1_http_cache,
             "offline": "1" if s.offline else None,
         }
         return {n: str(values[n]) for n in names if values.get(n) is not None}
@@ -156,8 +200,41 @@ class Catalogue:
                 f"drop {', '.join(sorted(ref.options))}"
             )
         if ref.arg not in self.settings.fastf1_sessions:
+            self._check_browsable(ref.arg)
+        options = self._server_options("cache", "http_cache", "offline")
+        telemetry = self._local_telemetry(ref.arg)
+        if telemetry is not None:
+            options["telemetry"] = str(telemetry)
+        return SessionRef("fastf1", ref.arg, options)
+
+    def _check_browsable(self, arg: str) -> None:
+        """A session from FastF1's schedules: a season FastF1 covers, a known session type."""
+        from racereplay.sources.fastf1 import parse_arg
+        from racereplay.sources.fastf1_schedule import check_season
+
+        if not self.settings.fastf1_browse:
             raise SessionForbidden(
-                f"FastF1 session {ref.arg!r} is not offered by this server: start it with "
-                f"--fastf1 {ref.arg} (see GET /api/catalogue)"
+                f"FastF1 session {arg!r} is not offered by this server: start it with "
+                f"--fastf1 {arg} (see GET /api/catalogue)"
             )
-        return SessionRef("fastf1", ref.arg, self._server_options("cache", "offline"))
+        year, event, session = parse_arg(arg)
+        check_season(year)
+        session_long_name(session)
+        if isinstance(event, str) and (
+            len(event) > 100 or not event.isprintable() or not event.strip(". ")
+        ):
+            raise SessionForbidden(f"FastF1 event name {event!r} is not one FastF1 has")
+
+    def _local_telemetry(self, arg: str) -> Path | None:
+        """The same session in a data folder (DATA/YEAR/EVENT/SESSION): its telemetry is
+        local and complete, where FastF1's is a long download (and absent offline)."""
+        from racereplay.sources.fastf1 import parse_arg
+
+        year, event, session = parse_arg(arg)
+        if not isinstance(event, str):
+            return None
+        for root in self._roots:
+            folder = (root / str(year) / event / session_long_name(session)).resolve()
+            if folder.is_relative_to(root) and (folder / "drivers.json").is_file():
+                return folder
+        return None

@@ -17,6 +17,7 @@ class Settings:
     cache_dir: Path | None = None  # None: the store's default ($RACEREPLAY_CACHE or ~/.cache)
     data_dirs: tuple[Path, ...] = ()  # folders holding sessions in the TracingInsights layout
     fastf1_sessions: tuple[str, ...] = ()  # "2025/Australia/R", offered in the catalogue
+    fastf1_browse: bool = True  # clients may open any session of FastF1's season schedules
     fastf1_cache: Path | None = None  # FastF1 cache for fastf1: sessions and TI timing
     fastf1_http_cache: Path | None = None  # frozen HTTP responses (offline use)
     offline: bool = False  # FastF1 must not touch the network

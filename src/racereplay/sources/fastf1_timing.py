@@ -146,16 +146,11 @@ def _writable_cache(cache: Path | None, offline: bool) -> Iterator[Path | None]:
         yield Path(tmp)
 
 
-def open_session(
-    year: int,
-    event: str | int,
-    session: str,
-    cache: Path | None = None,
-    http_cache: Path | None = None,
-    offline: bool = False,
-    telemetry: bool = False,
-) -> Any:
-    """Load a FastF1 session (laps, weather, messages; telemetry when asked).
+@contextlib.contextmanager
+def configured_fastf1(
+    cache: Path | None = None, http_cache: Path | None = None, offline: bool = False
+) -> Iterator[Any]:
+    """FastF1 (the module) set up with these caches, held under the lock while in use.
 
     `http_cache` is a frozen requests-cache folder (FastF1's test-data format);
     offline, only cached responses are used and nothing is fetched.
@@ -171,7 +166,6 @@ def open_session(
         raise SessionNotFound("offline FastF1 loading needs cache=DIR (and usually http_cache=DIR)")
     if http_cache is not None and not http_cache.is_dir():
         raise SessionNotFound(f"FastF1 HTTP cache {http_cache} is not a directory")
-    long_name = session_long_name(session)
     fastf1.set_log_level("WARNING")  # its INFO lines would drown our progress bar
     with _FASTF1_LOCK, _writable_cache(cache, offline) as cache_dir:
         backend = FileCache(str(http_cache)) if http_cache is not None else None
@@ -179,6 +173,21 @@ def open_session(
             cache_dir=str(cache_dir) if cache_dir else None, ignore_version=True, _backend=backend
         )
         fastf1.Cache.offline_mode(offline)
+        yield fastf1
+
+
+def open_session(
+    year: int,
+    event: str | int,
+    session: str,
+    cache: Path | None = None,
+    http_cache: Path | None = None,
+    offline: bool = False,
+    telemetry: bool = False,
+) -> Any:
+    """Load a FastF1 session (laps, weather, messages; telemetry when asked)."""
+    long_name = session_long_name(session)
+    with configured_fastf1(cache, http_cache, offline) as fastf1:
         try:
             ff1_session = fastf1.get_session(year, event, long_name)
             ff1_session.load(laps=True, telemetry=telemetry, weather=True, messages=True)
