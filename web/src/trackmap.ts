@@ -196,8 +196,11 @@ export class TrackMap {
       this.screenY[d] = sy;
       const status = snap.values.status[d];
       const focused = d === this.focused;
-      const r = focused ? 8 : 6;
-      ctx.globalAlpha = status === DriverStatus.Retired ? 0.35 : 1;
+      // Finished cars wait at the line (the data ends there): small and unlabelled, so
+      // the pile they make does not hide the cars still racing.
+      const parked = status === DriverStatus.Finished && !focused;
+      const r = focused ? 8 : parked ? 4 : 6;
+      ctx.globalAlpha = status === DriverStatus.Retired ? 0.35 : parked ? 0.6 : 1;
       ctx.beginPath();
       ctx.arc(sx, sy, r, 0, Math.PI * 2);
       if (status === DriverStatus.PitLane) {
@@ -215,6 +218,7 @@ export class TrackMap {
         ctx.stroke();
         ctx.setLineDash([]);
       }
+      if (parked) continue;
       const label = this.drivers[d].code + (status === DriverStatus.PitLane ? " PIT" : status === DriverStatus.Retired ? " RET" : "");
       ctx.fillStyle = focused ? "#ffffff" : "#d7dbe3";
       ctx.fillText(label, sx + r + 3, sy);
