@@ -9,6 +9,7 @@ resolved (symlinks and `..` included), and a FastF1 session must be configured.
 from __future__ import annotations
 
 import os
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -97,20 +98,8 @@ class Catalogue:
         events = season_schedule(year, s.fastf1_cache, s.fastf1_http_cache, s.offline)
         self._seasons[year] = [
             {
-                "round": e.round,
-                "name": e.name,
-                "country": e.country,
-                "location": e.location,
-                "date": e.date,
-                "sessions": [
-                    {
-                        "name": x.name,
-                        "code": x.code,
-                        "start_utc": x.start_utc,
-                        "session": e.session_name(year, x),
-                    }
-                    for x in e.sessions
-                ],
+                **asdict(e),
+                "sessions": [{**asdict(x), "session": e.session_name(year, x)} for x in e.sessions],
             }
             for e in events
         ]
