@@ -86,6 +86,20 @@ def _open(chromium: Any, url: str) -> Any:
     return page
 
 
+def _labels_apart(page: Any) -> int:
+    """How many car labels the map drew, after checking that none covers another."""
+    boxes = rr(page, ".labels()")
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1 :]:
+            apart = (
+                a["x"] + a["w"] <= b["x"]
+                or b["x"] + b["w"] <= a["x"]
+                or abs(a["y"] - b["y"]) >= (a["h"] + b["h"]) / 2
+            )
+            assert apart, f"car labels overlap: {a} {b}"
+    return len(boxes)
+
+
 def _header_lap(page: Any) -> str:
     return str(page.inner_text("header.top .lap"))
 
@@ -128,6 +142,8 @@ def test_play_seek_speed_pause_reload(demo: str, chromium: Any) -> None:
     page = _open(chromium, demo)
     shot(page, "01-opened")
     assert rr(page, ".order.length") == 20
+    # On the grid the cars stand metres apart: the labels that fit are drawn, none covered.
+    assert _labels_apart(page) >= 4
     assert "Lap" in _header_lap(page)
 
     # Jump to lap 2: the header and the exposed state say lap 2.
@@ -301,6 +317,7 @@ def test_real_race_leaderboard_matches_official_order(
     _seek_time(page, moment)
     assert rr(page, ".order")[:10] == [x["driver"] for x in top10]
     assert _header_lap(page).startswith("Lap 21"), _header_lap(page)
+    assert _labels_apart(page) >= 12  # most of the field, spread round the lap
     shot(page, "10-real-lap20")
 
     # The finish: the classification.

@@ -44,7 +44,7 @@ interface Stats {
 
 declare global {
   interface Window {
-    __rr: Stats & { cars: () => { x: number; y: number }[]; ghosts: () => { x: number; y: number }[]; rateLog: () => string[]; frameWork: number[]; frameGaps: number[]; drop: () => void };
+    __rr: Stats & { cars: () => { x: number; y: number }[]; labels: () => { x: number; y: number; w: number; h: number }[]; ghosts: () => { x: number; y: number }[]; rateLog: () => string[]; frameWork: number[]; frameGaps: number[]; drop: () => void };
   }
 }
 
@@ -198,6 +198,7 @@ class Replay {
     };
     window.__rr = Object.assign(this.stats, {
       cars: () => this.map.carsOnScreen(),
+      labels: () => this.map.labelsOnScreen(),
       ghosts: () => this.map.ghostsOnScreen(),
       rateLog: () => this.rates.log.slice(),
       frameWork: this.frameWork,
@@ -469,7 +470,9 @@ class Replay {
     if (now - this.lastPanel > 200 && have) {
       this.lastPanel = now;
       this.showSegment(sessionTime);
-      this.board.update(this.snap, sessionTime);
+      // Positions and lap times from the same instant: a lap that ends between the
+      // data frame and the display time must not show against the old order.
+      this.board.update(this.snap, this.meta.t0 + this.snap.valuesFrame / this.meta.fps);
       this.ghost.updateList(this.focused, sessionTime);
       if (this.ghost.ghosts.length) this.ghost.followCursor(this.stats.ghostTime);
       this.header.update(this.snap.session.leader_lap, sessionTime, this.snap.session.track_status);

@@ -28,8 +28,8 @@ export class Header {
   }
 
   update(leaderLap: number, sessionTime: number, trackStatus: number): void {
-    const lap = Number.isFinite(leaderLap) ? Math.max(0, leaderLap) : 0;
-    setText(this.el.querySelector<HTMLElement>(".lap")!, this.totalLaps ? `Lap ${Math.min(lap, this.totalLaps)} / ${this.totalLaps}` : `Lap ${lap}`);
+    const lap = Number.isFinite(leaderLap) && leaderLap > 0 ? String(Math.min(leaderLap, this.totalLaps ?? Infinity)) : "–"; // – : not started
+    setText(this.el.querySelector<HTMLElement>(".lap")!, this.totalLaps ? `Lap ${lap} / ${this.totalLaps}` : `Lap ${lap}`);
     setText(this.el.querySelector<HTMLElement>(".clock")!, formatClock(sessionTime - (Number.isFinite(this.raceStart) ? this.raceStart : 0)));
     const status = TRACK_STATUS[trackStatus] ?? { label: "—", cls: "unknown" };
     const banner = this.el.querySelector<HTMLElement>(".status")!;

@@ -19,6 +19,7 @@ export function emptySnapshot(nDrivers: number): Snapshot {
   for (const ch of SESSION_CHANNELS) session[ch] = NaN;
   return {
     frame: NaN,
+    valuesFrame: NaN,
     x: new Float32Array(nDrivers).fill(NaN),
     y: new Float32Array(nDrivers).fill(NaN),
     valid: new Uint8Array(nDrivers),
@@ -118,6 +119,7 @@ export class PlayoutBuffer {
     }
     for (const ch of SESSION_CHANNELS) out.session[ch] = b.session[ch][i0];
     out.frame = frame;
+    out.valuesFrame = f0;
     return true;
   }
 

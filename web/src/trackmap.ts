@@ -2,7 +2,20 @@
 // corners, start/finish) is drawn once per view change into an offscreen layer;
 // each animation frame only blits that layer and draws the cars.
 
+import { type LabelBox, placeLabels } from "./labels";
 import { DriverStatus, type Driver, type Geometry, type Snapshot } from "./types";
+
+const LABEL_HEIGHT = 11; // the 10 px label font, with a pixel of air
+
+interface CarLabel {
+  x: number;
+  y: number;
+  r: number;
+  w: number;
+  text: string;
+  alpha: number;
+  focused: boolean;
+}
 
 interface View {
   scale: number; // pixels per metre (before user zoom)
@@ -31,6 +44,8 @@ export class TrackMap {
   /** Ghost cars of a lap comparison (circuit metres), drawn as outlined diamonds. */
   ghosts: { x: number; y: number; colour: string; label: string }[] = [];
   private ghostScreen: { x: number; y: number }[] = [];
+  private labelBoxes: LabelBox[] = [];
+  private textWidths = new Map<string, number>(); // label text → pixels, in the map's font
   onPick: (driver: number) => void = () => {};
   trackStatus = 1;
 
@@ -186,6 +201,7 @@ export class TrackMap {
     const n = this.drivers.length;
     // Draw back to front by position so the leader sits on top, the focused car above all.
     const order = drawOrder(snap, this.focused);
+    const labels: CarLabel[] = [];
     for (const d of order) {
       if (!snap.valid[d]) {
         this.screenX[d] = NaN;
@@ -219,13 +235,40 @@ export class TrackMap {
         ctx.setLineDash([]);
       }
       if (parked) continue;
-      const label = this.drivers[d].code + (status === DriverStatus.PitLane ? " PIT" : status === DriverStatus.Retired ? " RET" : "");
-      ctx.fillStyle = focused ? "#ffffff" : "#d7dbe3";
-      ctx.fillText(label, sx + r + 3, sy);
+      const text = this.drivers[d].code + (status === DriverStatus.PitLane ? " PIT" : status === DriverStatus.Retired ? " RET" : "");
+      labels.push({ x: sx, y: sy, r, w: this.textWidth(text), text, alpha: ctx.globalAlpha, focused });
     }
+    this.drawLabels(ctx, labels.reverse()); // the focused car and the leader first
     ctx.globalAlpha = 1;
     this.drawGhosts(ctx);
     if (n === 0) return;
+  }
+
+  private drawLabels(ctx: CanvasRenderingContext2D, labels: CarLabel[]): void {
+    const boxes = placeLabels(labels, LABEL_HEIGHT);
+    this.labelBoxes = [];
+    labels.forEach((label, i) => {
+      const box = boxes[i];
+      if (!box) return;
+      this.labelBoxes.push(box);
+      ctx.globalAlpha = label.alpha;
+      ctx.fillStyle = label.focused ? "#ffffff" : "#d7dbe3";
+      ctx.fillText(label.text, box.x, box.y);
+    });
+  }
+
+  private textWidth(text: string): number {
+    let w = this.textWidths.get(text);
+    if (w === undefined) {
+      w = this.ctx.measureText(text).width;
+      this.textWidths.set(text, w);
+    }
+    return w;
+  }
+
+  /** The car labels drawn in the last frame (CSS pixels). */
+  labelsOnScreen(): LabelBox[] {
+    return this.labelBoxes.slice();
   }
 
   private drawGhosts(ctx: CanvasRenderingContext2D): void {

@@ -100,6 +100,7 @@ export const TRACK_STATUS: Record<number, { label: string; cls: string }> = {
 /** The interpolated state of every car at one instant, reused across frames. */
 export interface Snapshot {
   frame: number; // fractional timeline frame
+  valuesFrame: number; // the data frame `values` and `session` come from (≤ frame)
   x: Float32Array;
   y: Float32Array;
   valid: Uint8Array; // 1 where the driver has data at this instant
