@@ -270,6 +270,27 @@ def test_weather_every_minute(race: RawSession) -> None:
     assert all(10 < w.air_temp < 35 and w.track_temp > w.air_temp - 5 for w in race.weather)
 
 
+def test_rain_falls_during_the_race_and_slows_it(race: RawSession) -> None:
+    rain = [w.time for w in race.weather if w.rainfall]
+    assert rain, "the default race has its spell of rain"
+    wet_from, wet_to = rain[0] + 60, rain[-1] + 60  # a lap ending then was run in the wet
+    green = [s for s in race.track_status if s.status != TrackStatusCode.GREEN]
+
+    def clean(lap: Lap) -> bool:  # timed, no pit lane, nowhere near a neutralisation
+        return (
+            math.isfinite(lap.lap_time)
+            and math.isnan(lap.pit_in)
+            and math.isnan(lap.pit_out)
+            and not any(s.start - 100 <= lap.end <= s.end + 100 for s in green)
+        )
+
+    laps = [lap for lap in race.laps if clean(lap)]
+    wet = [lap.lap_time for lap in laps if wet_from <= lap.end <= wet_to]
+    dry = [lap.lap_time for lap in laps if lap.end < rain[0] - 300]
+    assert len(wet) >= 20 and len(dry) >= 20
+    assert np.median(wet) > 1.025 * np.median(dry), (np.median(wet), np.median(dry))
+
+
 @pytest.mark.parametrize(
     "name",
     [

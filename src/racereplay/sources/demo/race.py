@@ -36,6 +36,7 @@ LAUNCH_ACCEL = 10.0  # m/s^2 off the line
 TRACTION_ACCEL = 16.0  # m/s^2
 DRS_BOOST = 1.035
 RETIRE_LIMP = 600.0  # metres the retiring car limps before it stops
+WET_PACE_LOSS = 0.05  # pace lost on a fully wet track (light rain on slicks: ~5 s a lap)
 
 COMPOUNDS = ("SOFT", "MEDIUM", "HARD")
 COMPOUND_PACE = np.array([1.0, 0.996, 0.992])
@@ -58,6 +59,8 @@ class RacePlan:
     retire_car: int  # -1: nobody retires
     retire_distance: float  # total distance where the retiring car stops
     safety_car: bool  # the retirement brings out the Safety Car
+    # How wet the track is over time (weather.wetness); dry throughout by default.
+    wet: tuple[np.ndarray, np.ndarray] = (np.zeros(1), np.zeros(1))
 
     @property
     def cars(self) -> int:
@@ -170,9 +173,10 @@ class _Field:
         lo, hi = self.pit_window
         return np.where((self.d >= lo) & (self.d <= hi) & ~self.finished, PIT, RACING)
 
-    def target_pace(self, sc_active: bool, leader: int) -> np.ndarray:
+    def target_pace(self, t: float, sc_active: bool, leader: int) -> np.ndarray:
         lap = np.floor(self.d / self.length).astype(np.int64) + 1
         target = self.lap_pace[self.idx, np.minimum(np.maximum(lap, 1), self.plan.laps + 1)]
+        target = target * (1 - WET_PACE_LOSS * float(np.interp(t, *self.plan.wet)))
         if sc_active:
             target = np.minimum(target, SC_CHASE)
             target[leader] = SC_PACE
@@ -243,7 +247,7 @@ def run_race(track: Track, motion: Motion, plan: RacePlan) -> RaceRun:
         if drs_allowed != drs_on:
             (run.drs_enabled if drs_allowed else run.drs_disabled).append(t)
             drs_on = drs_allowed
-        target = car.target_pace(sc_active, leader)
+        target = car.target_pace(t, sc_active, leader)
         step = PACE_RATE * DT
         car.pace += np.minimum(np.maximum(target - car.pace, -step), step)
 

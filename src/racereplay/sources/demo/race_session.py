@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 
@@ -21,7 +22,7 @@ from racereplay.model import (
 )
 from racereplay.sources import Progress
 from racereplay.sources.demo.field import make_drivers, make_pace
-from racereplay.sources.demo.motion import Motion
+from racereplay.sources.demo.motion import RACING, Motion
 from racereplay.sources.demo.race import (
     COMPOUNDS,
     COOL_DOWN_TIME,
@@ -35,7 +36,7 @@ from racereplay.sources.demo.race import (
 )
 from racereplay.sources.demo.telemetry import sample_car, sample_times
 from racereplay.sources.demo.track import PIT_ENTRY, PIT_EXIT, Track, build_track
-from racereplay.sources.demo.weather import simulate_weather
+from racereplay.sources.demo.weather import simulate_weather, wetness
 
 EVENT = "Demo Grand Prix"
 CIRCUIT = "Demo Park"
@@ -51,8 +52,17 @@ def simulate_race(seed: int, cars: int, laps: int, progress: Progress | None = N
     drivers = make_drivers(cars)
     start_time = 120.0 + DT * int(rng.integers(0, 60))
     plan = plan_race(rng, track, make_pace(rng, cars), laps, start_time)
+    # The weather is drawn first, so that the rain slows the race it falls on: it starts
+    # between a third of the nominal race and ten minutes before its end.
+    nominal = laps * float(motion.lap_time[RACING])
+    rain_window = (start_time + nominal / 3, start_time + nominal - 600)
+    weather = simulate_weather(
+        np.random.default_rng([seed, 2]), start_time + 2 * nominal, rain_window
+    )
+    plan = dataclasses.replace(plan, wet=wetness(weather))
     report(0.05, "simulating the race")
     run = run_race(track, motion, plan)
+    weather = [w for w in weather if w.time <= run.end_time + 60]
     report(0.6, "sampling telemetry")
     telemetry = _telemetry(np.random.default_rng([seed, 1]), track, motion, plan, run, drivers)
     report(0.9, "timing")
@@ -74,7 +84,7 @@ def simulate_race(seed: int, cars: int, laps: int, progress: Progress | None = N
         laps=lap_list,
         track_status=_track_status(run),
         messages=_messages(track, plan, run, drivers, lap_ends),
-        weather=simulate_weather(np.random.default_rng([seed, 2]), run.end_time),
+        weather=weather,
         results=_results(plan, run, drivers, lap_ends),
         circuit=track.info(),
     )
