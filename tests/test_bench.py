@@ -98,7 +98,7 @@ def test_bench_build_report_has_every_figure(tiny_bench_report: dict) -> None:
     expected = {
         "source parse",
         "cold build from RawSession",
-        "parallel build speed-up",
+        "cold build with a process pool",
         "store write",
         "baseline build (per-frame dicts + pickle)",
         "size on disk",

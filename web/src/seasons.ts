@@ -11,13 +11,16 @@ export function showSeasons(el: HTMLElement, seasons: number[], open: (name: str
   select.replaceChildren(new Option("choose a season", ""), ...seasons.map((y) => new Option(String(y), String(y))));
   select.addEventListener("change", async () => {
     list.replaceChildren();
-    if (!select.value) return;
-    note.textContent = `Asking FastF1 for the ${select.value} schedule…`;
+    const year = select.value;
+    if (!year) return;
+    note.textContent = `Asking FastF1 for the ${year} schedule…`;
     try {
-      const { events } = await api.season(Number(select.value));
+      const { events } = await api.season(Number(year));
+      if (select.value !== year) return; // another season was chosen meanwhile
       note.textContent = events.length ? "" : "FastF1 lists no events for this season.";
       list.replaceChildren(...events.map((e) => eventRow(e, open)));
     } catch (err) {
+      if (select.value !== year) return;
       note.textContent = `FastF1's schedule is not reachable: ${err instanceof Error ? err.message : err}`;
     }
   });
