@@ -6,6 +6,7 @@
 import uPlot from "uplot";
 import { api } from "./api";
 import { formatLapTime } from "./laps";
+import { lastAtOrBefore } from "./search";
 import type { Driver, LapRow } from "./types";
 
 export interface GhostLap {
@@ -32,20 +33,9 @@ function toGhost(code: string, lap: number, colour: string, t: Record<string, (n
   };
 }
 
-/** Index of the last sample with `arr[i] <= v` in an ascending array (-1 before the first). */
-function floorIndex(arr: Float64Array, v: number): number {
-  let lo = 0, hi = arr.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (arr[mid] <= v) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo - 1;
-}
-
 /** Linear interpolation of `ys` at `v` on the ascending `xs` (NaN outside or across a gap). */
 function interp(xs: Float64Array, ys: Float64Array, v: number): number {
-  const i = floorIndex(xs, v);
+  const i = lastAtOrBefore(xs, v);
   if (i < 0 || i >= xs.length - 1) return i === xs.length - 1 && xs[i] === v ? ys[i] : NaN;
   const w = (v - xs[i]) / (xs[i + 1] - xs[i] || 1);
   return ys[i] + (ys[i + 1] - ys[i]) * w;
@@ -59,7 +49,7 @@ export function ghostPosition(g: GhostLap, t: number): { x: number; y: number; d
 /** Values of a channel on the distance grid (nearest sample at or before each point). */
 function onGrid(g: GhostLap, grid: number[], values: (number | null)[]): (number | null)[] {
   return grid.map((m) => {
-    const i = floorIndex(g.distance, m);
+    const i = lastAtOrBefore(g.distance, m);
     return i >= 0 && m - g.distance[i] < 3 * GRID_M ? values[i] : null;
   });
 }

@@ -2,6 +2,7 @@
 // lap, last sectors coloured against personal and overall bests, pit stops.
 // Built once per session; each query is a binary search per driver.
 
+import { countAtOrBefore } from "./search";
 import type { LapRow, SessionEvent } from "./types";
 
 export const enum SectorMark {
@@ -34,17 +35,6 @@ export interface LapState {
 }
 
 const num = (v: unknown): number => (typeof v === "number" && Number.isFinite(v) ? v : NaN);
-
-function lowerCount(arr: Float64Array, t: number): number {
-  // Number of entries <= t.
-  let lo = 0, hi = arr.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (arr[mid] <= t) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
 
 export class LapIndex {
   private byDriver = new Map<string, DriverLaps>();
@@ -123,7 +113,7 @@ export class LapIndex {
 
   /** Overall best lap time completed by `t` (NaN before any). */
   overallBest(t: number): number {
-    const k = lowerCount(this.allEnd, t);
+    const k = countAtOrBefore(this.allEnd, t);
     return k === 0 || !Number.isFinite(this.overallBestLap[k - 1]) ? NaN : this.overallBestLap[k - 1];
   }
 
@@ -131,7 +121,7 @@ export class LapIndex {
   bestLapNumber(code: string, t: number): number | null {
     const d = this.byDriver.get(code);
     if (!d) return null;
-    const k = lowerCount(d.end, t);
+    const k = countAtOrBefore(d.end, t);
     if (k === 0 || Number.isNaN(d.bestSoFar[k - 1])) return null;
     const i = d.lapTime.subarray(0, k).indexOf(d.bestSoFar[k - 1]);
     return i >= 0 ? d.numbers[i] : null;
@@ -142,7 +132,7 @@ export class LapIndex {
     const d = this.byDriver.get(code);
     if (!d) return NaN;
     let best = NaN;
-    for (let i = lowerCount(d.end, since), k = lowerCount(d.end, t); i < k; i++) {
+    for (let i = countAtOrBefore(d.end, since), k = countAtOrBefore(d.end, t); i < k; i++) {
       if (d.flying[i] && !(d.lapTime[i] >= best)) best = Number.isNaN(d.lapTime[i]) ? best : d.lapTime[i];
     }
     return best;
@@ -155,14 +145,14 @@ export class LapIndex {
       marks: [SectorMark.None, SectorMark.None, SectorMark.None], pits: 0, outLap: false, lapsDone: 0,
     };
     if (!d) return empty;
-    const k = lowerCount(d.end, t);
-    const pits = lowerCount(d.stopTimes, t);
-    const lastOut = lowerCount(d.pitOut, t);
+    const k = countAtOrBefore(d.end, t);
+    const pits = countAtOrBefore(d.stopTimes, t);
+    const lastOut = countAtOrBefore(d.pitOut, t);
     const lastLapEnd = k > 0 ? d.end[k - 1] : -Infinity;
     const outLap = lastOut > 0 && d.pitOut[lastOut - 1] > lastLapEnd;
     if (k === 0) return { ...empty, pits, outLap };
     const i = k - 1;
-    const kAll = lowerCount(this.allEnd, t);
+    const kAll = countAtOrBefore(this.allEnd, t);
     const sectors = [0, 1, 2].map((s) => d.sectors[s][i]) as [number, number, number];
     const marks = sectors.map((v, s) => {
       if (Number.isNaN(v)) return SectorMark.None;

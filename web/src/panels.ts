@@ -2,17 +2,8 @@
 // seek bar's markers: small DOM views updated a few times per second, only on change.
 
 import { formatClock } from "./laps";
+import { lastAtOrBefore } from "./search";
 import { TRACK_STATUS, type SessionEvent } from "./types";
-
-function lastAtOrBefore(times: Float64Array, t: number): number {
-  let lo = 0, hi = times.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (times[mid] <= t) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo - 1;
-}
 
 function setText(el: HTMLElement, text: string): void {
   if (el.textContent !== text) el.textContent = text;

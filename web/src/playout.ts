@@ -3,6 +3,7 @@
 // so a low data rate still draws smoothly at the display's refresh rate; discrete
 // channels take the latest sample at or before the instant (a gear is never "half way").
 
+import { lastAtOrBefore } from "./search";
 import {
   DRIVER_CHANNELS,
   SESSION_CHANNELS,
@@ -26,17 +27,6 @@ export function emptySnapshot(nDrivers: number): Snapshot {
     values,
     session,
   };
-}
-
-/** Index of the last sample at or before `frame` (-1 if none). */
-function sampleIndex(frames: Int32Array, frame: number): number {
-  let lo = 0, hi = frames.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (frames[mid] <= frame) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo - 1;
 }
 
 export class PlayoutBuffer {
@@ -77,7 +67,7 @@ export class PlayoutBuffer {
     const index = Math.floor(frame / chunkFrames);
     const b = this.best(index);
     if (!b || b.n === 0) return false;
-    let i0 = sampleIndex(b.frames, frame);
+    let i0 = lastAtOrBefore(b.frames, frame);
     if (i0 < 0) i0 = 0;
     // The sample after i0: in this chunk, or the first one of the next chunk.
     let nb = b;
