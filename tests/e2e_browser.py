@@ -3,10 +3,6 @@ chromium driven by Playwright, screenshots under artifacts/e2e/."""
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,6 +20,7 @@ from racereplay.bench.frontend import (  # noqa: F401 (re-exported for the tests
     rr,
     wait_ready,
 )
+from racereplay.bench.server import serve_process
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = PROJECT_ROOT / "artifacts" / "e2e"
@@ -37,49 +34,12 @@ def require_browser() -> None:
         pytest.skip(f"the web client is not built ({STATIC_INDEX} missing): run `make web`")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextmanager
 def running_server(cache: Path, *extra: str) -> Iterator[str]:
     """`racereplay serve` on a free loopback port; yields its base URL."""
-    port = _free_port()
-    log = (cache / "server.log").open("wb")
-    proc = subprocess.Popen(
-        [
-            *(sys.executable, "-m", "racereplay.cli", "serve", "--port", str(port)),
-            *("--cache", str(cache), "--log-level", "warning", *extra),
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        cwd=PROJECT_ROOT,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"server exited: {(cache / 'server.log').read_text()[-2000:]}")
-            try:
-                if httpx.get(f"{base}/api/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("server did not answer /api/health within 60 s")
-            time.sleep(0.3)
-        yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+    args = ["--cache", str(cache), "--log-level", "warning", *extra]
+    with serve_process(args, cache / "server.log") as (port, _):
+        yield f"http://127.0.0.1:{port}"
 
 
 def build_session(base: str, name: str, timeout: float = 600) -> str:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -20,6 +19,7 @@ import msgpack
 import numpy as np
 import uvicorn
 
+from racereplay.bench.server import free_port
 from racereplay.model import Driver, SessionInfo, SessionKind
 from racereplay.server.app import create_app, uvicorn_config_options
 from racereplay.server.settings import Settings
@@ -109,12 +109,6 @@ class ToyBuilder:
         cars = int(ref.options.get("cars", 4))
         laps = int(ref.options.get("laps", 3))
         return make_timeline(cars, laps)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @contextlib.contextmanager
