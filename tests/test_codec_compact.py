@@ -130,7 +130,7 @@ def test_header_is_readable_without_inflating(synthetic: Timeline) -> None:
     )
     assert magic == b"RRC1" and HEADER.size == 32
     assert (fps, rate, seconds, n_drivers) == (25, 10, CODEC.chunk_seconds, 20)
-    assert (n_frames, n_dch, n_sch, index) == (10 * seconds, 16, 2, 4)
+    assert (n_frames, n_dch, n_sch, index) == (10 * seconds, 18, 2, 4)
     assert first == 4 * seconds * 25 and t0 == synthetic.t0 and length == len(data) - 32
 
 

@@ -92,6 +92,9 @@ def make_timeline(
     frames["compound"] = np.full((n_frames, n_drivers), Compound.INTERMEDIATE, np.uint8)
     frames["tyre_age"] = (frames["lap"] // 2).astype(np.uint8)
     frames["status"] = np.full((n_frames, n_drivers), DriverStatus.RUNNING, np.uint8)
+    lap_len = 5000.0
+    frames["gap_laps"] = ((leader - distance) // lap_len).astype(np.uint8)
+    frames["interval_laps"] = ((ahead - distance) // lap_len).clip(0).astype(np.uint8)
     # The last car retires halfway: its position channels become missing.
     out = n_frames // 2
     frames["status"][out:, -1] = DriverStatus.RETIRED

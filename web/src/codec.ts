@@ -32,6 +32,8 @@ const DRIVER_CODING: Record<DriverChannel, [number, 1 | 2, boolean]> = {
   compound: [1, 1, false],
   tyre_age: [1, 1, false],
   status: [1, 1, false],
+  gap_laps: [1, 1, false],
+  interval_laps: [1, 1, false],
 };
 const SESSION_CODING: Record<SessionChannel, [number, 1 | 2, boolean]> = {
   leader_lap: [1, 1, false],

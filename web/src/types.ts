@@ -58,7 +58,7 @@ export interface SessionMeta {
 /** Per-driver channels, laid out [sample * nDrivers + driver]. */
 export const DRIVER_CHANNELS = [
   "x", "y", "speed", "gear", "throttle", "brake", "drs", "rpm", "lap", "distance",
-  "position", "gap", "interval", "compound", "tyre_age", "status",
+  "position", "gap", "interval", "compound", "tyre_age", "status", "gap_laps", "interval_laps",
 ] as const;
 export const SESSION_CHANNELS = ["leader_lap", "track_status"] as const;
 export type DriverChannel = (typeof DRIVER_CHANNELS)[number];

@@ -17,7 +17,7 @@ from racereplay.timeline.model import Timeline
 
 # Bump when any codec's bytes change for the same timeline: chunk URLs carry it, so an
 # HTTP cache that keeps a chunk "immutable" for a year never serves an outdated encoding.
-WIRE_VERSION = 1
+WIRE_VERSION = 2
 
 
 class Codec(Protocol):

@@ -59,6 +59,8 @@ COMPACT_DRIVER_CHANNELS: tuple[ChannelSpec, ...] = (
     _spec("compound"),
     _spec("tyre_age"),
     _spec("status"),
+    _spec("gap_laps"),
+    _spec("interval_laps"),
 )
 COMPACT_SESSION_CHANNELS: tuple[ChannelSpec, ...] = (_spec("leader_lap"), _spec("track_status"))
 assert {c.name for c in COMPACT_DRIVER_CHANNELS} == set(DRIVER_CHANNELS)

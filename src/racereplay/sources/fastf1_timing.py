@@ -241,6 +241,41 @@ class Timing:
         return starts
 
 
+# FastF1 session attributes that a partial cache may lack, and what they are to a user.
+OPTIONAL_TABLES = {
+    "track_status": "track status",
+    "session_status": "session status",
+    "race_control_messages": "race control messages",
+    "weather_data": "weather",
+}
+
+
+def loaded_table(ff1_session: Any, name: str) -> Any:
+    """One of FastF1's tables, or None when this load lacks it (FastF1 raises
+    DataNotLoadedError for a piece its cache does not hold)."""
+    try:
+        table = getattr(ff1_session, name)
+    except Exception:  # DataNotLoadedError; FastF1 may not even be importable here
+        return None
+    return None if table is None or len(table) == 0 else table
+
+
+def missing_pieces(ff1_session: Any) -> list[str]:
+    """One problem line for each piece of timing this FastF1 load does not have."""
+    problems = [
+        f"FastF1 has no {what} for this session: shown without them"
+        for name, what in OPTIONAL_TABLES.items()
+        if loaded_table(ff1_session, name) is None
+    ]
+    results = loaded_table(ff1_session, "results")
+    if results is None or "Status" not in results or not results["Status"].map(_str_or_none).any():
+        problems.append(
+            "FastF1 has no official results for this session: classification and "
+            "retirements from the laps and the cars' telemetry"
+        )
+    return problems
+
+
 def _seconds(series: Any) -> np.ndarray:
     """A timedelta column as float seconds, NaT → NaN."""
     return series.dt.total_seconds().to_numpy(dtype=np.float64)
@@ -307,8 +342,8 @@ def laps_from_fastf1(ff1_session: Any) -> list[Lap]:
 
 def track_status_from_fastf1(ff1_session: Any, problems: list[str]) -> list[TrackStatusInterval]:
     """Intervals from FastF1's status changes: each lasts until the next change."""
-    table = ff1_session.track_status
-    if table is None or len(table) == 0:
+    table = loaded_table(ff1_session, "track_status")
+    if table is None:
         return []
     times = _seconds(table["Time"])
     codes = [_int_or_none(code) for code in table["Status"]]
@@ -327,8 +362,8 @@ def track_status_from_fastf1(ff1_session: Any, problems: list[str]) -> list[Trac
 
 def race_start_time(ff1_session: Any) -> float:
     """Session time of the start: the 'Started' status, else the first lap's start."""
-    status = ff1_session.session_status
-    if status is not None and len(status):
+    status = loaded_table(ff1_session, "session_status")
+    if status is not None:
         started = status[status["Status"] == "Started"]
         if len(started):
             return float(started["Time"].iloc[0].total_seconds())
@@ -347,12 +382,12 @@ _AGREEMENT_S = 2.0  # messages carry whole seconds: pairs within 2 s agree
 
 def _t0_candidates(ff1_session: Any) -> list[float]:
     """Each pairing of an anchoring message with a matching event proposes a t0 (UTC epoch s)."""
-    messages = ff1_session.race_control_messages
-    if messages is None or len(messages) == 0:
+    messages = loaded_table(ff1_session, "race_control_messages")
+    if messages is None:
         return []
-    status = ff1_session.track_status
+    status = loaded_table(ff1_session, "track_status")
     change_times: dict[int, list[float]] = {}
-    if status is not None and len(status):
+    if status is not None:
         for time, code in zip(_seconds(status["Time"]), status["Status"], strict=True):
             if (number := _int_or_none(code)) is not None:
                 change_times.setdefault(number, []).append(float(time))
@@ -426,8 +461,8 @@ def _scheduled_start_utc(ff1_session: Any) -> datetime | None:
 def messages_from_fastf1(
     ff1_session: Any, t0_date: datetime | None, drivers: list[Driver]
 ) -> list[RaceControlMessage]:
-    table = ff1_session.race_control_messages
-    if table is None or len(table) == 0 or t0_date is None:
+    table = loaded_table(ff1_session, "race_control_messages")
+    if table is None or t0_date is None:
         return []
     code_by_number = {d.number: d.code for d in drivers}
     messages = []
@@ -449,8 +484,8 @@ def messages_from_fastf1(
 
 
 def weather_from_fastf1(ff1_session: Any) -> list[WeatherSample]:
-    table = ff1_session.weather_data
-    if table is None or len(table) == 0:
+    table = loaded_table(ff1_session, "weather_data")
+    if table is None:
         return []
     times = _seconds(table["Time"])
     return [
@@ -522,9 +557,11 @@ def session_info_from_fastf1(ff1_session: Any) -> SessionInfo:
 
 def timing_from_fastf1(ff1_session: Any) -> Timing:
     """Convert a loaded FastF1 session into RawSession pieces."""
-    problems: list[str] = []
+    problems = missing_pieces(ff1_session)
     drivers = drivers_from_fastf1(ff1_session)
-    t0_date = estimate_t0_date(ff1_session, problems)
+    has_messages = loaded_table(ff1_session, "race_control_messages") is not None
+    # The session clock's date only places race control messages: no messages, no need.
+    t0_date = estimate_t0_date(ff1_session, problems) if has_messages else None
     return Timing(
         info=session_info_from_fastf1(ff1_session),
         drivers=drivers,

@@ -31,7 +31,7 @@ Progress = Callable[[float, str], None]
 
 # The version of what a build produces: bump it whenever the output changes, so that
 # timelines cached by an older build are rebuilt rather than served.
-BUILD_VERSION = 4
+BUILD_VERSION = 5
 
 NO_FLICKER_SECONDS = 1.0
 
@@ -89,7 +89,7 @@ def build_timeline(
     report(0.75, "running order and gaps")
     segments = find_segments(raw, laps)
     if raw.info.kind.is_race:
-        _race_order(frames, raw, laps, codes, clock, distance)
+        _race_order(frames, raw, laps, codes, clock, distance, lap_len)
     else:
         problems += _segment_problems(raw, segments)
         order, gap = qualifying_order(laps, codes, times, segments)
@@ -168,6 +168,7 @@ def _race_order(
     codes: list[str],
     clock: Clock,
     distance: np.ndarray,
+    lap_len: float,
 ) -> None:
     status = frames["status"]
     finish_time = np.array(
@@ -189,6 +190,9 @@ def _race_order(
     gap = ordering.gap_to_leader(clock.times, distance, status, finish_time, start)
     frames["gap"][:] = gap
     frames["interval"][:] = ordering.interval_to_car_ahead(gap, order)
+    frames["gap_laps"][:], frames["interval_laps"][:] = ordering.laps_behind(
+        distance, order, status, lap_len
+    )
 
 
 def _segment_problems(raw: RawSession, segments: list[Segment]) -> list[str]:

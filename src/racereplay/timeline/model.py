@@ -38,6 +38,8 @@ DRIVER_CHANNELS: dict[str, np.dtype] = {
     "compound": np.dtype(np.uint8),  # Compound
     "tyre_age": np.dtype(np.uint8),  # laps
     "status": np.dtype(np.uint8),  # DriverStatus
+    "gap_laps": np.dtype(np.uint8),  # whole laps behind the leader (gap shows "+1 L")
+    "interval_laps": np.dtype(np.uint8),  # whole laps behind the car ahead
 }
 
 # Per-frame, session-wide channels.

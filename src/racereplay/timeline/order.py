@@ -95,3 +95,28 @@ def interval_to_car_ahead(gap: np.ndarray, order: np.ndarray) -> np.ndarray:
     interval = np.empty_like(interval_in_order)
     np.put_along_axis(interval, order, interval_in_order, axis=1)
     return interval
+
+
+def laps_behind(
+    distance: np.ndarray, order: np.ndarray, status: np.ndarray, lap_len: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Whole laps (F, D) uint8 each car is behind the leader and behind the car ahead.
+
+    Timing screens show these as "+1 L" in place of seconds. Cars out of the race
+    (retired, not started) are 0: their gap is not shown at all.
+    """
+    racing = np.isin(status, (*ON_TRACK, DriverStatus.FINISHED))
+    in_order = np.take_along_axis(np.where(racing, distance, np.nan), order, axis=1)
+    behind_leader = np.full(in_order.shape, 0.0)
+    behind_ahead = np.full(in_order.shape, 0.0)
+    with np.errstate(invalid="ignore"):
+        leader = np.fmax.accumulate(np.nan_to_num(in_order, nan=-np.inf), axis=1)
+        behind_leader = np.floor((leader - in_order) / lap_len)
+        behind_ahead[:, 1:] = np.floor((in_order[:, :-1] - in_order[:, 1:]) / lap_len)
+    counts = []
+    for values in (behind_leader, behind_ahead):
+        clean = np.clip(np.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0), 0, 255)
+        out = np.zeros(order.shape, dtype=np.uint8)
+        np.put_along_axis(out, order, clean.astype(np.uint8), axis=1)
+        counts.append(np.where(racing, out, 0).astype(np.uint8))
+    return counts[0], counts[1]

@@ -15,12 +15,19 @@ import numpy as np
 from racereplay.model import Telemetry
 from racereplay.timeline.clock import Clock
 
-# Continuous channels are interpolated linearly between samples.
-INTERPOLATED = ("x", "y", "speed", "rpm", "throttle", "distance")
+# Continuous channels are interpolated linearly between samples (x and y: see _on_path).
+INTERPOLATED = ("speed", "rpm", "throttle", "distance")
+POSITION = ("x", "y")
 # Discrete channels keep the previous sample's value (a gear is never 3.5).
 HELD = ("gear", "brake", "drs")
 # Channels that mean "the car is moving": zero outside the driver's data.
 ZERO_OUTSIDE = ("speed", "rpm", "throttle", "gear", "brake", "drs")
+
+# Metres over which the path's arc length is matched to the driven distance: long
+# enough to average out position jitter (a sample every ~10 m), short enough to
+# follow a real difference (a wider line through a corner).
+PATH_SMOOTHING = 200.0
+PATH_SMOOTHING_STEP = 5.0
 
 Arrays = dict[str, np.ndarray]
 
@@ -34,6 +41,12 @@ def resample_driver(time: np.ndarray, channels: Arrays, frame_times: np.ndarray)
     out: Arrays = {}
     for name in INTERPOLATED:
         out[name] = np.interp(frame_times, time, channels[name].astype(np.float64))
+    out["x"], out["y"] = _on_path(
+        channels["x"].astype(np.float64),
+        channels["y"].astype(np.float64),
+        channels["distance"].astype(np.float64),
+        out["distance"],
+    )
     previous = np.clip(np.searchsorted(time, frame_times, side="right") - 1, 0, len(time) - 1)
     for name in HELD:
         out[name] = channels[name][previous]
@@ -44,9 +57,45 @@ def resample_driver(time: np.ndarray, channels: Arrays, frame_times: np.ndarray)
     return out
 
 
+def _on_path(
+    x: np.ndarray, y: np.ndarray, distance: np.ndarray, frame_distance: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Frame positions: the car's distance mapped onto its own recorded path.
+
+    Position samples carry timestamp jitter, so interpolating x/y in time makes a
+    car surge and brake between samples (a step can be half or 1.8 times the
+    distance actually driven). The distance channel, integrated from speed, is
+    smooth. So each frame's distance is turned into arc length along the car's
+    own polyline, through the (slowly varying) difference between the two,
+    smoothed over `PATH_SMOOTHING` metres.
+    """
+    known = np.isfinite(x) & np.isfinite(y) & np.isfinite(distance)
+    if known.sum() < 2:
+        return np.full(len(frame_distance), np.nan), np.full(len(frame_distance), np.nan)
+    x, y, distance = x[known], y[known], distance[known]
+    arc = np.concatenate([[0.0], np.cumsum(np.hypot(np.diff(x), np.diff(y)))])
+    excess = _smooth_along(distance, arc - distance, PATH_SMOOTHING)
+    # Several samples at one distance (a standing car): the first one places it.
+    unique_d, first = np.unique(distance, return_index=True)
+    frame_arc = frame_distance + np.interp(frame_distance, unique_d, excess[first])
+    return np.interp(frame_arc, arc, x), np.interp(frame_arc, arc, y)
+
+
+def _smooth_along(distance: np.ndarray, values: np.ndarray, window: float) -> np.ndarray:
+    """A moving average of `values` over `window` metres of `distance` (monotonic)."""
+    step = PATH_SMOOTHING_STEP
+    grid = np.arange(distance[0], distance[-1] + step, step)
+    on_grid = np.interp(grid, distance, values)
+    width = max(1, int(window / step)) | 1
+    padded = np.pad(on_grid, width // 2, mode="edge")
+    sums = np.cumsum(np.concatenate([[0.0], padded]))
+    averaged = (sums[width:] - sums[:-width]) / width
+    return np.interp(distance, grid, averaged)
+
+
 def _telemetry_arrays(tel: Telemetry) -> tuple[np.ndarray, Arrays]:
     time = np.asarray(tel.time, dtype=np.float64)
-    channels = {name: np.asarray(getattr(tel, name)) for name in INTERPOLATED + HELD}
+    channels = {name: np.asarray(getattr(tel, name)) for name in INTERPOLATED + POSITION + HELD}
     return time, channels
 
 
