@@ -113,10 +113,11 @@ def test_pit_stops_and_retirements_match_the_laps_data(
         "ALO": 33,
         "BOR": 46,
         "LAW": 47,
-        "HAD": 1,
         "DOO": 1,
         "SAI": 1,
     }
+    # HAD crashed on the formation lap: never moved after lights out.
+    assert summary["did_not_start"] == ["HAD"]
 
 
 def test_channels_have_the_contract_dtypes_and_the_race_length(race: Timeline) -> None:

@@ -15,7 +15,12 @@ from racereplay.timeline.distance import grid_offset, race_distance
 from racereplay.timeline.events import build_events
 from racereplay.timeline.flicker import deflicker
 from racereplay.timeline.geometry import build_geometry
-from racereplay.timeline.laptable import DriverLaps, all_driver_laps, lap_length
+from racereplay.timeline.laptable import (
+    NOMINAL_LAP_LENGTH,
+    DriverLaps,
+    all_driver_laps,
+    lap_length,
+)
 from racereplay.timeline.model import (
     DRIVER_CHANNELS,
     FPS,
@@ -34,6 +39,9 @@ Progress = Callable[[float, str], None]
 BUILD_VERSION = 5
 
 NO_FLICKER_SECONDS = 1.0
+# Metres short of the line where a retired car ranks: a car reaching the line passes
+# it even in the frame before the crossing (a frame is up to 4 m at racing speed).
+LINE_MARGIN = 5.0
 
 
 def build_timeline(
@@ -66,6 +74,9 @@ def build_timeline(
 
     report(0.6, "race distance and status")
     lap_len = lap_length(raw, laps)
+    if lap_len is None:
+        problems.append("no complete lap has telemetry: lap length unknown, no track map")
+        lap_len = NOMINAL_LAP_LENGTH
     grid = {r.driver: r.grid for r in raw.results}
     status = frames["status"]
     lap_idx = np.empty((n_frames, n_drivers), dtype=np.int64)
@@ -85,6 +96,11 @@ def build_timeline(
         )
         _store_lap_channels(frames, j, dl, lap_idx[:, j])
     frames["distance"][:] = distance
+    for j, code in enumerate(codes):
+        if not laps[code].started:
+            # Its recorded position is wherever the transponder was left: not on the map.
+            frames["x"][:, j] = frames["y"][:, j] = np.nan
+            problems.append(f"{code}: did not take the start (never moved after lights out)")
 
     report(0.75, "running order and gaps")
     segments = find_segments(raw, laps)
@@ -180,7 +196,10 @@ def _race_order(
         [official.get(c) or np.nan if laps[c].retired else np.nan for c in codes],
         dtype=np.float64,
     )
-    order = ordering.race_order(distance, status, finish_time, retired_rank)
+    # Classification ranks by laps completed, then by when: a retired car stays ahead
+    # of every car that has not completed more laps than it did.
+    retired_distance = np.array([(laps[c].completed + 1) * lap_len - LINE_MARGIN for c in codes])
+    order = ordering.race_order(distance, status, finish_time, retired_distance, retired_rank)
     order = deflicker(order, round(NO_FLICKER_SECONDS * clock.fps) + 1)
     frames["position"][:] = ordering.positions_from_order(order)
     start = raw.info.start_time

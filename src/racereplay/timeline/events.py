@@ -281,7 +281,10 @@ def fate_events(
         dl = laps[code]
         if not math.isfinite(dl.stop_time) or len(dl.number) == 0:
             continue
-        if dl.retired:
+        if not dl.started:
+            data = {"lap": 0, "reason": "did not start"}
+            events.append(Event(float(dl.start[0]), EventKind.RETIREMENT, code, data))
+        elif dl.retired:
             lap = int(dl.number[-1])
             events.append(Event(dl.out_time, EventKind.RETIREMENT, code, {"lap": lap}))
         elif dl.finished:

@@ -36,6 +36,7 @@ class DriverLaps:
     deleted: np.ndarray  # bool: lap time deleted (track limits)
     finished: bool  # took the chequered flag (classified as running at the end)
     retired: bool  # classified as not finished
+    started: bool  # took the start (a car that never moved after lights out did not)
     completed: int  # laps completed (crossed the line at their end)
     stop_time: float  # retired: when the car stopped; finished: final line crossing; else nan
     out_time: float  # when timing gives the car up (end of its last lap, else stop_time)
@@ -53,15 +54,28 @@ def _floats(values: list[float]) -> np.ndarray:
 
 
 def driver_laps(
-    code: str, laps: list[Lap], result: Result | None, tel: Telemetry | None, start_time: float
+    code: str,
+    laps: list[Lap],
+    result: Result | None,
+    tel: Telemetry | None,
+    start_time: float,
+    race_end: float = math.nan,
 ) -> DriverLaps:
+    """`race_end`: in a race, when the winner took the flag; it tells a finisher from a
+    retirement when the result has no status (archive data, a partial FastF1 cache)."""
     laps = sorted(laps, key=lambda lap: lap.number)
     start = _floats([lap.start for lap in laps])
     end = _floats([lap.end for lap in laps])
     # A lap without a start began when the previous one ended (or at lights out).
     previous_end = np.concatenate([[start_time], end[:-1]]) if len(laps) else end
     start = np.where(np.isfinite(start), start, previous_end)
-    retired = _is_retired(result)
+    started = _took_the_start(tel, start_time)
+    if _has_status(result) or not math.isfinite(race_end):
+        retired = _is_retired(result)
+    else:
+        # A finisher crosses the line after the winner does; a car that stopped, before.
+        retired = not (len(end) and np.nanmax(end, initial=-np.inf) >= race_end - 1.0)
+    retired = retired or not started
     finished = bool(laps) and not retired and _is_finisher(result)
     # A retired driver's last lap is the one they did not complete.
     completed = len(laps) - 1 if retired and laps else len(laps)
@@ -73,11 +87,11 @@ def driver_laps(
         stop_time = _stop_time(laps, start, end, completed, tel)
     else:
         stop_time = math.nan
-    # Official timing keeps a stopped car in its place (passed by distance, as on
-    # track) until its last lap is over; only then is it shown as retired.
+    # A car is out of the race the moment it stops for good, not when timing
+    # gives up on it at the end of its lap.
     out_time = stop_time
-    if retired and laps and math.isfinite(end[-1]):
-        out_time = max(stop_time, float(end[-1])) if math.isfinite(stop_time) else float(end[-1])
+    if retired and not math.isfinite(out_time) and laps and math.isfinite(end[-1]):
+        out_time = float(end[-1])
     return DriverLaps(
         code=code,
         number=np.asarray([lap.number for lap in laps], dtype=np.int64),
@@ -94,6 +108,7 @@ def driver_laps(
         deleted=np.asarray([lap.deleted for lap in laps], dtype=bool),
         finished=finished,
         retired=retired,
+        started=started,
         completed=completed,
         stop_time=stop_time,
         out_time=out_time,
@@ -107,6 +122,22 @@ def _is_retired(result: Result | None) -> bool:
         return True
     status = result.status.lower()
     return bool(status) and not (status.startswith(("finished", "+", "lapped")))
+
+
+def _has_status(result: Result | None) -> bool:
+    return result is not None and bool(result.status.strip() or (result.classified or "").strip())
+
+
+# A car that never goes faster than this after lights out did not take the start.
+STARTED_KMH = 10.0
+
+
+def _took_the_start(tel: Telemetry | None, start_time: float) -> bool:
+    """False only when telemetry shows the car standing still from lights out on."""
+    if tel is None or len(tel) < 2 or not math.isfinite(start_time):
+        return True
+    after = tel.time >= start_time
+    return not after.any() or bool(np.nanmax(tel.speed[after]) > STARTED_KMH)
 
 
 def _is_finisher(result: Result | None) -> bool:
@@ -136,16 +167,37 @@ def all_driver_laps(raw: RawSession) -> dict[str, DriverLaps]:
     if not math.isfinite(start_time):
         starts = [lap.start for lap in raw.laps if lap.number == 1 and math.isfinite(lap.start)]
         start_time = min(starts) if starts else math.nan
+    end = race_end(raw) if raw.info.kind.is_race else math.nan
     return {
         d.code: driver_laps(
-            d.code, raw.laps_of(d.code), results.get(d.code), raw.telemetry.get(d.code), start_time
+            d.code,
+            raw.laps_of(d.code),
+            results.get(d.code),
+            raw.telemetry.get(d.code),
+            start_time,
+            end,
         )
         for d in raw.drivers
     }
 
 
-def lap_length(raw: RawSession, per_driver: dict[str, DriverLaps]) -> float:
-    """One lap in metres: the median telemetry distance of complete laps without a pit stop."""
+def race_end(raw: RawSession) -> float:
+    """When the winner took the chequered flag: the first to complete the race's laps."""
+    timed = [lap for lap in raw.laps if math.isfinite(lap.end)]
+    if not timed:
+        return math.nan
+    last = raw.info.total_laps or max(lap.number for lap in timed)
+    return min((lap.end for lap in timed if lap.number >= last), default=math.nan)
+
+
+# Without telemetry the race distance is only compared with itself (order, gaps,
+# laps down), so any length serves; this one is a typical circuit's.
+NOMINAL_LAP_LENGTH = 5000.0
+
+
+def lap_length(raw: RawSession, per_driver: dict[str, DriverLaps]) -> float | None:
+    """One lap in metres: the median telemetry distance of complete laps without a pit
+    stop; None when no complete lap has telemetry."""
     lengths: list[np.ndarray] = []
     for code, dl in per_driver.items():
         tel = raw.telemetry.get(code)
@@ -159,6 +211,4 @@ def lap_length(raw: RawSession, per_driver: dict[str, DriverLaps]) -> float:
         lengths.append(d1 - d0)
     values = np.concatenate(lengths) if lengths else np.empty(0)
     values = values[values > 500]  # a lap shorter than that is a data gap, not a lap
-    if len(values) == 0:
-        raise ValueError("cannot tell the lap length: no complete lap has telemetry distance")
-    return float(np.median(values))
+    return float(np.median(values)) if len(values) else None

@@ -55,6 +55,7 @@ class DriverStatus(IntEnum):
     PIT_LANE = 2
     RETIRED = 3
     FINISHED = 4
+    DID_NOT_START = 5  # a race car that never took the start (e.g. a formation-lap crash)
 
 
 class Compound(IntEnum):
@@ -82,7 +83,7 @@ class EventKind:
     PIT_OUT = "pit_out"  # data: lap, compound
     PIT_STOP = "pit_stop"  # data: lap, duration (pit lane time, s), stationary (s); at pit exit
     OVERTAKE = "overtake"  # data: position gained, passed (code)
-    RETIREMENT = "retirement"  # data: lap
+    RETIREMENT = "retirement"  # data: lap (0 and reason "did not start" for a DNS)
     FINISH = "finish"  # data: position, lap
     TRACK_STATUS = "track_status"  # data: status, label
     MESSAGE = "message"  # data: category, message, flag, scope, sector, driver, lap

@@ -24,25 +24,25 @@ def race_order(
     distance: np.ndarray,
     status: np.ndarray,
     finish_time: np.ndarray,
+    retired_distance: np.ndarray,
     retired_rank: np.ndarray,
 ) -> np.ndarray:
-    """Order (F, D) for a race.
+    """Order (F, D) for a race, as the classification ranks cars: by laps covered.
 
     distance (F, D) race metres; status (F, D) DriverStatus; finish_time (D,) the final
-    line crossing (inf if none); retired_rank (D,) official position of retired cars (or
-    nan: then by distance). Finished and running cars rank by distance, ties (cars
-    that finished on the same lap) by finish time; retired cars behind all of them;
-    cars not started at the back in grid order (their distance is their grid offset).
+    line crossing (inf if none); retired_distance (D,) where a retired car ranks: just
+    short of the line after its last completed lap (cars that have not completed more
+    laps stay behind it); retired_rank (D,) official position of retired
+    cars, nan if none, to order retired cars with equal laps. Ties between finishers
+    (same lap) go by finish time; cars not started at the back in grid order (their
+    distance is their grid offset).
     """
-    group = np.zeros(status.shape, dtype=np.int8)  # 0 running/finished, 1 retired, 2 not started
-    group[status == DriverStatus.RETIRED] = 1
-    group[status == DriverStatus.NOT_STARTED] = 2
-    retired_key = np.where(np.isfinite(retired_rank), -retired_rank, np.nan)[None, :]
-    value = np.where(
-        (group == 1) & np.isfinite(retired_key), retired_key - 1e12, distance
-    )  # an official retired rank outranks distance among retired cars
+    not_started = np.isin(status, (DriverStatus.NOT_STARTED, DriverStatus.DID_NOT_START))
+    retired = status == DriverStatus.RETIRED
+    value = np.where(retired, retired_distance[None, :], distance)
+    rank = np.where(retired, np.nan_to_num(retired_rank, nan=0.0)[None, :], 0.0)
     finish = np.where(status == DriverStatus.FINISHED, finish_time[None, :], np.inf)
-    return rank_by_keys((finish, -value, group))
+    return rank_by_keys((rank, finish, -value, not_started))
 
 
 def positions_from_order(order: np.ndarray) -> np.ndarray:

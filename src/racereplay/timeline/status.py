@@ -36,6 +36,9 @@ def status_of(frame_times: np.ndarray, laps: DriverLaps, lap_idx: np.ndarray) ->
     status = np.full(len(frame_times), DriverStatus.NOT_STARTED, dtype=np.uint8)
     if len(laps.number) == 0:
         return status
+    if not laps.started:
+        status[lap_idx >= 0] = DriverStatus.DID_NOT_START
+        return status
     status[lap_idx >= 0] = DriverStatus.RUNNING
     status[pit_lane_mask(frame_times, laps) & (lap_idx >= 0)] = DriverStatus.PIT_LANE
     if math.isfinite(laps.out_time):

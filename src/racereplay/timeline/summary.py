@@ -20,6 +20,7 @@ def summarize(timeline: Timeline) -> dict[str, Any]:
     pit_stops: dict[str, list[int]] = {}
     pit_lane_visits: dict[str, list[int]] = {}
     retirements: dict[str, int] = {}
+    did_not_start: list[str] = []
     overtakes = 0
     segments: list[dict[str, Any]] = []
     for event in timeline.events:
@@ -28,7 +29,10 @@ def summarize(timeline: Timeline) -> dict[str, Any]:
         elif event.kind == EventKind.PIT_IN and event.driver:
             pit_lane_visits.setdefault(event.driver, []).append(int(event.data["lap"]))
         elif event.kind == EventKind.RETIREMENT and event.driver:
-            retirements[event.driver] = int(event.data["lap"])
+            if event.data.get("reason") == "did not start":
+                did_not_start.append(event.driver)
+            else:
+                retirements[event.driver] = int(event.data["lap"])
         elif event.kind == EventKind.OVERTAKE:
             overtakes += 1
         elif event.kind == EventKind.SEGMENT:
@@ -42,6 +46,7 @@ def summarize(timeline: Timeline) -> dict[str, Any]:
         "pit_stops": pit_stops,
         "pit_lane_visits": pit_lane_visits,
         "retirements": retirements,
+        "did_not_start": did_not_start,
         "laps": int(timeline.frames["leader_lap"].max(initial=0)),
         "frames": timeline.n_frames,
         "fps": timeline.fps,
