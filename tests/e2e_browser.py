@@ -24,6 +24,7 @@ from racereplay.bench.server import serve_process
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = PROJECT_ROOT / "artifacts" / "e2e"
+VIEWPORT = {"width": 1400, "height": 860}
 
 
 def require_browser() -> None:
@@ -32,6 +33,19 @@ def require_browser() -> None:
     pytest.importorskip("playwright", reason="playwright is a dev extra: pip install -e .[dev]")
     if not STATIC_INDEX.exists():
         pytest.skip(f"the web client is not built ({STATIC_INDEX} missing): run `make web`")
+
+
+def real_data_options() -> list[str]:
+    """`serve` options for the real data in ../shared/data ([] when it is absent)."""
+    from conftest import FF1_CACHE, FF1_HTTP_CACHE, SHARED_DATA
+
+    ti = SHARED_DATA / "tracinginsights"
+    if not (ti.exists() and FF1_CACHE.exists() and FF1_HTTP_CACHE.exists()):
+        return []
+    return [
+        *("--data", str(ti), "--fastf1-cache", str(FF1_CACHE)),
+        *("--fastf1-http-cache", str(FF1_HTTP_CACHE), "--offline"),
+    ]
 
 
 @contextmanager
@@ -64,6 +78,17 @@ def browser() -> Iterator[Any]:
             yield b
         finally:
             b.close()
+
+
+def open_page(chromium: Any, url: str, viewport: dict[str, int] | None = None) -> Any:
+    """A new page at `url`, ready to play; page errors are collected in `page.errors`."""
+    page = chromium.new_page(viewport=viewport or VIEWPORT)
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(url)
+    wait_ready(page)
+    page.errors = errors
+    return page
 
 
 def shot(page: Any, name: str) -> Path:

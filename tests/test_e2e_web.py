@@ -16,13 +16,16 @@ from urllib.parse import quote
 
 import httpx
 import pytest
-from conftest import FF1_CACHE, FF1_HTTP_CACHE, SHARED_DATA
+from conftest import SHARED_DATA
 from e2e_browser import (
+    VIEWPORT,
     browser,
     build_session,
     cars,
     moved,
+    open_page,
     play_from_lap,
+    real_data_options,
     require_browser,
     rr,
     running_server,
@@ -34,25 +37,14 @@ pytestmark = pytest.mark.e2e
 
 DEMO = "demo?cars=20&laps=3"
 REAL_RACE = "tracinginsights:2025/Australian Grand Prix/Race"
-VIEWPORT = {"width": 1400, "height": 860}
 # Official classification of the 2025 Australian GP (../shared/data/README.md).
 OFFICIAL_TOP10 = ["NOR", "VER", "RUS", "ANT", "ALB", "STR", "HUL", "LEC", "PIA", "HAM"]
-
-
-def _real_data_options() -> list[str]:
-    ti = SHARED_DATA / "tracinginsights"
-    if not (ti.exists() and FF1_CACHE.exists() and FF1_HTTP_CACHE.exists()):
-        return []
-    return [
-        *("--data", str(ti), "--fastf1-cache", str(FF1_CACHE)),
-        *("--fastf1-http-cache", str(FF1_HTTP_CACHE), "--offline"),
-    ]
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     require_browser()
-    with running_server(tmp_path_factory.mktemp("e2e-cache"), *_real_data_options()) as base:
+    with running_server(tmp_path_factory.mktemp("e2e-cache"), *real_data_options()) as base:
         yield base
 
 
@@ -64,7 +56,7 @@ def demo(server: str) -> str:
 
 @pytest.fixture(scope="module")
 def real_race(server: str) -> str:
-    if not _real_data_options():
+    if not real_data_options():
         pytest.skip(f"real data not found under {SHARED_DATA} (see ../shared/data/README.md)")
     return build_session(server, REAL_RACE)
 
@@ -74,16 +66,6 @@ def chromium() -> Iterator[Any]:
     require_browser()
     with browser() as b:
         yield b
-
-
-def _open(chromium: Any, url: str) -> Any:
-    page = chromium.new_page(viewport=VIEWPORT)
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(url)
-    wait_ready(page)
-    page.errors = errors
-    return page
 
 
 def _labels_apart(page: Any) -> int:
@@ -119,7 +101,7 @@ def test_picker_lists_the_demo(server: str, chromium: Any) -> None:
 def test_picker_browses_a_fastf1_season_and_opens_a_race(server: str, chromium: Any) -> None:
     """The FastF1 schedule (real FastF1, offline from ../shared/data) lists the season;
     its Race opens with FastF1 timing and the data folder's telemetry."""
-    if not _real_data_options():
+    if not real_data_options():
         pytest.skip(f"real data not found under {SHARED_DATA} (see ../shared/data/README.md)")
     page = chromium.new_page(viewport=VIEWPORT)
     page.goto(server)
@@ -139,7 +121,7 @@ def test_picker_browses_a_fastf1_season_and_opens_a_race(server: str, chromium: 
 
 
 def test_play_seek_speed_pause_reload(demo: str, chromium: Any) -> None:
-    page = _open(chromium, demo)
+    page = open_page(chromium, demo)
     shot(page, "01-opened")
     assert rr(page, ".order.length") == 20
     # On the grid the cars stand metres apart: the labels that fit are drawn, none covered.
@@ -230,7 +212,7 @@ def test_play_seek_speed_pause_reload(demo: str, chromium: Any) -> None:
     page.wait_for_function("() => location.search.includes('t=')")
     time.sleep(1.2)  # the URL is refreshed once a second
     url = page.evaluate("() => location.href")  # page.url misses history.replaceState
-    again = _open(chromium, url)
+    again = open_page(chromium, url)
     page.wait_for_timeout(500)
     assert again.evaluate("() => window.__rr.playing") is False
     assert again.evaluate("() => window.__rr.speed") == 4
@@ -242,7 +224,7 @@ def test_play_seek_speed_pause_reload(demo: str, chromium: Any) -> None:
 
 
 def test_reconnect_resumes_at_the_same_moment(demo: str, chromium: Any) -> None:
-    page = _open(chromium, demo)
+    page = open_page(chromium, demo)
     page.click("footer .play")
     page.wait_for_function("() => window.__rr.frame > 50")
     page.evaluate("() => window.__rr.drop()")
@@ -302,7 +284,7 @@ def test_real_race_leaderboard_matches_official_order(
     server: str, real_race: str, chromium: Any
 ) -> None:
     laps = httpx.get(f"{server}/api/sessions/{real_race}/laps", timeout=60).json()["laps"]
-    page = _open(chromium, f"{server}/?session={quote(REAL_RACE)}")
+    page = open_page(chromium, f"{server}/?session={quote(REAL_RACE)}")
     assert len(rr(page, ".order")) == 20
 
     # Lap 20 (green flag): once the top ten have all crossed the line, and before the
@@ -408,7 +390,7 @@ def _lap_seconds(text: str) -> float:
 
 
 def test_qualifying_segments_best_laps_and_ghosts(qualifying: str, chromium: Any) -> None:
-    page = _open(chromium, qualifying)
+    page = open_page(chromium, qualifying)
     tabs = page.eval_on_selector_all(".segments button", "els => els.map(e => e.textContent)")
     assert tabs == ["Q1", "Q2", "Q3"]
     assert rr(page, ".segment") == "Q1"
@@ -470,7 +452,7 @@ def test_qualifying_segments_best_laps_and_ghosts(qualifying: str, chromium: Any
 def test_practice_ranks_by_best_lap(server: str, chromium: Any) -> None:
     name = "demo?session=practice"
     build_session(server, name)
-    page = _open(chromium, f"{server}/?session={quote(name)}")
+    page = open_page(chromium, f"{server}/?session={quote(name)}")
     assert page.is_hidden(".segments")  # one session, no tabs
     page.select_option("select.speed", "64")
     page.click("footer .play")

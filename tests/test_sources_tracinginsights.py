@@ -278,7 +278,38 @@ def test_nan_and_none_lap_times_use_the_file_duration(tmp_path: Path) -> None:
     assert math.isnan(laps[1].lap_time) and math.isnan(laps[2].lap_time)
     assert laps[2].start == pytest.approx(90 + 95)
     assert laps[2].end == pytest.approx(90 + 95 + 92)
-    assert math.isfinite(laps[1].pit_in) and laps[2].pit_out == laps[2].start
+    # A new compound with no standstill in the telemetry: the archive cannot place a
+    # stop, and none is made up.
+    assert all(math.isnan(lap.pit_in) and math.isnan(lap.pit_out) for lap in laps)
+
+
+def _with_pit_stop(lap: dict, entry: float, standstill: float, exit_: float) -> dict:
+    """The lap with the car at the 80 km/h limit from `entry` to `exit_` (lap seconds)
+    and standing still for `standstill` seconds in the middle."""
+    tel = lap["tel"]
+    t = np.asarray(tel["time"])
+    speed = np.asarray(tel["speed"])
+    middle = (entry + exit_) / 2
+    speed[(t >= entry) & (t <= exit_)] = 80.0
+    speed[np.abs(t - middle) <= standstill / 2] = 0.0
+    tel["speed"] = speed.tolist()
+    return lap
+
+
+@pytest.mark.parametrize("standstill", [2.4, 0.0])
+def test_archive_pit_stops_come_from_the_telemetry(tmp_path: Path, standstill: float) -> None:
+    folder = _session(tmp_path, {"AAA": [90.0, 95.0, 92.0]})
+    stop = _with_pit_stop(_lap(95.0, 5000.0, samples=400), 60.0, standstill, 80.0)
+    _write(folder / "AAA" / "2_tel.json", stop, compress=True)
+    session = load_folder(folder)
+    laps = session.laps_of("AAA")
+    if standstill:
+        assert laps[1].pit_in == pytest.approx(90 + 60, abs=0.5)
+        assert laps[1].pit_out == pytest.approx(90 + 80, abs=0.5)
+        assert [lap.stint for lap in laps] == [1, 1, 2]
+    else:  # a drive-through: not found in the telemetry alone, and said so
+        assert all(math.isnan(lap.pit_in) for lap in laps)
+    assert any("drive-throughs" in p for p in session.problems)
 
 
 def test_corrupt_lap_file_is_skipped_and_reported(tmp_path: Path) -> None:

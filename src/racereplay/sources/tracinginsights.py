@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import gzip
+import itertools
 import json
 import math
 import os
@@ -45,6 +46,7 @@ from racereplay.sources.fastf1_timing import (
     session_kind,
     team_colour,
 )
+from racereplay.sources.pit_detection import mark_pit_visits, pit_visits
 
 _LAP_FILE = re.compile(r"^(\d+)_tel\.json(\.gz)?$")
 # Raw channels read from each lap file, in FastF1 units (x/y/z in 1/10 m).
@@ -409,8 +411,8 @@ def laps_from_laptimes(
 
     Each lap lasts its official time, or its telemetry file's duration when the
     time is missing (behind the safety car, in/out laps). A lap with neither
-    breaks the chain: later laps cannot be placed. Pit stops are inferred from
-    compound changes (a stop that keeps the compound is invisible here).
+    breaks the chain: later laps cannot be placed. Pit visits come later, from the
+    telemetry (`mark_archive_pits`); stints from the file where it has them.
     """
     problems: list[str] = []
     row_of = {int(n): i for i, n in enumerate(table.get("lap", [])) if math.isfinite(n)}
@@ -418,19 +420,12 @@ def laps_from_laptimes(
     numbers = sorted(set(row_of) | set(file_duration))
     laps: list[Lap] = []
     start = session_start
-    stint, previous_compound = 1, None
     for number in numbers:
         row = row_of.get(number)
         lap_time = _num(_column(table, "time", row))
         duration = lap_time if math.isfinite(lap_time) else file_duration.get(number, math.nan)
         if not math.isfinite(duration) and math.isfinite(start):
             problems.append(f"{code}: lap {number} has no time, later laps cannot be placed")
-        compound = _compound(_column(table, "compound", row))
-        pitted = compound is not None and previous_compound not in (None, compound)
-        if pitted:
-            stint += 1
-            laps[-1].pit_in = laps[-1].end
-        file_stint = _int(_column(table, "stint", row))
         laps.append(
             Lap(
                 driver=code,
@@ -443,16 +438,55 @@ def laps_from_laptimes(
                     _num(_column(table, "s2", row)),
                     _num(_column(table, "s3", row)),
                 ),
-                compound=compound,
+                compound=_compound(_column(table, "compound", row)),
                 tyre_age=_int(_column(table, "life", row)),
-                stint=file_stint if file_stint is not None else (stint if compound else None),
-                pit_out=start if pitted else math.nan,
+                stint=_int(_column(table, "stint", row)),
                 position=_int(_column(table, "pos", row)),
             )
         )
         start += duration
-        previous_compound = compound or previous_compound
     return laps, problems
+
+
+def _visit_at_each_new_stint(own: list[Lap]) -> None:
+    """The files number the stints: a new stint that no visit explains is a stop at the
+    line between the two laps (its pit times unknown, its lap certain)."""
+    for lap, following in itertools.pairwise(own):
+        new_stint = lap.stint is not None and following.stint is not None
+        new_stint = new_stint and following.stint > lap.stint  # type: ignore[operator]
+        explained = math.isfinite(lap.pit_in) or math.isfinite(following.pit_in)
+        if new_stint and not explained:
+            lap.pit_in, following.pit_out = lap.end, following.start
+
+
+def mark_archive_pits(
+    laps: list[Lap], telemetry: Mapping[str, Telemetry], kind: SessionKind, problems: list[str]
+) -> None:
+    """Pit entries and exits from each car's telemetry (the archive has no pit times),
+    and stints from the stops where the files do not number them."""
+    by_driver: dict[str, list[Lap]] = {}
+    for lap in laps:
+        by_driver.setdefault(lap.driver, []).append(lap)
+    for code, own in by_driver.items():
+        own.sort(key=lambda lap: lap.number)
+        tel = telemetry.get(code)
+        if tel is None or not own:
+            continue
+        # The start itself is a standstill the car drives away from: begin after it.
+        visits = pit_visits(tel, after=own[0].start + 5.0)
+        mark_pit_visits(own, visits)
+        if any(lap.stint is not None for lap in own):
+            _visit_at_each_new_stint(own)
+        else:
+            stint = 1
+            for lap in own:
+                lap.stint = stint
+                if math.isfinite(lap.pit_in) and kind.is_race:
+                    stint += 1
+    problems.append(
+        "no FastF1 timing: pit stops found in the telemetry (the car standing in its box); "
+        "drive-throughs and pit times are not known"
+    )
 
 
 def _timing_from_archive(
@@ -517,12 +551,15 @@ def load_folder(
     _report(progress, 0.05, "reading lap files")
     driver_dirs = list(session.driver_dirs.values())
     data, timing = _read_all_drivers(driver_dirs, progress, meanwhile=fastf1_timing)
+    from_fastf1 = timing is not None
     if timing is None:
         timing = _timing_from_archive(session, data, problems)
     else:
         _check_against_timing(session, data, timing, problems)
     telemetry, tel_problems = _place_all(data, timing.lap_starts())
     problems += tel_problems
+    if not from_fastf1:
+        mark_archive_pits(timing.laps, telemetry, session.kind, problems)
     corners = read_corners(session.path, problems)
     _report(progress, 1.0, "loaded")
     return assemble(timing, telemetry, problems, corners)

@@ -11,7 +11,7 @@ import numpy as np
 from racereplay.model import RawSession, TrackStatusCode
 from racereplay.timeline.clock import Clock
 from racereplay.timeline.laptable import DriverLaps
-from racereplay.timeline.model import DriverStatus, Event, EventKind
+from racereplay.timeline.model import Compound, DriverStatus, Event, EventKind
 from racereplay.timeline.qualifying import Segment
 from racereplay.timeline.results import _num, personal_best_flags, valid_lap_times
 
@@ -37,7 +37,7 @@ def build_events(
         *segment_events(segments or []),
         *lap_events(laps),
         *sector_events(laps),
-        *pit_events(laps, codes, clock, frames["speed"]),
+        *pit_events(laps, codes, clock, frames["speed"], raw.info.kind.is_race),
         *overtake_events(
             codes,
             clock,
@@ -135,19 +135,21 @@ def sector_events(laps: dict[str, DriverLaps]) -> list[Event]:
     return events
 
 
-# A pit-lane visit counts as a stop only if the car stood still: behind a Safety Car
+# A pit-lane visit counts as a stop only if the car changed tyres: behind a Safety Car
 # the field is sometimes led through the pit lane (2025 Australia, laps 2-4), and
 # official timing records those drive-throughs with pit-in and pit-out times too.
+# Where stints are not known, a car that stood in its box (but not for a red flag's
+# wait) stopped.
 STOP_MIN_STATIONARY_S = 1.0
+STOP_MAX_STATIONARY_S = 60.0
 STATIONARY_KMH = 3.0
 
 
 def pit_events(
-    laps: dict[str, DriverLaps], codes: list[str], clock: Clock, speed: np.ndarray
+    laps: dict[str, DriverLaps], codes: list[str], clock: Clock, speed: np.ndarray, race: bool
 ) -> list[Event]:
-    """Pit-lane entries and exits for every visit; a pit stop where the car stood still."""
-    from racereplay.timeline.model import Compound
-
+    """Pit-lane entries and exits for every visit; in a race, a pit stop where the car
+    changed tyres (outside races, a visit to the garage is no pit stop)."""
     events: list[Event] = []
     for code, dl in laps.items():
         ins = [
@@ -166,15 +168,34 @@ def pit_events(
             for t, n, c in outs
         ]
         driver_speed = speed[:, codes.index(code)] if code in codes else None
-        for t_in, n_in in ins:
-            t_out = next((t for t, _, _ in outs if t > t_in), math.nan)
+        for t_in, n_in in ins if race else []:
+            t_out, n_out = next(((t, n) for t, n, _ in outs if t >= t_in), (math.nan, 0))
             if not math.isfinite(t_out):
                 continue
             still = _stationary_seconds(driver_speed, clock, t_in, t_out)
-            if math.isnan(still) or still >= STOP_MIN_STATIONARY_S:
+            if t_out - t_in < STOP_MIN_STATIONARY_S:
+                still = math.nan  # pit times unknown: a stop placed at the line
+            if _changed_tyres(dl, n_in, n_out, still):
                 data = {"lap": n_in, "duration": _num(t_out - t_in), "stationary": _num(still)}
                 events.append(Event(t_out, EventKind.PIT_STOP, code, data))
     return events
+
+
+def _changed_tyres(dl: DriverLaps, n_in: int, n_out: int, stationary: float) -> bool:
+    """Whether a visit from lap n_in to lap n_out was a stop for tyres: the car stood in
+    its box where telemetry shows it; else the tyres' age restarted or the compound
+    changed; else a new stint (FastF1 starts one at every pit exit, stop or not)."""
+    before, after = np.searchsorted(dl.number, [n_in, n_out])
+    if after >= len(dl.number):
+        return False  # never came out to race again
+    if math.isfinite(stationary):
+        return STOP_MIN_STATIONARY_S <= stationary <= STOP_MAX_STATIONARY_S
+    ages = dl.tyre_age[before], dl.tyre_age[after]
+    if dl.compound[before] != dl.compound[after] or (min(ages) >= 0 and ages[1] <= ages[0]):
+        return True
+    if min(ages) >= 0 or Compound.UNKNOWN not in (dl.compound[before], dl.compound[after]):
+        return False
+    return bool(min(dl.stint[before], dl.stint[after]) >= 0 and dl.stint[before] != dl.stint[after])
 
 
 def _stationary_seconds(speed: np.ndarray | None, clock: Clock, start: float, end: float) -> float:

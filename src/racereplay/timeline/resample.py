@@ -29,28 +29,36 @@ ZERO_OUTSIDE = ("speed", "rpm", "throttle", "gear", "brake", "drs")
 PATH_SMOOTHING = 200.0
 PATH_SMOOTHING_STEP = 5.0
 
+# A break in the samples longer than this is no data, not a car moving slowly.
+NO_DATA_GAP_S = 5.0
+
 Arrays = dict[str, np.ndarray]
 
 
 def resample_driver(time: np.ndarray, channels: Arrays, frame_times: np.ndarray) -> Arrays:
     """Every channel of one driver at the frame times (float64 / native dtypes).
 
-    Outside the driver's samples the position holds (first / last sample) and the
-    car is shown stopped: speed, rpm, throttle, gear, brake and DRS are 0.
+    Outside the driver's samples, and in breaks of more than `NO_DATA_GAP_S`, the
+    position holds (first / last sample) and the car is shown stopped: speed, rpm,
+    throttle, gear, brake and DRS are 0.
     """
     out: Arrays = {}
     for name in INTERPOLATED:
         out[name] = np.interp(frame_times, time, channels[name].astype(np.float64))
+    previous = np.clip(np.searchsorted(time, frame_times, side="right") - 1, 0, len(time) - 1)
+    following = np.clip(previous + 1, 0, len(time) - 1)
+    # Inside a long break in the samples (in the garage between runs) the car is parked.
+    parked = time[following] - time[previous] > NO_DATA_GAP_S
+    where = np.where(parked, channels["distance"][previous], out["distance"])
     out["x"], out["y"] = _on_path(
         channels["x"].astype(np.float64),
         channels["y"].astype(np.float64),
         channels["distance"].astype(np.float64),
-        out["distance"],
+        where,
     )
-    previous = np.clip(np.searchsorted(time, frame_times, side="right") - 1, 0, len(time) - 1)
     for name in HELD:
         out[name] = channels[name][previous]
-    outside = (frame_times < time[0]) | (frame_times > time[-1])
+    outside = parked | (frame_times < time[0]) | (frame_times > time[-1])
     if outside.any():
         for name in ZERO_OUTSIDE:
             out[name][outside] = 0
