@@ -1,5 +1,8 @@
 // The viewer's replay clock, in timeline frames. Anchored to the wall clock
 // (performance.now) rather than accumulated per animation frame, so it never drifts.
+// The animation loop reads it at the timestamp requestAnimationFrame hands its
+// callback (the frame's own time, same time base as performance.now), so every
+// frame drawn is placed at the moment it is shown, whatever ran before it.
 
 export const SPEEDS = [0.25, 0.5, 1, 2, 4, 8, 16, 32, 64];
 
@@ -15,9 +18,14 @@ export class ReplayClock {
     private now: () => number = () => performance.now(),
   ) {}
 
-  frame(): number {
+  /**
+   * The frame at wall time `at` (ms, performance.now's time base; default: now). A
+   * time before the last anchor (a rAF timestamp can precede a seek handled in the
+   * same frame) reads as the anchor: the clock never runs backwards past a seek.
+   */
+  frame(at: number = this.now()): number {
     if (!this.playing) return this.anchorFrame;
-    const f = this.anchorFrame + ((this.now() - this.anchorWall) / 1000) * this.fps * this.speed;
+    const f = this.anchorFrame + (Math.max(0, at - this.anchorWall) / 1000) * this.fps * this.speed;
     return Math.min(f, this.nFrames - 1);
   }
 

@@ -40,6 +40,8 @@ interface Stats {
   rateSwitches: string[];
   order: string[];
   ready: boolean;
+  // The last animation frames: [requestAnimationFrame timestamp, clock frame drawn], while playing.
+  clockTrace: [number, number][];
 }
 
 declare global {
@@ -195,6 +197,7 @@ class Replay {
     this.stats = {
       frame: 0, sessionTime: meta.t0, leaderLap: 0, playing: false, speed: 1, rate: 0, stalls: 0, stallMs: 0,
       bytes: 0, blocks: 0, drawn: 0, reconnects: 0, segment: "", ghostTime: NaN, rateSwitches: [], order: [], ready: false,
+      clockTrace: [],
     };
     window.__rr = Object.assign(this.stats, {
       cars: () => this.map.carsOnScreen(),
@@ -445,7 +448,13 @@ class Replay {
   private tick = (now: number): void => {
     requestAnimationFrame(this.tick);
     const started = performance.now();
-    const frame = this.clock.frame();
+    // The clock is read at this frame's own timestamp (requestAnimationFrame's), not at
+    // whatever moment the callback happens to run.
+    const frame = this.clock.frame(now);
+    if (this.clock.playing) {
+      this.stats.clockTrace.push([now, frame]);
+      if (this.stats.clockTrace.length > 600) this.stats.clockTrace.splice(0, 300);
+    }
     const have = this.buffer.sample(frame, this.chunkFrames, this.snap);
     const stalled = !have && this.clock.playing && this.stats.ready;
     if (stalled) {
@@ -483,7 +492,7 @@ class Replay {
         frame, sessionTime, leaderLap: this.snap.session.leader_lap, playing: this.clock.playing,
         speed: this.clock.speed, order: this.board.order(),
       });
-      this.adaptRate(now);
+      this.adaptRate(now, frame);
       if (now - this.lastPing > 3000) {
         this.lastPing = now;
         this.command("ping", { t: performance.timeOrigin + performance.now() });
@@ -504,10 +513,10 @@ class Replay {
    * Data rate in "auto": the highest rate the measured link sustains with margin at the
    * current speed (ratecontrol.ts), stepping up as well as down; a fixed rate is left alone.
    */
-  private adaptRate(now: number): void {
+  private adaptRate(now: number, frame: number): void {
     const kbps = this.received.reduce((a, r) => a + r.bytes, 0) * 8 / 10 / 1000;
     const link = (this.rates.bytesPerSecond() * 8) / 1000;
-    const aheadChunks = this.buffer.bufferedChunksAhead(this.clock.frame(), this.chunkFrames);
+    const aheadChunks = this.buffer.bufferedChunksAhead(frame, this.chunkFrames);
     const aheadWallS = (aheadChunks * this.chunkFrames) / this.meta.fps / Math.max(this.clock.speed, 0.25);
     const net = $(".net");
     const text = `${this.rate} fps${this.requestedRate === "auto" ? " (auto)" : ""} · ${kbps.toFixed(0)} kbit/s` +
