@@ -173,10 +173,21 @@ export function formatLapTime(s: number): string {
   return m > 0 ? `${m}:${rest.toFixed(3).padStart(6, "0")}` : rest.toFixed(3);
 }
 
+/** Elapsed time as h:mm:ss; a time before the reference (negative) as −h:mm:ss. */
 export function formatClock(seconds: number): string {
   if (!Number.isFinite(seconds)) return "--:--:--";
-  const s = Math.max(0, Math.floor(seconds));
+  // Before the reference the count rounds up, so it reads 0:00:00 exactly at the reference.
+  const s = seconds < 0 ? Math.ceil(-seconds - 1e-6) : Math.floor(seconds);
   const h = Math.floor(s / 3600);
   const m = Math.floor((s % 3600) / 60);
-  return `${h}:${String(m).padStart(2, "0")}:${String(s % 60).padStart(2, "0")}`;
+  return `${seconds < 0 && s > 0 ? "−" : ""}${h}:${String(m).padStart(2, "0")}:${String(s % 60).padStart(2, "0")}`;
+}
+
+/** A countdown: m:ss (h:mm:ss from an hour), rounded up. */
+export function formatCountdown(seconds: number): string {
+  const s = Math.max(0, Math.ceil(seconds - 1e-6));
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const ss = String(s % 60).padStart(2, "0");
+  return h > 0 ? `${h}:${String(m).padStart(2, "0")}:${ss}` : `${m}:${ss}`;
 }

@@ -1,7 +1,9 @@
 // The header (lap, clock, track status, weather), the race control feed and the
 // seek bar's markers: small DOM views updated a few times per second, only on change.
+// Times read from the start (lights out / green light): before it the header counts
+// down to it and earlier messages show a negative time.
 
-import { formatClock } from "./laps";
+import { formatClock, formatCountdown } from "./laps";
 import { lastAtOrBefore } from "./search";
 import { TRACK_STATUS, type SessionEvent } from "./types";
 
@@ -21,7 +23,11 @@ export class Header {
   update(leaderLap: number, sessionTime: number, trackStatus: number): void {
     const lap = Number.isFinite(leaderLap) && leaderLap > 0 ? String(Math.min(leaderLap, this.totalLaps ?? Infinity)) : "–"; // – : not started
     setText(this.el.querySelector<HTMLElement>(".lap")!, this.totalLaps ? `Lap ${lap} / ${this.totalLaps}` : `Lap ${lap}`);
-    setText(this.el.querySelector<HTMLElement>(".clock")!, formatClock(sessionTime - (Number.isFinite(this.raceStart) ? this.raceStart : 0)));
+    const clock = this.el.querySelector<HTMLElement>(".clock")!;
+    const sinceStart = sessionTime - (Number.isFinite(this.raceStart) ? this.raceStart : 0);
+    const before = Number.isFinite(this.raceStart) && sinceStart < 0;
+    setText(clock, before ? `Start in ${formatCountdown(-sinceStart)}` : formatClock(sinceStart));
+    clock.classList.toggle("countdown", before);
     const status = TRACK_STATUS[trackStatus] ?? { label: "—", cls: "unknown" };
     const banner = this.el.querySelector<HTMLElement>(".status")!;
     setText(banner, status.label);
