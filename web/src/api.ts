@@ -1,6 +1,6 @@
 // REST calls (docs/protocol.md §1). Errors carry the server's own explanation.
 
-import type { LapRow, SessionEvent } from "./types";
+import type { LapRow, SessionEvent, SessionMeta } from "./types";
 
 export interface SessionStatus {
   id: string;
@@ -42,6 +42,7 @@ export const api = {
   open: (name: string) =>
     json<SessionStatus>("/api/sessions", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ name }) }),
   status: (id: string) => json<SessionStatus>(`/api/sessions/${encodeURIComponent(id)}`),
+  metadata: (id: string) => json<SessionMeta>(`/api/sessions/${encodeURIComponent(id)}/metadata`),
   laps: (id: string) => json<{ laps: LapRow[] }>(`/api/sessions/${encodeURIComponent(id)}/laps`),
   events: (id: string) => json<{ events: SessionEvent[] }>(`/api/sessions/${encodeURIComponent(id)}/events`),
   results: (id: string) => json<{ results: Record<string, unknown>[] }>(`/api/sessions/${encodeURIComponent(id)}/results`),

@@ -5,7 +5,7 @@
 
 import { decode, encode } from "@msgpack/msgpack";
 import { decodeChunk } from "./codec";
-import type { FrameBlock } from "./types";
+import type { FrameBlock, ServerMessage } from "./types";
 
 export type ToWorker =
   | { type: "connect"; url: string }
@@ -16,7 +16,7 @@ export type ToWorker =
 export type FromWorker =
   | { type: "open"; reconnect: boolean }
   | { type: "closed"; code: number; reason: string; retryInMs: number | null }
-  | { type: "message"; message: Record<string, unknown> }
+  | { type: "message"; message: ServerMessage }
   | { type: "block"; block: FrameBlock; bytes: number; decodeMs: number; receivedAt: number };
 
 let socket: WebSocket | null = null;
@@ -39,7 +39,7 @@ function transferables(b: FrameBlock): ArrayBuffer[] {
 let queue: Promise<void> = Promise.resolve();
 
 async function handle(data: ArrayBuffer | string, receivedAt: number): Promise<void> {
-  const message = (typeof data === "string" ? JSON.parse(data) : decode(new Uint8Array(data))) as Record<string, unknown>;
+  const message = (typeof data === "string" ? JSON.parse(data) : decode(new Uint8Array(data))) as ServerMessage;
   if (message.type === "data" && message.codec === "compact" && message.payload instanceof Uint8Array) {
     const started = performance.now();
     const { header: _header, ...block } = await decodeChunk(message.payload);

@@ -2,9 +2,12 @@
 // tyre); picking two laps (two drivers, or two laps of one) fetches both from the
 // lap-telemetry endpoint and replays them as ghosts on the map from a common start,
 // with speed, throttle and brake overlaid by distance and the time delta along the lap.
+// Each lap is drawn in its driver's style (driverstyle.ts); two laps of one driver
+// draw the second in white, dotted.
 
 import uPlot from "uplot";
 import { api } from "./api";
+import { type DriverStyle, seriesOf } from "./driverstyle";
 import { formatLapTime } from "./laps";
 import { lastAtOrBefore } from "./search";
 import type { Driver, LapRow } from "./types";
@@ -13,6 +16,7 @@ export interface GhostLap {
   code: string;
   lap: number;
   colour: string;
+  dash: number[];
   lapTime: Float64Array; // s since the lap's first frame
   distance: Float64Array; // m since the lap's first frame
   x: Float64Array;
@@ -24,11 +28,13 @@ export interface GhostLap {
 
 const GRID_M = 10;
 
-function toGhost(code: string, lap: number, colour: string, t: Record<string, (number | null)[]>): GhostLap {
+const SAME_DRIVER_B = { colour: "#ffffff", dash: [2, 2] };
+
+function toGhost(code: string, lap: number, style: { colour: string; dash: number[] }, t: Record<string, (number | null)[]>): GhostLap {
   const d0 = t.distance.find((v) => v !== null) ?? 0;
   const f = (a: (number | null)[], off = 0) => Float64Array.from(a, (v) => (v === null ? NaN : v - off));
   return {
-    code, lap, colour, lapTime: f(t.lap_time), distance: f(t.distance, d0), x: f(t.x), y: f(t.y),
+    code, lap, colour: style.colour, dash: style.dash, lapTime: f(t.lap_time), distance: f(t.distance, d0), x: f(t.x), y: f(t.y),
     speed: t.speed, throttle: t.throttle, brake: t.brake.map((v) => (v === null ? null : Number(v) * (Number(v) <= 1 ? 100 : 1))),
   };
 }
@@ -75,6 +81,7 @@ export class GhostPanel {
     private el: HTMLElement,
     private sessionId: string,
     private drivers: Driver[],
+    private styles: DriverStyle[],
     private laps: LapRow[],
   ) {
     el.querySelector(".g-close")!.addEventListener("click", () => this.clear());
@@ -140,10 +147,10 @@ export class GhostPanel {
 
   private async compare(): Promise<void> {
     const [a, b] = this.picks;
-    const colourOf = (code: string) => this.drivers.find((d) => d.code === code)?.colour ?? "#fff";
+    const styleOf = (code: string) => this.styles[this.drivers.findIndex((d) => d.code === code)] ?? SAME_DRIVER_B;
     const same = a.code === b.code;
     const traces = await Promise.all(this.picks.map((p) => api.telemetry(this.sessionId, p.code, p.lap)));
-    this.ghosts = traces.map((t, i) => toGhost(this.picks[i].code, this.picks[i].lap, i === 1 && same ? "#ffffff" : colourOf(this.picks[i].code), t));
+    this.ghosts = traces.map((t, i) => toGhost(this.picks[i].code, this.picks[i].lap, i === 1 && same ? SAME_DRIVER_B : styleOf(this.picks[i].code), t));
     this.elapsed = 0;
     const [ga, gb] = this.ghosts;
     const length = Math.min(ga.distance[ga.distance.length - 1], gb.distance[gb.distance.length - 1]);
@@ -168,11 +175,11 @@ export class GhostPanel {
         [grid, ...data] as uPlot.AlignedData, box.querySelector<HTMLElement>(`.g-${cls}`)!);
     this.plots = [
       chart("speed", 130, "km/h", [
-        { label: label(ga), stroke: ga.colour, width: 1.5 }, { label: label(gb), stroke: gb.colour, width: 1.5, dash: [5, 3] },
+        { label: label(ga), stroke: ga.colour, dash: ga.dash, width: 1.5 }, { label: label(gb), stroke: gb.colour, dash: gb.dash, width: 1.5 },
       ], [onGrid(ga, grid, ga.speed), onGrid(gb, grid, gb.speed)]),
       chart("inputs", 90, "thr/brk %", [
-        { label: `${label(ga)} throttle`, stroke: ga.colour }, { label: `${label(gb)} throttle`, stroke: gb.colour, dash: [5, 3] },
-        { label: `${label(ga)} brake`, stroke: "#ff5c5c" }, { label: `${label(gb)} brake`, stroke: "#ff9c9c", dash: [5, 3] },
+        { label: `${label(ga)} throttle`, stroke: ga.colour, dash: ga.dash }, { label: `${label(gb)} throttle`, stroke: gb.colour, dash: gb.dash },
+        { label: `${label(ga)} brake`, stroke: "#ff5c5c", dash: ga.dash }, { label: `${label(gb)} brake`, stroke: "#ff9c9c", dash: gb.dash },
       ], [onGrid(ga, grid, ga.throttle), onGrid(gb, grid, gb.throttle), onGrid(ga, grid, ga.brake), onGrid(gb, grid, gb.brake)]),
       chart("delta", 80, "Δ s (B − A)", [
         { label: "delta", stroke: "#e8c547", width: 1.5, fill: "#e8c54722" },
@@ -189,6 +196,11 @@ export class GhostPanel {
     this.lastAdvance = now;
     if (longest > 0 && this.elapsed > longest + 2) this.elapsed = 0;
     return this.elapsed;
+  }
+
+  /** Each comparison chart's series as drawn (label, stroke, dash), for tests. */
+  series(): { label: string; stroke: string; dash: number[] }[][] {
+    return this.plots.map(seriesOf);
   }
 
   /** Move the charts' cursor to ghost A (a few times a second). */

@@ -1,7 +1,10 @@
 // The leaderboard. One DOM row per driver, created once and moved with a CSS
 // transform when the order changes, and each cell is written only when its text
 // changes: rows slide rather than being rebuilt, so nothing ever flickers.
+// Races show the gap (or interval) in seconds, or in whole laps ("+1 L") for a
+// lapped car; qualifying draws the elimination zone and greys the knocked-out.
 
+import type { DriverStyle } from "./driverstyle";
 import { formatLapTime, type LapIndex, SectorMark } from "./laps";
 import { COMPOUNDS, COMPOUND_COLOURS, DriverStatus, type Driver, type Snapshot } from "./types";
 
@@ -17,8 +20,28 @@ interface Row {
   y: number;
 }
 
+/**
+ * The race gap cell: "Leader" / "Interval" for the leader, "+N L" when the car is
+ * N whole laps behind (the leader in Gap mode, the car ahead in Interval mode),
+ * else seconds. Empty when the value is unknown.
+ */
+export function raceGapText(pos: number, showInterval: boolean, seconds: number, lapsBehind: number): string {
+  if (pos === 1) return showInterval ? "Interval" : "Leader";
+  if (lapsBehind >= 1) return `+${Math.floor(lapsBehind)} L`;
+  return Number.isFinite(seconds) ? `+${seconds.toFixed(3)}` : "";
+}
+
+/** Qualifying: who goes through in the current part, and who is already out. */
+export interface Cut {
+  safe: number | null; // places that go through; rows below are in the elimination zone
+  out: ArrayLike<number>; // 1 for a driver knocked out in an earlier part
+}
+
 export class Leaderboard {
   private rows: Row[];
+  private cutLine: HTMLElement;
+  /** Qualifying parts: the zone and the knocked-out (null outside qualifying). */
+  cut: Cut | null = null;
   showInterval = false;
   focused = -1;
   /** Qualifying and practice: best lap and gap to the fastest since this session time. */
@@ -29,6 +52,7 @@ export class Leaderboard {
   constructor(
     private root: HTMLElement,
     private drivers: Driver[],
+    styles: DriverStyle[],
     private laps: LapIndex,
     private grid: Map<string, number>,
   ) {
@@ -43,12 +67,18 @@ export class Leaderboard {
     const body = document.createElement("div");
     body.className = "lb-body";
     body.style.height = `${drivers.length * ROW_PX}px`;
+    this.cutLine = document.createElement("div");
+    this.cutLine.className = "lb-cut";
+    this.cutLine.hidden = true;
+    this.cutLine.title = "Elimination zone below this line";
+    body.appendChild(this.cutLine);
     root.replaceChildren(head, body);
     this.rows = drivers.map((drv, d) => {
       const el = document.createElement("div");
       el.className = "lb-row";
       el.dataset.driver = drv.code;
-      el.style.setProperty("--team", drv.colour);
+      el.style.setProperty("--team", styles[d].colour);
+      el.classList.toggle("second", styles[d].second);
       const cells = {} as Record<Cell, HTMLElement>;
       const text = {} as Record<Cell, string>;
       const cls = {} as Record<Cell, string>;
@@ -97,13 +127,18 @@ export class Leaderboard {
     const timed = this.bestSince !== null;
     const since = this.bestSince ?? -Infinity;
     const segmentBest = timed ? this.drivers.map((drv) => this.laps.bestSince(drv.code, since, sessionTime)) : [];
-    const fastest = Math.min(...segmentBest.filter(Number.isFinite));
+    const fastest = Math.min(...segmentBest.filter((t, d) => Number.isFinite(t) && !((this.cut?.out[d] ?? 0) > 0)));
     // Unclassified drivers (position 0) go to the bottom, in a stable order.
     const byPosition = (a: number, b: number) => (v.position[a] || 1000 + a) - (v.position[b] || 1000 + b);
     // Timed sessions rank by the best lap shown, so the board agrees with itself between
     // samples of the position channel; drivers without a time keep the timeline's order.
+    // In qualifying the knocked-out sit below the drivers still running, in the timeline's order.
+    const cut = timed ? this.cut : null;
+    const isOut = (d: number) => (cut?.out[d] ?? 0) > 0;
     const byBest = (a: number, b: number) =>
-      (Number.isFinite(segmentBest[a]) ? segmentBest[a] : Infinity) - (Number.isFinite(segmentBest[b]) ? segmentBest[b] : Infinity) || byPosition(a, b);
+      Number(isOut(a)) - Number(isOut(b)) ||
+      (isOut(a) ? 0 : (Number.isFinite(segmentBest[a]) ? segmentBest[a] : Infinity) - (Number.isFinite(segmentBest[b]) ? segmentBest[b] : Infinity)) ||
+      byPosition(a, b);
     const order = Array.from({ length: n }, (_, i) => i).sort(timed ? byBest : byPosition);
     // Rows slide into place from the second update on; the first one places them at once.
     if (!this.placed) requestAnimationFrame(() => this.root.classList.add("animated"));
@@ -120,6 +155,8 @@ export class Leaderboard {
       }
       row.el.classList.toggle("focused", d === this.focused);
       row.el.classList.toggle("retired", status === DriverStatus.Retired);
+      row.el.classList.toggle("out", isOut(d));
+      row.el.classList.toggle("danger", !!cut && cut.safe !== null && !isOut(d) && rank >= cut.safe);
       this.set(row, "pos", pos > 0 ? String(pos) : "–");
       const grid = this.grid.get(drv.code);
       const gained = grid !== undefined && pos > 0 ? grid - pos : 0;
@@ -129,8 +166,9 @@ export class Leaderboard {
         const gapValue = segmentBest[d] - fastest;
         this.set(row, "gap", !Number.isFinite(gapValue) ? "" : gapValue === 0 ? "Fastest" : `+${gapValue.toFixed(3)}`);
       } else {
-        const gapValue = this.showInterval ? v.interval[d] : v.gap[d];
-        this.set(row, "gap", pos === 1 ? (this.showInterval ? "Interval" : "Leader") : Number.isFinite(gapValue) ? `+${gapValue.toFixed(3)}` : "");
+        const seconds = this.showInterval ? v.interval[d] : v.gap[d];
+        const lapsBehind = this.showInterval ? v.interval_laps[d] : v.gap_laps[d];
+        this.set(row, "gap", raceGapText(pos, this.showInterval, seconds, lapsBehind));
       }
       this.set(row, "last", formatLapTime(lap.lastLap));
       const overall = this.laps.overallBest(sessionTime);
@@ -149,5 +187,12 @@ export class Leaderboard {
         : status === DriverStatus.Finished ? "FIN" : lap.outLap ? "OUT" : "";
       this.set(row, "status", label, label.toLowerCase());
     });
+    const safe = cut?.safe ?? null;
+    const show = safe !== null && safe < n;
+    if (this.cutLine.hidden === show) this.cutLine.hidden = !show;
+    if (show && this.cutLine.dataset.safe !== String(safe)) {
+      this.cutLine.dataset.safe = String(safe);
+      this.cutLine.style.transform = `translateY(${safe * ROW_PX - 1}px)`;
+    }
   }
 }

@@ -4,21 +4,23 @@
 // times a second (only what changed).
 
 import "./style.css";
-import { api } from "./api";
 import { ReplayClock, SPEEDS } from "./clock";
 import type { FromWorker, ToWorker } from "./connection.worker";
 import ConnectionWorker from "./connection.worker?worker";
+import { type DriverStyle, driverStyles } from "./driverstyle";
 import { GhostPanel, ghostPosition } from "./ghost";
 import { LapIndex } from "./laps";
 import { Leaderboard } from "./leaderboard";
+import { DataNotes } from "./notices";
 import { Header, INCIDENT_LEAD, type Marker, MessageFeed, markers, nextIncident } from "./panels";
 import { emptySnapshot, PlayoutBuffer } from "./playout";
+import { Qualifying, QUALIFYING_KINDS } from "./qualifying";
+import { type OpenedSession, openSession, showPicker } from "./picker";
 import { RateController } from "./ratecontrol";
-import { showSeasons } from "./seasons";
-import { findSegments, type Segment, segmentAt } from "./segments";
+import { findSegments, type Segment, SegmentTabs, segmentAt } from "./segments";
 import { TelemetryPanel } from "./telemetry";
 import { TrackMap } from "./trackmap";
-import type { FrameBlock, SessionEvent, SessionMeta } from "./types";
+import type { FrameBlock, SessionEvent, SessionMeta, StateMessage } from "./types";
 
 const $ = <T extends HTMLElement = HTMLElement>(sel: string, root: ParentNode = document) => root.querySelector<T>(sel)!;
 
@@ -44,9 +46,23 @@ interface Stats {
   clockTrace: [number, number][];
 }
 
+type Series = { label: string; stroke: string; dash: number[] };
+
 declare global {
   interface Window {
-    __rr: Stats & { cars: () => { x: number; y: number }[]; labels: () => { x: number; y: number; w: number; h: number }[]; ghosts: () => { x: number; y: number }[]; rateLog: () => string[]; frameWork: number[]; frameGaps: number[]; drop: () => void };
+    __rr: Stats & {
+      cars: () => { x: number; y: number }[];
+      labels: () => { x: number; y: number; w: number; h: number }[];
+      ghosts: () => { x: number; y: number }[];
+      rateLog: () => string[];
+      frameWork: number[];
+      frameGaps: number[];
+      drop: () => void;
+      styles: () => (DriverStyle & { code: string })[];
+      carStyles: () => { colour: string; second: boolean }[];
+      telemetrySeries: () => Series[];
+      ghostSeries: () => Series[][];
+    };
   }
 }
 
@@ -55,70 +71,11 @@ async function main(): Promise<void> {
   const name = params.get("session");
   if (!name) return showPicker();
   try {
-    await openSession(name, params);
+    const opened = await openSession(name);
+    new Replay(name, opened, params);
   } catch (err) {
     showPicker(String(err instanceof Error ? err.message : err));
   }
-}
-
-async function showPicker(error?: string): Promise<void> {
-  const picker = $("#picker");
-  picker.hidden = false;
-  $("#replay").hidden = true;
-  if (error) {
-    $(".error", picker).hidden = false;
-    $(".error", picker).textContent = error;
-  }
-  const go = (name: string) => {
-    location.search = new URLSearchParams({ session: name }).toString();
-  };
-  $("form.custom", picker).addEventListener("submit", (e) => {
-    e.preventDefault();
-    const value = ($("input", picker) as HTMLInputElement).value.trim();
-    if (value) go(value);
-  });
-  try {
-    const { sessions, fastf1_seasons } = await api.catalogue();
-    showSeasons($(".fastf1", picker), fastf1_seasons, go);
-    $(".sessions", picker).replaceChildren(...sessions.map((s) => {
-      const li = document.createElement("li");
-      const button = document.createElement("button");
-      button.textContent = s.title || s.name;
-      button.dataset.session = s.name;
-      button.title = s.name + (s.cached ? " (ready)" : "");
-      button.addEventListener("click", () => go(s.name));
-      li.append(button);
-      return li;
-    }));
-  } catch (err) {
-    $(".error", picker).hidden = false;
-    $(".error", picker).textContent = `Cannot list sessions: ${err}`;
-  }
-}
-
-/** Open (build if needed) the session, showing the server's real progress. */
-async function openSession(name: string, params: URLSearchParams): Promise<void> {
-  const picker = $("#picker");
-  picker.hidden = false;
-  $(".hint", picker).textContent = `Opening ${name}…`;
-  $(".loading", picker).hidden = false;
-  let status = await api.open(name);
-  while (status.state !== "ready") {
-    if (status.state === "failed") throw new Error(`${name} failed to load: ${status.error ?? status.message}`);
-    $(".fill", picker).style.width = `${Math.round(status.fraction * 100)}%`;
-    $(".loading-text", picker).textContent =
-      status.state === "queued" ? `Queued (position ${status.queue_position ?? "?"})` : `${status.message} ${Math.round(status.fraction * 100)}%`;
-    await new Promise((r) => setTimeout(r, 300));
-    status = await api.status(status.id);
-  }
-  const [meta, laps, events, results] = await Promise.all([
-    fetch(`/api/sessions/${encodeURIComponent(status.id)}/metadata`).then((r) => r.json() as Promise<SessionMeta & { id: string }>),
-    api.laps(status.id),
-    api.events(status.id),
-    api.results(status.id),
-  ]);
-  picker.hidden = true;
-  new Replay(name, status.id, meta, laps.laps, events.events.sort((a, b) => a.time - b.time), results.results, params);
 }
 
 class Replay {
@@ -135,7 +92,8 @@ class Replay {
   private ghost: GhostPanel;
   private segments: Segment[];
   private timed: boolean; // qualifying or practice: ranked by best lap, not by race gaps
-  private segmentShown = -1;
+  private tabs: SegmentTabs;
+  private qualifying: Qualifying | null;
   private laps: LapIndex;
   private chunkFrames: number;
   private focused = -1;
@@ -157,18 +115,19 @@ class Replay {
   private frameGaps: number[] = [];
   private lastTick = 0;
 
+  private meta: SessionMeta;
+  private events: SessionEvent[];
+
   constructor(
     private name: string,
-    id: string,
-    private meta: SessionMeta,
-    lapRows: SessionMeta["laps"],
-    private events: SessionEvent[],
-    results: Record<string, unknown>[],
+    { id, meta, laps: lapRows, events, results }: OpenedSession,
     params: URLSearchParams,
   ) {
+    this.meta = meta;
+    this.events = events;
     const root = $("#replay");
     root.hidden = false;
-    const compact = (meta as unknown as { codecs: { name: string; chunk_frames: number; rates: number[] }[] }).codecs.find((c) => c.name === "compact");
+    const compact = meta.codecs.find((c) => c.name === "compact");
     if (!compact) throw new Error("the server offers no compact codec: this client needs it");
     this.chunkFrames = compact.chunk_frames;
     this.rates = new RateController([...compact.rates].sort((a, b) => b - a), meta.fps, compact.chunk_frames);
@@ -177,22 +136,30 @@ class Replay {
     this.laps = new LapIndex(lapRows, events);
     const grid = new Map<string, number>();
     for (const r of results) if (typeof r.grid === "number" && typeof r.driver === "string") grid.set(r.driver, r.grid);
-    const raceStart = meta.info.start_time ?? meta.t0;
+    // Times read from lights out / the green light; without one, from the first frame.
+    const start = meta.info.start_time;
+    const raceStart = typeof start === "number" && Number.isFinite(start) ? start : meta.t0;
     $(".title").textContent = `${meta.info.year} ${meta.info.event} · ${meta.info.name}`;
     document.title = `${meta.info.event} ${meta.info.name} · racereplay`;
-    this.map = new TrackMap($<HTMLCanvasElement>("canvas.map"), meta.drivers);
+    new DataNotes($(".notes"), $<HTMLButtonElement>(".notes-btn"), id, meta.problems ?? []);
+    const styles = driverStyles(meta.drivers);
+    this.map = new TrackMap($<HTMLCanvasElement>("canvas.map"), meta.drivers, styles);
     this.map.setGeometry(meta.geometry);
-    this.board = new Leaderboard($(".board"), meta.drivers, this.laps, grid);
+    this.board = new Leaderboard($(".board"), meta.drivers, styles, this.laps, grid);
     this.header = new Header($("header.top"), meta.info.total_laps, raceStart, events);
     this.feed = new MessageFeed($(".feed"), events, raceStart, (t) => this.seekTime(t));
-    this.telemetry = new TelemetryPanel($(".telemetry"), id, meta.drivers, this.laps);
-    this.ghost = new GhostPanel($(".side"), id, meta.drivers, lapRows);
+    this.telemetry = new TelemetryPanel($(".telemetry"), id, meta.drivers, styles, this.laps);
+    this.ghost = new GhostPanel($(".side"), id, meta.drivers, styles, lapRows);
     this.ghost.onChange = () => {
       if (!this.ghost.ghosts.length) this.map.ghosts = [];
     };
     this.timed = !["race", "sprint"].includes(meta.info.kind);
     this.segments = findSegments(events, meta.info.kind, meta.t0, meta.t0 + meta.n_frames / meta.fps);
-    this.bindSegments();
+    this.qualifying = QUALIFYING_KINDS.includes(meta.info.kind) ? new Qualifying(meta.drivers, this.segments, this.laps) : null;
+    // Tabs in timed sessions with parts; qualifying data that cannot split its parts says so.
+    const unsplit = this.qualifying !== null && !this.qualifying.split;
+    this.tabs = new SegmentTabs($(".segments"), this.segments, this.timed && (this.segments.length >= 2 || unsplit),
+      unsplit ? meta.info.kind : null, (seg) => this.seekTime(seg.start));
     this.map.onPick = this.board.onPick = (d) => this.focus(d === this.focused ? -1 : d);
     this.stats = {
       frame: 0, sessionTime: meta.t0, leaderLap: 0, playing: false, speed: 1, rate: 0, stalls: 0, stallMs: 0,
@@ -207,6 +174,10 @@ class Replay {
       frameWork: this.frameWork,
       frameGaps: this.frameGaps,
       drop: () => this.post({ type: "drop" }),
+      styles: () => styles.map((s, d) => ({ ...s, code: meta.drivers[d].code })),
+      carStyles: () => this.map.carStyles(),
+      telemetrySeries: () => this.telemetry.series(),
+      ghostSeries: () => this.ghost.series(),
     });
     this.pendingRestore = params;
     this.requestedRate = params.get("rate") ?? "auto";
@@ -244,7 +215,7 @@ class Replay {
     }
     const msg = m.message;
     if (msg.type === "state") this.onState(msg);
-    else if (msg.type === "pong") this.rates.pong(Number(msg.t), Number(msg.server_time) * 1000, performance.timeOrigin + performance.now());
+    else if (msg.type === "pong") this.rates.pong(msg.t, msg.server_time * 1000, performance.timeOrigin + performance.now());
     else if (msg.type === "error") console.warn("server:", msg.code, msg.message);
   }
 
@@ -262,12 +233,9 @@ class Replay {
     while (this.received.length && this.received[0].at < now - 10_000) this.received.shift();
   }
 
-  private onState(s: Record<string, unknown>): void {
-    const frame = Number(s.frame);
-    const playing = Boolean(s.playing);
-    const speed = Number(s.speed);
-    const reason = String(s.reason);
-    this.rates.setAnchor(frame, Number(s.server_time) * 1000, speed, playing);
+  private onState(s: StateMessage): void {
+    const { frame, playing, speed, reason } = s;
+    this.rates.setAnchor(frame, s.server_time * 1000, speed, playing);
     if (reason === "join") {
       // A fresh connection (first or after a drop): put the server where the viewer was.
       this.restore();
@@ -403,27 +371,12 @@ class Replay {
     });
   }
 
-  /** Segment tabs (Q1, Q2, Q3): a click jumps to the segment's green light. */
-  private bindSegments(): void {
-    const nav = $(".segments");
-    nav.hidden = !this.timed || this.segments.length < 2;
-    nav.replaceChildren(...this.segments.map((seg) => {
-      const b = document.createElement("button");
-      b.textContent = seg.name;
-      b.dataset.segment = seg.name;
-      b.addEventListener("click", () => this.seekFrame((seg.start - this.meta.t0) * this.meta.fps));
-      return b;
-    }));
-  }
-
   private showSegment(sessionTime: number): void {
     if (!this.timed) return;
     const i = segmentAt(this.segments, sessionTime);
     this.board.bestSince = this.segments[i].start;
-    if (i === this.segmentShown) return;
-    this.segmentShown = i;
-    this.stats.segment = this.segments[i].name;
-    $(".segments").querySelectorAll("button").forEach((b, k) => b.classList.toggle("active", k === i));
+    this.board.cut = this.qualifying?.split ? this.qualifying.cutAt(i) : null;
+    if (this.tabs.select(i)) this.stats.segment = this.segments[i].name;
   }
 
   private drawMarkers(): void {
@@ -468,7 +421,7 @@ class Replay {
     if (this.ghost.ghosts.length) {
       const t = this.ghost.ghostTime(now, this.clock.speed);
       this.stats.ghostTime = t;
-      this.map.ghosts = this.ghost.ghosts.map((g) => ({ ...ghostPosition(g, t), colour: g.colour, label: `${g.code} L${g.lap}` }));
+      this.map.ghosts = this.ghost.ghosts.map((g) => ({ ...ghostPosition(g, t), colour: g.colour, dash: g.dash, label: `${g.code} L${g.lap}` }));
     }
     if (have) {
       this.map.trackStatus = this.snap.session.track_status;

@@ -1,9 +1,11 @@
 // Driver focus: live values from the playout buffer, and uPlot charts of the
-// current lap against the driver's best lap and against a chosen rival.
+// current lap against the driver's best lap and against a chosen rival, each
+// driver's line in their style (driverstyle.ts: shade and dash for a second driver).
 
 import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
 import { api } from "./api";
+import { type DriverStyle, seriesOf } from "./driverstyle";
 import type { LapIndex } from "./laps";
 import type { Driver, Snapshot } from "./types";
 
@@ -37,6 +39,7 @@ export class TelemetryPanel {
     private el: HTMLElement,
     private sessionId: string,
     private drivers: Driver[],
+    private styles: DriverStyle[],
     private laps: LapIndex,
   ) {
     const select = el.querySelector<HTMLSelectElement>(".rival")!;
@@ -57,7 +60,7 @@ export class TelemetryPanel {
       if (node.textContent !== text) node.textContent = text;
     };
     const drv = this.drivers[focused];
-    this.el.style.setProperty("--team", drv.colour);
+    this.el.style.setProperty("--team", this.styles[focused].colour);
     set(".t-driver", `${drv.code} ${drv.name ?? ""}`);
     set(".t-speed", Number.isFinite(v.speed[focused]) ? `${Math.round(v.speed[focused])}` : "–");
     set(".t-gear", Number.isFinite(v.gear[focused]) ? (v.gear[focused] === 0 ? "N" : String(v.gear[focused])) : "–");
@@ -76,6 +79,11 @@ export class TelemetryPanel {
       this.loadedKey = key;
       void this.loadCharts(focused, lap, sessionTime, key);
     }
+  }
+
+  /** The chart's series as drawn (label, stroke, dash), for tests; [] before one is drawn. */
+  series(): { label: string; stroke: string; dash: number[] }[] {
+    return this.plot ? seriesOf(this.plot) : [];
   }
 
   private async loadCharts(focused: number, lap: number, sessionTime: number, key: string): Promise<void> {
@@ -107,9 +115,11 @@ export class TelemetryPanel {
       axes: [{ stroke: "#9aa1ad", grid: { stroke: "#2a2e36" } }, { stroke: "#9aa1ad", grid: { stroke: "#2a2e36" } }],
       series: [
         { label: "m" },
-        { label: `Lap ${lap}`, stroke: this.drivers[focused].colour, width: 2 },
+        { label: `Lap ${lap}`, stroke: this.styles[focused].colour, dash: this.styles[focused].dash, width: 2 },
         { label: best ? `Best (L${best})` : "Best", stroke: "#b36bff", width: 1 },
-        { label: this.rival >= 0 ? this.drivers[this.rival].code : "–", stroke: "#e0e0e0", width: 1, dash: [4, 3] },
+        this.rival >= 0
+          ? { label: this.drivers[this.rival].code, stroke: this.styles[this.rival].colour, dash: this.styles[this.rival].dash, width: 1.5 }
+          : { label: "–", stroke: "#e0e0e0", width: 1, dash: [4, 3] },
       ],
     }, data, box);
   }

@@ -1,7 +1,9 @@
 // The canvas track map. The circuit (outline with width, pit lane, sectors,
 // corners, start/finish) is drawn once per view change into an offscreen layer;
-// each animation frame only blits that layer and draws the cars.
+// each animation frame only blits that layer and draws the cars. A team's second
+// driver is drawn in the lighter shade with a dark centre dot (driverstyle.ts).
 
+import type { DriverStyle } from "./driverstyle";
 import { type LabelBox, placeLabels } from "./labels";
 import { DriverStatus, type Driver, type Geometry, type Snapshot } from "./types";
 
@@ -42,22 +44,31 @@ export class TrackMap {
   private screenY: Float32Array;
   focused = -1;
   /** Ghost cars of a lap comparison (circuit metres), drawn as outlined diamonds. */
-  ghosts: { x: number; y: number; colour: string; label: string }[] = [];
+  ghosts: { x: number; y: number; colour: string; dash: number[]; label: string }[] = [];
   private ghostScreen: { x: number; y: number }[] = [];
   private labelBoxes: LabelBox[] = [];
   private textWidths = new Map<string, number>(); // label text → pixels, in the map's font
   onPick: (driver: number) => void = () => {};
   trackStatus = 1;
 
+  /**
+   * How each car was last drawn (for tests): its colour (the fill, or the ring of a car
+   * in the pit lane) and whether it carries the second driver's mark (centre dot, or a
+   * dashed ring in the pit lane).
+   */
+  private drawn: { colour: string; second: boolean }[];
+
   constructor(
     private canvas: HTMLCanvasElement,
     private drivers: Driver[],
+    private styles: DriverStyle[],
   ) {
     const ctx = canvas.getContext("2d");
     if (!ctx) throw new Error("this browser cannot draw on a 2D canvas");
     this.ctx = ctx;
     this.screenX = new Float32Array(drivers.length).fill(NaN);
     this.screenY = new Float32Array(drivers.length).fill(NaN);
+    this.drawn = drivers.map(() => ({ colour: "", second: false }));
     new ResizeObserver(() => this.resize()).observe(canvas);
     this.bindInput();
     this.resize();
@@ -217,22 +228,36 @@ export class TrackMap {
       const parked = status === DriverStatus.Finished && !focused;
       const r = focused ? 8 : parked ? 4 : 6;
       ctx.globalAlpha = status === DriverStatus.Retired ? 0.35 : parked ? 0.6 : 1;
+      const style = this.styles[d];
+      const drawn = this.drawn[d];
       ctx.beginPath();
       ctx.arc(sx, sy, r, 0, Math.PI * 2);
       if (status === DriverStatus.PitLane) {
         ctx.fillStyle = "#15171c";
         ctx.fill();
-        ctx.strokeStyle = this.drivers[d].colour;
+        ctx.strokeStyle = style.colour;
         ctx.lineWidth = 3;
+        if (style.second) ctx.setLineDash([3, 2]);
         ctx.stroke();
+        ctx.setLineDash([]);
+        drawn.colour = style.colour;
       } else {
-        ctx.fillStyle = status === DriverStatus.Retired ? "#666" : this.drivers[d].colour;
+        drawn.colour = status === DriverStatus.Retired ? "#666" : style.colour;
+        ctx.fillStyle = drawn.colour;
         ctx.fill();
         ctx.strokeStyle = focused ? "#ffffff" : status === DriverStatus.Finished ? "#ffffff" : "#0b0c10";
         ctx.lineWidth = focused ? 3 : 1.5;
         if (status === DriverStatus.Finished) ctx.setLineDash([2, 2]);
         ctx.stroke();
         ctx.setLineDash([]);
+      }
+      // The second driver of a team: a dark dot in the middle, on top of the lighter shade.
+      drawn.second = style.second;
+      if (style.second && status !== DriverStatus.PitLane) {
+        ctx.beginPath();
+        ctx.arc(sx, sy, Math.max(1.5, r * 0.38), 0, Math.PI * 2);
+        ctx.fillStyle = "#0b0c10";
+        ctx.fill();
       }
       if (parked) continue;
       const text = this.drivers[d].code + (status === DriverStatus.PitLane ? " PIT" : status === DriverStatus.Retired ? " RET" : "");
@@ -290,7 +315,9 @@ export class TrackMap {
       ctx.fill();
       ctx.strokeStyle = g.colour;
       ctx.lineWidth = 3;
+      ctx.setLineDash(g.dash);
       ctx.stroke();
+      ctx.setLineDash([]);
       ctx.fillStyle = "#ffffff";
       ctx.fillText(g.label, sx + 12, sy);
     }
@@ -357,6 +384,11 @@ export class TrackMap {
       }
     }
     return best;
+  }
+
+  /** Each car's colour and second-driver mark as last drawn (for tests). */
+  carStyles(): { colour: string; second: boolean }[] {
+    return this.drawn.map((s) => ({ ...s }));
   }
 
   /** Screen positions of the cars as last drawn (for tests and hit testing). */

@@ -40,20 +40,70 @@ export interface LapRow {
   position?: number | null;
 }
 
-export interface SessionMeta {
+export interface CodecInfo {
   name: string;
-  info: { year: number; event: string; name: string; kind: string; total_laps: number | null; start_time?: number };
+  rates: number[]; // frame rates the server can stream, e.g. [25, 10, 5, 2]
+  chunk_frames: number;
+  chunk_seconds: number;
+  n_chunks: number;
+  per_frame: boolean;
+  media_type: string;
+}
+
+export interface SessionInfo {
+  year: number;
+  event: string;
+  name: string;
+  kind: string; // race, sprint, qualifying, sprint_qualifying, practice
+  circuit?: string;
+  date?: string;
+  start_time?: number | null; // session time of lights out / the green light (NaN or null when unknown)
+  total_laps: number | null;
+}
+
+/** GET /api/sessions/{id}/metadata (docs/protocol.md, "Metadata"). */
+export interface SessionMeta {
+  id: string;
+  name: string;
+  protocol: number;
+  chunk_url: string;
+  info: SessionInfo;
   drivers: Driver[];
   t0: number;
   fps: number;
   n_frames: number;
+  duration: number;
   geometry: Geometry | null;
-  events: SessionEvent[];
-  laps: LapRow[];
-  results: Record<string, unknown>[];
-  rates: number[]; // frame rates the server can stream, e.g. [25, 10, 5]
-  chunk_seconds: number;
+  codecs: CodecInfo[];
+  /** What the data lacked or what was skipped building it, one line each, for the viewer. */
+  problems: string[];
 }
+
+// --- WebSocket messages from the server (docs/protocol.md §2) ----------------------
+
+export interface StateMessage {
+  type: "state";
+  playing: boolean;
+  speed: number;
+  frame: number;
+  time: number;
+  server_time: number;
+  codec: string;
+  rate: number;
+  auto: boolean;
+  reason: "join" | "play" | "pause" | "seek" | "speed" | "quality" | "heartbeat" | "end" | "skip";
+  seq?: number;
+}
+
+export type ServerMessage =
+  | { type: "hello"; protocol: number; server: string; session: string }
+  | { type: "progress"; state: "queued" | "building"; fraction: number; message: string; queue_position: number | null }
+  | { type: "ready"; metadata: SessionMeta }
+  | StateMessage
+  | { type: "data"; codec: string; rate: number; chunk: number; frame: number; frames: number; payload: unknown }
+  | { type: "events"; events: SessionEvent[]; from_frame: number; to_frame: number }
+  | { type: "pong"; t: number; server_time: number; seq?: number }
+  | { type: "error"; code: string; message: string; seq?: number };
 
 /** Per-driver channels, laid out [sample * nDrivers + driver]. */
 export const DRIVER_CHANNELS = [
