@@ -194,6 +194,11 @@ def _readable(ref: SessionRef, summary: dict[str, Any]) -> str:
         "retirements: "
         + (", ".join(f"{code} (lap {lap})" for code, lap in retirements.items()) or "none")
     )
+    fidelity = summary.get("fidelity") or {}
+    lines.append(
+        "fidelity: "
+        + ", ".join(f"{name} {value}" for name, value in fidelity.items() if value is not None)
+    )
     lines.extend(f"note: {problem}" for problem in summary.get("problems") or [])
     return "\n".join(lines)
 

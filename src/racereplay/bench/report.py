@@ -26,6 +26,7 @@ BENCHES: dict[str, str] = {
     "wire": "racereplay.bench.wire",
     "server": "racereplay.bench.server",
     "frontend": "racereplay.bench.frontend",
+    "fidelity": "racereplay.bench.fidelity",
 }
 
 

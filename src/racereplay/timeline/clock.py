@@ -10,6 +10,9 @@ import numpy as np
 from racereplay.model import RawSession
 
 PRE_START = 60.0  # seconds shown before lights out: the grid, before anything moves
+# With telemetry before lights out, the replay opens earlier, on the formation lap
+# (it leaves the grid about 5 minutes before the start, longer after a delay).
+FORMATION_LAP_LEAD = 600.0
 POST_FINISH = 30.0  # seconds after the last car crosses the line or stops
 
 
@@ -31,7 +34,8 @@ class Clock:
 
 
 def make_clock(raw: RawSession, fps: int) -> Clock:
-    """Races: from shortly before the start to shortly after the last car finishes.
+    """Races: from shortly before the start (the formation lap, where telemetry has it) to
+    shortly after the last car finishes.
     Other sessions: the span of the laps (and telemetry), with the same margins."""
     starts = [lap.start for lap in raw.laps if math.isfinite(lap.start)]
     ends = [lap.end for lap in raw.laps if math.isfinite(lap.end)]
@@ -44,10 +48,12 @@ def make_clock(raw: RawSession, fps: int) -> Clock:
             f"{raw.info.event} {raw.info.name}: no lap times and no telemetry, nothing to replay"
         )
     if raw.info.kind.is_race and math.isfinite(raw.info.start_time):
-        first = raw.info.start_time
+        start = raw.info.start_time
+        begin = start - PRE_START
+        if tel_first and min(tel_first) < begin:
+            begin = max(start - FORMATION_LAP_LEAD, min(tel_first))
     else:
-        first = min(first_candidates)
-    begin = first - PRE_START
+        begin = min(first_candidates) - PRE_START
     end = max(last_candidates) + POST_FINISH
     n_frames = math.ceil((end - begin) * fps) + 1
     return Clock(t0=begin, fps=fps, n_frames=n_frames)

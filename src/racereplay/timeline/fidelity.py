@@ -23,6 +23,7 @@ MOTION_BAND = (0.8, 1.25)
 MOTION_MIN_SPEED = 20.0  # m/s: below this, noise in a few centimetres dominates the ratio
 TRACK_LINE_SAMPLE_HZ = 1  # frames per second checked against the track line
 _CHUNK = 2048  # points per block in the nearest-point search
+_COARSE = 8  # outline points per step of the first, coarse pass of that search
 
 
 def motion_ratio(timeline: Timeline) -> np.ndarray:
@@ -39,19 +40,28 @@ def motion_ratio(timeline: Timeline) -> np.ndarray:
 
 
 def track_line_distance(timeline: Timeline) -> np.ndarray:
-    """Metres from each running car (sampled at 1 Hz) to the nearest point of the outline."""
+    """Metres from each running car (sampled at 1 Hz) to the nearest outline point."""
     geometry = timeline.geometry
-    if geometry is None or len(geometry.outline) == 0:
+    if geometry is None or len(geometry.outline) < 2:
         return np.empty(0)
     step = max(1, timeline.fps // TRACK_LINE_SAMPLE_HZ)
-    status = timeline.frames["status"][::step]
     xy = np.stack([timeline.frames["x"][::step], timeline.frames["y"][::step]], axis=-1)
-    points = xy[(status == DriverStatus.RUNNING) & np.isfinite(xy).all(axis=-1)].astype(np.float64)
-    outline = geometry.outline.astype(np.float64)
+    running = timeline.frames["status"][::step] == DriverStatus.RUNNING
+    points = xy[running & np.isfinite(xy).all(axis=-1)].astype(np.float64)
+    return _nearest_distance(points, geometry.outline.astype(np.float64))
+
+
+def _nearest_distance(points: np.ndarray, outline: np.ndarray) -> np.ndarray:
+    """Distance to the nearest outline point: first among every `_COARSE`-th point, then
+    among the points around the coarse winner (the outline is dense and smooth)."""
+    coarse = np.arange(0, len(outline), _COARSE)
+    around = np.arange(-_COARSE, _COARSE + 1)
     nearest = np.empty(len(points))
     for lo in range(0, len(points), _CHUNK):
         block = points[lo : lo + _CHUNK]
-        d2 = ((block[:, None, :] - outline[None, :, :]) ** 2).sum(axis=-1)
+        d2 = ((block[:, None, :] - outline[coarse][None, :, :]) ** 2).sum(axis=-1)
+        window = (coarse[d2.argmin(axis=1)][:, None] + around) % len(outline)
+        d2 = ((block[:, None, :] - outline[window]) ** 2).sum(axis=-1)
         nearest[lo : lo + _CHUNK] = np.sqrt(d2.min(axis=1))
     return nearest
 

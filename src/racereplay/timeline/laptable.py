@@ -101,7 +101,7 @@ def driver_laps(
         sectors=np.asarray([lap.sector_times for lap in laps], dtype=np.float64).reshape(-1, 3),
         pit_in=_floats([lap.pit_in for lap in laps]),
         pit_out=_floats([lap.pit_out for lap in laps]),
-        compound=np.asarray([Compound.parse(lap.compound) for lap in laps], dtype=np.uint8),
+        compound=_compound_per_lap(laps),
         tyre_age=np.asarray([-1 if lap.tyre_age is None else lap.tyre_age for lap in laps]),
         stint=np.asarray([-1 if lap.stint is None else lap.stint for lap in laps]),
         position=np.asarray([lap.position or 0 for lap in laps], dtype=np.int64),
@@ -122,6 +122,22 @@ def _is_retired(result: Result | None) -> bool:
         return True
     status = result.status.lower()
     return bool(status) and not (status.startswith(("finished", "+", "lapped")))
+
+
+def _compound_per_lap(laps: list[Lap]) -> np.ndarray:
+    """Each lap's compound; a lap the data leaves blank (an in-lap, a lap behind the
+    Safety Car) ran on the tyres of the lap before it, or, before any, after it, as
+    long as no pit visit lies between."""
+    compound = np.asarray([Compound.parse(lap.compound) for lap in laps], dtype=np.uint8)
+    for step in (1, -1):
+        indices = range(1, len(laps)) if step == 1 else range(len(laps) - 2, -1, -1)
+        for i in indices:
+            j = i - step
+            later = laps[max(i, j)]
+            pitted = math.isfinite(later.pit_out) or math.isfinite(laps[min(i, j)].pit_in)
+            if compound[i] == Compound.UNKNOWN and not pitted:
+                compound[i] = compound[j]
+    return compound
 
 
 def _has_status(result: Result | None) -> bool:

@@ -12,6 +12,7 @@ import numpy as np
 from racereplay.timeline.model import DriverStatus
 
 ON_TRACK = (DriverStatus.RUNNING, DriverStatus.PIT_LANE)
+LAP_TOLERANCE = 1e-3  # of a lap
 
 
 def rank_by_keys(keys: tuple[np.ndarray, ...]) -> np.ndarray:
@@ -111,8 +112,11 @@ def laps_behind(
     behind_ahead = np.full(in_order.shape, 0.0)
     with np.errstate(invalid="ignore"):
         leader = np.fmax.accumulate(np.nan_to_num(in_order, nan=-np.inf), axis=1)
-        behind_leader = np.floor((leader - in_order) / lap_len)
-        behind_ahead[:, 1:] = np.floor((in_order[:, :-1] - in_order[:, 1:]) / lap_len)
+        # A car a whole lap down at the line is exactly one lap behind: allow for rounding.
+        behind_leader = np.floor((leader - in_order) / lap_len + LAP_TOLERANCE)
+        behind_ahead[:, 1:] = np.floor(
+            (in_order[:, :-1] - in_order[:, 1:]) / lap_len + LAP_TOLERANCE
+        )
     counts = []
     for values in (behind_leader, behind_ahead):
         clean = np.clip(np.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0), 0, 255)

@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from racereplay.timeline.fidelity import fidelity
 from racereplay.timeline.model import EventKind, Timeline
 
 
@@ -57,4 +58,5 @@ def summarize(timeline: Timeline) -> dict[str, Any]:
         "overtakes": overtakes,
         "segments": segments,
         "problems": list(timeline.problems),
+        "fidelity": fidelity(timeline),
     }

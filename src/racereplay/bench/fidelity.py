@@ -1,0 +1,178 @@
+"""What the viewer sees, on every shared session in every source mode it allows.
+
+The shared data (../shared/data) holds four real 2025 sessions. Each is built
+the ways a user could open it: from the archive alone, the archive with FastF1
+timing, and FastF1 alone (timing without telemetry: no map). For each build the
+report gives the figures of `racereplay.timeline.fidelity`, and how its pit
+stops and retirements agree with the best build of the same session (archive
+telemetry with FastF1 timing).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from racereplay.bench.report import BenchOptions, BenchResult, Target
+from racereplay.sources import SessionRef
+
+TITLE = "Fidelity on every shared session"
+
+PROJECT_ROOT = Path(__file__).resolve().parents[3]
+SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
+
+MOTION_TARGET = Target.at_least(0.99)
+TRACK_LINE_TARGET_M = Target.at_most(20.0)
+PIT_LANE_TARGET = Target.at_most(0.03)
+STOPS_TARGET = Target.at_least(0.9)
+ORDER_TARGET = Target.at_least(0.99)
+
+MODES = ("archive", "archive+fastf1", "fastf1")
+REFERENCE_MODE = "archive+fastf1"
+
+
+@dataclass(frozen=True)
+class SharedSession:
+    label: str  # "aus-race"
+    folder: str  # under tracinginsights/
+    fastf1: str | None  # "2025/Australia/R"; None: no FastF1 cache of it
+    race: bool
+
+    def refs(self, data: Path = SHARED_DATA) -> dict[str, str]:
+        """Session name of each source mode this session allows."""
+        folder = str(data / "tracinginsights" / self.folder)
+        refs = {"archive": str(SessionRef("tracinginsights", folder, {}))}
+        if self.fastf1 is not None:
+            caches = {
+                "fastf1_cache": str(data / "fastf1" / "cache"),
+                "fastf1_http_cache": str(data / "fastf1" / "http_cache"),
+                "offline": "1",
+            }
+            refs["archive+fastf1"] = str(SessionRef("tracinginsights", folder, caches))
+            refs["fastf1"] = str(
+                SessionRef(
+                    "fastf1",
+                    self.fastf1,
+                    {
+                        "cache": caches["fastf1_cache"],
+                        "http_cache": caches["fastf1_http_cache"],
+                        "offline": "1",
+                    },
+                )
+            )
+        return refs
+
+
+SHARED_SESSIONS = (
+    SharedSession("aus-race", "2025/Australian Grand Prix/Race", "2025/Australia/R", True),
+    SharedSession("aus-qualifying", "2025/Australian Grand Prix/Qualifying", None, False),
+    SharedSession(
+        "aus-practice-1", "2025/Australian Grand Prix/Practice 1", "2025/Australia/FP1", False
+    ),
+    SharedSession("chn-race", "2025/Chinese Grand Prix/Race", "2025/China/R", True),
+)
+
+
+def available(data: Path = SHARED_DATA) -> list[SharedSession]:
+    return [s for s in SHARED_SESSIONS if (data / "tracinginsights" / s.folder).is_dir()]
+
+
+def stops_agreement(
+    stops: dict[str, list[int]], reference: dict[str, list[int]], drivers: list[str]
+) -> float:
+    """Share of the session's drivers whose pit stops match the reference's (the same
+    number, each within one lap)."""
+    if not drivers:
+        return 1.0
+    same = sum(
+        len(stops.get(d, [])) == len(reference.get(d, []))
+        and all(
+            abs(a - b) <= 1 for a, b in zip(stops.get(d, []), reference.get(d, []), strict=True)
+        )
+        for d in drivers
+    )
+    return same / len(drivers)
+
+
+def summaries(session: SharedSession, data: Path = SHARED_DATA) -> dict[str, dict[str, Any]]:
+    """`racereplay inspect --json` of each mode of a session, built (and not cached)."""
+    from racereplay.sources import load
+    from racereplay.timeline.build import build_timeline
+    from racereplay.timeline.summary import summarize
+
+    return {mode: summarize(build_timeline(load(ref))) for mode, ref in session.refs(data).items()}
+
+
+def run(options: BenchOptions) -> BenchResult:
+    result = BenchResult()
+    found = available()
+    if not found:
+        result.notes.append(f"no shared sessions at {SHARED_DATA}: nothing measured")
+        return result
+    for session in found:
+        by_mode = summaries(session)
+        reference = by_mode.get(REFERENCE_MODE)
+        for mode, summary in by_mode.items():
+            _rows(result, f"{session.label}, {mode}", session, summary, reference)
+    result.notes.append(
+        "archive: TracingInsights lap files alone; archive+fastf1: with FastF1 timing; "
+        "fastf1: FastF1 timing alone (no telemetry: no map, so no motion figures)"
+    )
+    return result
+
+
+def _rows(
+    result: BenchResult,
+    name: str,
+    session: SharedSession,
+    summary: dict[str, Any],
+    reference: dict[str, Any] | None,
+) -> None:
+    fidelity = summary["fidelity"]
+    race_target = (lambda target: target) if session.race else (lambda target: None)
+    if fidelity["motion_in_band"] is not None:
+        result.add(
+            f"{name}: map speed within 0.8-1.25 of recorded",
+            fidelity["motion_in_band"],
+            "share",
+            target=race_target(MOTION_TARGET),
+            note=f"{fidelity['motion_frames']:,} running frames above 20 m/s",
+        )
+        result.add(
+            f"{name}: p99 distance from the track line",
+            fidelity["track_line_p99_m"],
+            "m",
+            target=TRACK_LINE_TARGET_M,
+        )
+    result.add(
+        f"{name}: racing car-time shown in the pit lane",
+        fidelity["pit_lane_share"],
+        "share",
+        target=race_target(PIT_LANE_TARGET),
+    )
+    if fidelity["official_order_agreement"] is not None:
+        result.add(
+            f"{name}: lap-end order agreeing with official positions",
+            fidelity["official_order_agreement"],
+            "share",
+            target=ORDER_TARGET,
+        )
+    if session.race and reference is not None and reference is not summary:
+        result.add(
+            f"{name}: drivers whose pit stops agree with FastF1 timing",
+            stops_agreement(
+                summary["pit_stops"], reference["pit_stops"], summary["classification"]
+            ),
+            "share",
+            target=STOPS_TARGET,
+            note="each stop within one lap",
+        )
+        same = summary["retirements"] == reference["retirements"]
+        result.add(
+            f"{name}: retirements as in FastF1 timing",
+            1.0 if same else 0.0,
+            "exact",
+            target=Target.at_least(1.0),
+            note=", ".join(f"{c} {lap}" for c, lap in summary["retirements"].items()),
+        )
