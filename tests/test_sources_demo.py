@@ -12,6 +12,7 @@ from racereplay.model import DrsState, Lap, RawSession, SessionKind, TrackStatus
 from racereplay.sources import SessionNotFound, load
 from racereplay.sources.demo import simulate
 from racereplay.sources.demo.track import LAP_LENGTH, PIT_BLEND, PIT_OFFSET, build_track
+from racereplay.timeline.model import DriverStatus
 
 
 @pytest.fixture(scope="session")
@@ -536,3 +537,24 @@ def test_timeline_leaderboard_at_the_end_equals_results(
     assert all(
         flag < s and g <= s for s, flag, g in zip(starts, flags[:-1], greens[1:], strict=True)
     )
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["demo?cars=2&laps=5", "demo?cars=20&laps=8", "demo?cars=40&laps=6", "demo?cars=60&laps=4"],
+)
+def test_demo_fidelity_at_several_sizes(name: str) -> None:
+    from racereplay.timeline.build import build_timeline
+    from racereplay.timeline.summary import summarize
+
+    timeline = build_timeline(load(name))
+    summary = summarize(timeline)
+    fidelity = summary["fidelity"]
+    assert fidelity["motion_in_band"] >= 0.99
+    assert fidelity["track_line_p99_m"] <= 20.0
+    final = timeline.frames["status"][-1]
+    retired = {
+        d.code for d, s in zip(timeline.drivers, final, strict=True) if s == DriverStatus.RETIRED
+    }
+    assert retired == set(summary["retirements"])
+    assert not summary["problems"]
