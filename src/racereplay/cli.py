@@ -194,6 +194,8 @@ def _readable(ref: SessionRef, summary: dict[str, Any]) -> str:
         "retirements: "
         + (", ".join(f"{code} (lap {lap})" for code, lap in retirements.items()) or "none")
     )
+    if summary.get("did_not_start"):
+        lines.append("did not start: " + ", ".join(summary["did_not_start"]))
     fidelity = summary.get("fidelity") or {}
     lines.append(
         "fidelity: "
