@@ -19,6 +19,7 @@ from racereplay.bench.fidelity import (
     SHARED_DATA,
     SHARED_SESSIONS,
     SharedSession,
+    out_of_the_race,
     stops_agreement,
 )
 from racereplay.timeline.model import DriverStatus, EventKind, Timeline
@@ -82,6 +83,8 @@ def test_cars_move_at_their_recorded_speed_on_the_track_line(
     print(session.label, mode, fidelity)
     assert fidelity["motion_in_band"] >= 0.99 if session.race else 0.98
     assert fidelity["track_line_p99_m"] <= 20.0
+    # Parked, waiting or retired: where it stopped, on or beside the track.
+    assert fidelity["standing_cars_max_m"] <= 30.0
 
 
 @pytest.mark.parametrize(("session", "mode"), [c for c in CASES if c.values[0].race])
@@ -102,11 +105,8 @@ def test_stops_and_retirements_agree_with_fastf1_timing_in_every_mode(
     )
     print(session.label, mode, f"stops agree for {agreement:.0%} of drivers")
     assert agreement >= 0.9
-    out_of_the_race = {**reference["retirements"], **dict.fromkeys(reference["did_not_start"], 1)}
     if mode == "fastf1":  # without telemetry a formation-lap crash looks like a lap-1 retirement
-        assert {**summary["retirements"], **dict.fromkeys(summary["did_not_start"], 1)} == (
-            out_of_the_race
-        )
+        assert out_of_the_race(summary) == out_of_the_race(reference)
     else:
         assert summary["retirements"] == reference["retirements"]
     assert summary["classification"] == reference["classification"]

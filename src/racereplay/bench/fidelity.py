@@ -24,6 +24,7 @@ SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
 
 MOTION_TARGET = Target.at_least(0.99)
 TRACK_LINE_TARGET_M = Target.at_most(20.0)
+STANDING_TARGET_M = Target.at_most(30.0)
 PIT_LANE_TARGET = Target.at_most(0.03)
 STOPS_TARGET = Target.at_least(0.9)
 ORDER_TARGET = Target.at_least(0.99)
@@ -95,6 +96,13 @@ def stops_agreement(
     return same / len(drivers)
 
 
+def out_of_the_race(summary: dict[str, Any]) -> dict[str, int]:
+    """Retirements by lap, a car that did not start counted as out on lap 1: without
+    telemetry (FastF1 timing alone) a formation-lap crash cannot be told from a crash
+    on lap 1."""
+    return {**summary["retirements"], **dict.fromkeys(summary["did_not_start"], 1)}
+
+
 def summaries(session: SharedSession, data: Path = SHARED_DATA) -> dict[str, dict[str, Any]]:
     """`racereplay inspect --json` of each mode of a session, built (and not cached)."""
     from racereplay.sources import load
@@ -145,6 +153,13 @@ def _rows(
             "m",
             target=TRACK_LINE_TARGET_M,
         )
+        result.add(
+            f"{name}: farthest standing car from the track or pit lane",
+            fidelity["standing_cars_max_m"],
+            "m",
+            target=STANDING_TARGET_M,
+            note="waiting for the start, retired or finished",
+        )
     result.add(
         f"{name}: racing car-time shown in the pit lane",
         fidelity["pit_lane_share"],
@@ -168,11 +183,12 @@ def _rows(
             target=STOPS_TARGET,
             note="each stop within one lap",
         )
-        same = summary["retirements"] == reference["retirements"]
+        same = out_of_the_race(summary) == out_of_the_race(reference)
         result.add(
             f"{name}: retirements as in FastF1 timing",
             1.0 if same else 0.0,
             "exact",
             target=Target.at_least(1.0),
-            note=", ".join(f"{c} {lap}" for c, lap in summary["retirements"].items()),
+            note=", ".join(f"{c} {lap}" for c, lap in summary["retirements"].items())
+            + "".join(f", {c} DNS" for c in summary["did_not_start"]),
         )

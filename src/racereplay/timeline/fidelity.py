@@ -5,7 +5,8 @@ server sends (`racereplay inspect --json`'s `fidelity`, and the bench report):
 
 - motion: a running car's speed on the map (frame-to-frame displacement x fps)
   over its recorded speed; the share of frames within `MOTION_BAND`;
-- track line: how far running cars are drawn from the track's centre line;
+- track line: how far running cars are drawn from the track's centre line, and
+  cars standing (before the start, retired, finished) from the track or pit lane;
 - pit lane: the share of racing car-time shown in the pit lane;
 - official order: where the laps carry an official position (FastF1 timing, or
   the archive's newer lap files), the share of lap ends whose running order agrees.
@@ -51,6 +52,23 @@ def track_line_distance(timeline: Timeline) -> np.ndarray:
     return _nearest_distance(points, geometry.outline.astype(np.float64))
 
 
+def standing_car_distance(timeline: Timeline) -> np.ndarray:
+    """Metres from each car that is not racing (waiting for the start, retired, finished;
+    sampled at 1 Hz) to the nearest point of the track line or the pit lane."""
+    geometry = timeline.geometry
+    if geometry is None or len(geometry.outline) < 2:
+        return np.empty(0)
+    step = max(1, timeline.fps // TRACK_LINE_SAMPLE_HZ)
+    xy = np.stack([timeline.frames["x"][::step], timeline.frames["y"][::step]], axis=-1)
+    standing = np.isin(
+        timeline.frames["status"][::step],
+        (DriverStatus.NOT_STARTED, DriverStatus.RETIRED, DriverStatus.FINISHED),
+    )
+    points = xy[standing & np.isfinite(xy).all(axis=-1)].astype(np.float64)
+    places = np.concatenate([geometry.outline, geometry.pit_lane]).astype(np.float64)
+    return _nearest_distance(points, places)
+
+
 def _nearest_distance(points: np.ndarray, outline: np.ndarray) -> np.ndarray:
     """Distance to the nearest outline point: first among every `_COARSE`-th point, then
     among the points around the coarse winner (the outline is dense and smooth)."""
@@ -94,12 +112,14 @@ def fidelity(timeline: Timeline) -> dict[str, Any]:
     """The figures above, rounded for a report; None where the data cannot give one."""
     ratio = motion_ratio(timeline)
     line = track_line_distance(timeline)
+    standing = standing_car_distance(timeline)
     in_band = (ratio >= MOTION_BAND[0]) & (ratio <= MOTION_BAND[1])
     agreement = official_order_agreement(timeline)
     return {
         "motion_in_band": round(float(in_band.mean()), 4) if len(ratio) else None,
         "motion_frames": len(ratio),
         "track_line_p99_m": round(float(np.percentile(line, 99)), 2) if len(line) else None,
+        "standing_cars_max_m": round(float(standing.max()), 2) if len(standing) else None,
         "pit_lane_share": round(pit_lane_share(timeline), 4),
         "official_order_agreement": None if agreement is None else round(agreement, 4),
     }

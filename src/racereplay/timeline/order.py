@@ -107,20 +107,24 @@ def laps_behind(
     (retired, not started) are 0: their gap is not shown at all.
     """
     racing = np.isin(status, (*ON_TRACK, DriverStatus.FINISHED))
-    in_order = np.take_along_axis(np.where(racing, distance, np.nan), order, axis=1)
-    behind_leader = np.full(in_order.shape, 0.0)
-    behind_ahead = np.full(in_order.shape, 0.0)
+    covered = (distance / lap_len).astype(np.float32)  # laps; float32 keeps this light
+    covered[~racing] = np.nan
+    in_order = np.take_along_axis(covered, order, axis=1)
+    del covered
     with np.errstate(invalid="ignore"):
-        leader = np.fmax.accumulate(np.nan_to_num(in_order, nan=-np.inf), axis=1)
+        behind_leader = np.fmax.accumulate(in_order, axis=1)
+        behind_leader -= in_order
+        behind_ahead = np.zeros_like(in_order)
+        np.subtract(in_order[:, :-1], in_order[:, 1:], out=behind_ahead[:, 1:])
+    laps = []
+    for behind in (behind_leader, behind_ahead):
         # A car a whole lap down at the line is exactly one lap behind: allow for rounding.
-        behind_leader = np.floor((leader - in_order) / lap_len + LAP_TOLERANCE)
-        behind_ahead[:, 1:] = np.floor(
-            (in_order[:, :-1] - in_order[:, 1:]) / lap_len + LAP_TOLERANCE
-        )
-    counts = []
-    for values in (behind_leader, behind_ahead):
-        clean = np.clip(np.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0), 0, 255)
+        behind += LAP_TOLERANCE
+        np.floor(behind, out=behind)
+        np.nan_to_num(behind, copy=False, nan=0.0)
+        np.clip(behind, 0, 255, out=behind)
         out = np.zeros(order.shape, dtype=np.uint8)
-        np.put_along_axis(out, order, clean.astype(np.uint8), axis=1)
-        counts.append(np.where(racing, out, 0).astype(np.uint8))
-    return counts[0], counts[1]
+        np.put_along_axis(out, order, behind.astype(np.uint8), axis=1)
+        out[~racing] = 0
+        laps.append(out)
+    return laps[0], laps[1]
