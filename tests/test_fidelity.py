@@ -191,3 +191,54 @@ def test_the_pre_start_clock_and_messages_keep_their_real_time(built: dict) -> N
     assert len({round(e.time) for e in before}) == len(before)  # not all at one instant
     assert all(math.isfinite(e.time) for e in before)
     assert any("formation lap" in p for p in summary["problems"])
+
+
+@pytest.fixture(scope="module")
+def partial_archive(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The Chinese race's archive folder with pieces missing, as downloads often are:
+    VER's lap 1 (file and lap time), all of HAM's lap files, corners.json."""
+    import json
+    import shutil
+
+    source = SHARED_DATA / "tracinginsights" / SHARED_SESSIONS[3].folder
+    if not source.is_dir():
+        pytest.skip(f"real data not found at {source} (see ../shared/data/README.md)")
+    folder = tmp_path_factory.mktemp("partial") / "2025" / "Chinese Grand Prix" / "Race"
+    shutil.copytree(source, folder)
+    (folder / "VER" / "1_tel.json.gz").unlink()
+    (folder / "corners.json").unlink()
+    for lap_file in (folder / "HAM").glob("*_tel.json*"):
+        lap_file.unlink()
+    times = folder / "VER" / "laptimes.json"
+    table = json.loads(times.read_text())
+    first = table["lap"].index(1.0)
+    times.write_text(json.dumps({name: v[:first] + v[first + 1 :] for name, v in table.items()}))
+    return str(folder)
+
+
+@pytest.mark.parametrize("with_fastf1", [False, True])
+def test_a_partial_archive_builds_and_says_what_is_missing(
+    built: dict, partial_archive: str, with_fastf1: bool
+) -> None:
+    from racereplay.sources import SessionRef, load
+    from racereplay.timeline.build import build_timeline
+    from racereplay.timeline.summary import summarize
+
+    if with_fastf1:
+        pytest.importorskip(
+            "fastf1", reason="FastF1 is an optional extra: pip install -e .[fastf1]"
+        )
+    mode = "archive+fastf1" if with_fastf1 else "archive"
+    _, whole = _build(built, SHARED_SESSIONS[3], mode)
+    options = dict(SessionRef.parse(SHARED_SESSIONS[3].refs()[mode]).options)
+    summary = summarize(
+        build_timeline(load(SessionRef("tracinginsights", partial_archive, options)))
+    )
+    problems = " | ".join(summary["problems"])
+    assert "HAM: no readable lap files" in problems and "corners.json missing" in problems
+    if not with_fastf1:
+        assert "VER: lap(s) 1 missing from the archive" in problems
+    # Nothing else changes: the order, VER's stop, the cars still on the map.
+    assert summary["classification"] == whole["classification"]
+    assert summary["pit_stops"]["VER"] == whole["pit_stops"]["VER"]
+    assert summary["fidelity"]["motion_in_band"] >= 0.99

@@ -20,7 +20,7 @@ import math
 import os
 import re
 import zlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -405,25 +405,41 @@ def _compound(value: Any) -> str | None:
 
 
 def laps_from_laptimes(
-    code: str, table: Mapping[str, Any], lap_data: DriverLapData, session_start: float
+    code: str,
+    table: Mapping[str, Any],
+    lap_data: DriverLapData,
+    session_start: float,
+    field_durations: Mapping[int, float] | None = None,
 ) -> tuple[list[Lap], list[str]]:
     """Laps by chaining durations from the session start (no FastF1 timing).
 
     Each lap lasts its official time, or its telemetry file's duration when the
     time is missing (behind the safety car, in/out laps). A lap with neither
-    breaks the chain: later laps cannot be placed. Pit visits come later, from the
-    telemetry (`mark_archive_pits`); stints from the file where it has them.
+    breaks the chain: later laps cannot be placed. A lap missing from the files
+    altogether (some start at lap 2) lasts the field's median for that lap, given
+    in `field_durations`, and says so. Pit visits come later, from the telemetry
+    (`mark_archive_pits`); stints from the file where it has them.
     """
     problems: list[str] = []
     row_of = {int(n): i for i, n in enumerate(table.get("lap", [])) if math.isfinite(n)}
     file_duration = dict(zip(lap_data.numbers.tolist(), lap_data.durations().tolist(), strict=True))
     numbers = sorted(set(row_of) | set(file_duration))
+    if field_durations is not None and numbers:
+        absent = sorted(set(range(1, numbers[-1])) - set(numbers))
+        if absent:
+            numbers = sorted([*numbers, *absent])
+            listed = ", ".join(str(n) for n in absent)
+            problems.append(
+                f"{code}: lap(s) {listed} missing from the archive: timed as the field's median"
+            )
     laps: list[Lap] = []
     start = session_start
     for number in numbers:
         row = row_of.get(number)
         lap_time = _num(_column(table, "time", row))
         duration = lap_time if math.isfinite(lap_time) else file_duration.get(number, math.nan)
+        if number not in row_of and number not in file_duration and field_durations:
+            duration = field_durations.get(number, math.nan)
         if not math.isfinite(duration) and math.isfinite(start):
             problems.append(f"{code}: lap {number} has no time, later laps cannot be placed")
         laps.append(
@@ -489,6 +505,16 @@ def mark_archive_pits(
     )
 
 
+def _median_lap_durations(per_driver: Iterable[list[Lap]]) -> dict[int, float]:
+    """Each lap number's median duration over the drivers that have it."""
+    durations: dict[int, list[float]] = {}
+    for laps in per_driver:
+        for lap in laps:
+            if math.isfinite(lap.end - lap.start):
+                durations.setdefault(lap.number, []).append(lap.end - lap.start)
+    return {number: float(np.median(values)) for number, values in durations.items()}
+
+
 def _timing_from_archive(
     session: SessionFolder, data: list[DriverLapData], problems: list[str]
 ) -> Timing:
@@ -498,14 +524,26 @@ def _timing_from_archive(
     drivers = [
         Driver(code, "", teams.get(code, ""), team_colour(teams.get(code, ""))) for code in codes
     ]
-    laps: list[Lap] = []
     by_code = {d.code: d for d in data}
     for code in codes:
         if code not in by_code:
             problems.append(f"{code}: listed in drivers.json but has no folder with lap data")
-            continue
-        table = _laptimes_table(session.driver_dirs[code] / "laptimes.json", code, problems)
-        driver_laps, lap_problems = laps_from_laptimes(code, table, by_code[code], 0.0)
+    present = [code for code in codes if code in by_code]
+    tables = {
+        code: _laptimes_table(session.driver_dirs[code] / "laptimes.json", code, problems)
+        for code in present
+    }
+    # Chained once without help, for the field's lap times; then again, filling the laps
+    # a driver's files lack with the field's median (a race only: elsewhere laps differ).
+    chained = {
+        code: laps_from_laptimes(code, tables[code], by_code[code], 0.0)[0] for code in present
+    }
+    field = _median_lap_durations(chained.values()) if session.kind.is_race else None
+    laps: list[Lap] = []
+    for code in present:
+        driver_laps, lap_problems = laps_from_laptimes(
+            code, tables[code], by_code[code], 0.0, field
+        )
         laps += driver_laps
         problems += lap_problems
     if not session.kind.is_race:
