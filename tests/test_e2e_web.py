@@ -302,6 +302,19 @@ def test_real_race_leaderboard_matches_official_order(
     assert _labels_apart(page) >= 12  # most of the field, spread round the lap
     shot(page, "10-real-lap20")
 
+    # ALO crashed on lap 33: on the screen he is retired at his stop, not at the end of
+    # the lap; HAD (formation-lap crash) never started.
+    events = httpx.get(f"{server}/api/sessions/{real_race}/events", timeout=60).json()["events"]
+    alo = next(e for e in events if e["kind"] == "retirement" and e["driver"] == "ALO")
+    alo_lap_end = next(x["end"] for x in laps if x["driver"] == "ALO" and x["lap"] == 33)
+    assert alo_lap_end is None or alo["time"] < alo_lap_end - 10
+    _seek_time(page, alo["time"] + 2.0)
+    assert page.inner_text('.lb-row[data-driver="ALO"] .status') == "RET"
+    assert page.inner_text('.lb-row[data-driver="HAD"] .status') == "DNS"
+    shot(page, "10b-real-alo-retired")
+    _seek_time(page, alo["time"] - 3.0)
+    assert page.inner_text('.lb-row[data-driver="ALO"] .status') != "RET"
+
     # The finish: the classification.
     last_end = max(x["end"] for x in laps if x["end"] is not None)
     _seek_time(page, last_end + 5)

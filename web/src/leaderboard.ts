@@ -154,7 +154,7 @@ export class Leaderboard {
         row.y = rank;
       }
       row.el.classList.toggle("focused", d === this.focused);
-      row.el.classList.toggle("retired", status === DriverStatus.Retired);
+      row.el.classList.toggle("retired", status === DriverStatus.Retired || status === DriverStatus.DidNotStart);
       row.el.classList.toggle("out", isOut(d));
       row.el.classList.toggle("danger", !!cut && cut.safe !== null && !isOut(d) && rank >= cut.safe);
       this.set(row, "pos", pos > 0 ? String(pos) : "–");
@@ -180,10 +180,13 @@ export class Leaderboard {
           mark === SectorMark.OverallBest ? "ob" : mark === SectorMark.PersonalBest ? "pb" : mark === SectorMark.Normal ? "nb" : "");
       });
       const compound = v.compound[d] | 0;
-      this.set(row, "tyre", `${COMPOUNDS[compound] ?? "?"} ${Number.isFinite(v.tyre_age[d]) ? v.tyre_age[d] : ""}`, `c${compound}`);
+      // Age 0 is unknown (timing counts a new set's first lap as 1): show the compound alone.
+      const age = v.tyre_age[d] > 0 ? ` ${v.tyre_age[d]}` : "";
+      this.set(row, "tyre", compound ? `${COMPOUNDS[compound]}${age}` : "", `c${compound}`);
       row.cells.tyre.style.setProperty("--tyre", COMPOUND_COLOURS[compound] ?? "#888");
       this.set(row, "pits", lap.pits > 0 ? String(lap.pits) : "");
       const label = status === DriverStatus.PitLane ? "PIT" : status === DriverStatus.Retired ? "RET"
+        : status === DriverStatus.DidNotStart ? "DNS"
         : status === DriverStatus.Finished ? "FIN" : lap.outLap ? "OUT" : "";
       this.set(row, "status", label, label.toLowerCase());
     });

@@ -133,6 +133,7 @@ export const enum DriverStatus {
   PitLane = 2,
   Retired = 3,
   Finished = 4,
+  DidNotStart = 5, // a race car that never took the start
 }
 
 export const COMPOUNDS = ["?", "S", "M", "H", "I", "W"];
