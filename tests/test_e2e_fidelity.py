@@ -132,9 +132,10 @@ def test_data_notes_list_every_problem_and_stay_dismissed(server: str, chromium:
     assert not page.errors, page.errors
     page.close()
 
-    # A session without problems shows neither the panel nor the button.
-    build_session(server, DEMO)
-    demo = open_page(chromium, _url(server, DEMO))
+    # A session without problems (the demo qualifying) shows neither the panel nor the button.
+    _, quiet = _session(server, QUALIFYING)
+    assert quiet["problems"] == []
+    demo = open_page(chromium, _url(server, QUALIFYING))
     assert demo.is_hidden(".notes") and demo.is_hidden("header.top .notes-btn")
     demo.close()
 
