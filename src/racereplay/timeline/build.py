@@ -10,7 +10,7 @@ import numpy as np
 
 from racereplay.model import RawSession
 from racereplay.timeline import order as ordering
-from racereplay.timeline.clock import PRE_START, Clock, make_clock
+from racereplay.timeline.clock import Clock, make_clock
 from racereplay.timeline.distance import grid_offset, race_distance
 from racereplay.timeline.events import build_events
 from racereplay.timeline.flicker import deflicker
@@ -55,7 +55,8 @@ def build_timeline(
     times = clock.times
     codes = [d.code for d in raw.drivers]
     n_frames, n_drivers = clock.n_frames, len(codes)
-    if raw.info.kind.is_race and clock.t0 >= raw.info.start_time - PRE_START:
+    before_start = [t.time[0] < raw.info.start_time - 1.0 for t in raw.telemetry.values() if len(t)]
+    if raw.info.kind.is_race and math.isfinite(raw.info.start_time) and not any(before_start):
         problems.append("no telemetry before lights out: the formation lap is not shown")
     report(0.02, "laps")
     laps = all_driver_laps(raw)

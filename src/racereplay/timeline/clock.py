@@ -10,8 +10,8 @@ import numpy as np
 from racereplay.model import RawSession
 
 PRE_START = 60.0  # seconds shown before lights out: the grid, before anything moves
-# With telemetry before lights out, the replay opens earlier, on the formation lap
-# (it leaves the grid about 5 minutes before the start, longer after a delay).
+# With telemetry of cars moving before lights out, the replay opens earlier, on the
+# formation lap (it leaves the grid about 5 minutes before the start, more after a delay).
 FORMATION_LAP_LEAD = 600.0
 POST_FINISH = 30.0  # seconds after the last car crosses the line or stops
 
@@ -33,6 +33,21 @@ class Clock:
         return np.clip(np.nan_to_num(k, nan=0.0), 0, self.n_frames - 1).astype(np.int64)
 
 
+FORMATION_MOVING_KMH = 10.0
+
+
+def _formation_lap_start(raw: RawSession, start: float) -> float:
+    """When the first car moved off the grid before lights out (within
+    `FORMATION_LAP_LEAD`); `start` when no telemetry shows a car moving before it."""
+    earliest = start
+    for tel in raw.telemetry.values():
+        window = (tel.time >= start - FORMATION_LAP_LEAD) & (tel.time < start)
+        moving = window & (np.asarray(tel.speed) > FORMATION_MOVING_KMH)
+        if moving.any():
+            earliest = min(earliest, float(tel.time[np.argmax(moving)]))
+    return earliest
+
+
 def make_clock(raw: RawSession, fps: int) -> Clock:
     """Races: from shortly before the start (the formation lap, where telemetry has it) to
     shortly after the last car finishes.
@@ -50,8 +65,7 @@ def make_clock(raw: RawSession, fps: int) -> Clock:
     if raw.info.kind.is_race and math.isfinite(raw.info.start_time):
         start = raw.info.start_time
         begin = start - PRE_START
-        if tel_first and min(tel_first) < begin:
-            begin = max(start - FORMATION_LAP_LEAD, min(tel_first))
+        begin = min(begin, _formation_lap_start(raw, start) - PRE_START)
     else:
         begin = min(first_candidates) - PRE_START
     end = max(last_candidates) + POST_FINISH
