@@ -81,7 +81,7 @@ def test_cars_move_at_their_recorded_speed_on_the_track_line(
     _, summary = _build(built, session, mode)
     fidelity = summary["fidelity"]
     print(session.label, mode, fidelity)
-    assert fidelity["motion_in_band"] >= 0.99 if session.race else 0.98
+    assert fidelity["motion_in_band"] >= (0.99 if session.race else 0.98)
     assert fidelity["track_line_p99_m"] <= 20.0
     # Parked, waiting or retired: where it stopped, on or beside the track.
     assert fidelity["standing_cars_max_m"] <= 30.0
