@@ -6,11 +6,11 @@ import math
 
 import pytest
 
-from racereplay.replay.player import Clock, ClockError
+from racereplay.replay.player import ClockError, PlaybackClock
 
 
 class WallClock:
-    """A wall clock the test moves by hand: the Clock takes its time source as a parameter."""
+    """A wall clock the test moves by hand: the clock takes its time source as a parameter."""
 
     def __init__(self) -> None:
         self.t = 100.0
@@ -21,7 +21,7 @@ class WallClock:
 
 def test_position_follows_wall_clock_times_speed_without_drift() -> None:
     wall = WallClock()
-    clock = Clock(n_frames=100_000, fps=25, now=wall)
+    clock = PlaybackClock(n_frames=100_000, fps=25, now=wall)
     clock.play()
     for _ in range(10_000):  # many irregular wake-ups must not accumulate error
         wall.t += 0.0137
@@ -33,7 +33,7 @@ def test_position_follows_wall_clock_times_speed_without_drift() -> None:
 
 def test_pause_freezes_and_play_resumes_from_there() -> None:
     wall = WallClock()
-    clock = Clock(1000, 25, now=wall)
+    clock = PlaybackClock(1000, 25, now=wall)
     clock.play()
     wall.t += 1.0
     clock.pause()
@@ -48,7 +48,7 @@ def test_pause_freezes_and_play_resumes_from_there() -> None:
 
 def test_seek_is_clamped_and_stops_at_the_end() -> None:
     wall = WallClock()
-    clock = Clock(250, 25, now=wall)
+    clock = PlaybackClock(250, 25, now=wall)
     clock.seek(-50)
     assert clock.position() == 0
     clock.seek(240)
@@ -62,7 +62,7 @@ def test_seek_is_clamped_and_stops_at_the_end() -> None:
 
 
 def test_speed_out_of_range_is_refused_with_the_valid_range() -> None:
-    clock = Clock(10, 25)
+    clock = PlaybackClock(10, 25)
     with pytest.raises(ClockError, match=r"0.25 to 64"):
         clock.set_speed(100)
     with pytest.raises(ClockError):

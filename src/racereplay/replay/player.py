@@ -23,7 +23,7 @@ class ClockError(ValueError):
     """A command with a value out of range; the message says what is valid."""
 
 
-class Clock:
+class PlaybackClock:
     def __init__(
         self,
         n_frames: int,

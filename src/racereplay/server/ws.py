@@ -28,7 +28,7 @@ import numpy as np
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from racereplay.codec import UnknownCodec, get_codec
-from racereplay.replay.player import Clock, ClockError
+from racereplay.replay.player import ClockError, PlaybackClock
 from racereplay.replay.registry import BuildFailed, LoadedSession, SessionStatus
 from racereplay.server.state import ServerState, SessionRejected
 from racereplay.server.wire import Message, packb
@@ -109,7 +109,7 @@ class Viewer:
         self.rate = self.codec.rates[0] if self.auto else self._parse_rate(rate)
         self.auto_cap = 0  # auto quality: how many steps down from the best rate
         self.session: LoadedSession | None = None
-        self.clock: Clock | None = None
+        self.clock: PlaybackClock | None = None
         self.queue = SendQueue(self._data_limit())
         self.next_chunk = 0
         self.generation = 0  # bumped by every command that invalidates in-flight data
@@ -496,7 +496,7 @@ async def _watch(viewer: Viewer, session: LoadedSession, tasks: set[asyncio.Task
     try:
         tl = session.timeline
         viewer.session = session
-        viewer.clock = Clock(tl.n_frames, tl.fps)
+        viewer.clock = PlaybackClock(tl.n_frames, tl.fps)
         if viewer.auto:
             viewer.rate = viewer._auto_rate()
             viewer.queue.data_limit = viewer._data_limit()

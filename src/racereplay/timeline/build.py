@@ -1,4 +1,4 @@
-"""RawSession -> Timeline: the one clock, every channel on it, order, gaps, status, events."""
+"""RawSession -> Timeline: one frame grid, every channel on it, order, gaps, status, events."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ import numpy as np
 
 from racereplay.model import RawSession
 from racereplay.timeline import order as ordering
-from racereplay.timeline.clock import Clock, make_clock
 from racereplay.timeline.distance import grid_offset, race_distance
 from racereplay.timeline.events import build_events
 from racereplay.timeline.flicker import deflicker
+from racereplay.timeline.framegrid import FrameGrid, make_frame_grid
 from racereplay.timeline.geometry import build_geometry
 from racereplay.timeline.laptable import (
     NOMINAL_LAP_LENGTH,
@@ -51,10 +51,10 @@ def build_timeline(
     report = progress or (lambda fraction, what: None)
     started = wallclock.perf_counter()
     problems = list(raw.problems)
-    clock = make_clock(raw, FPS)
-    times = clock.times
+    frame_grid = make_frame_grid(raw, FPS)
+    times = frame_grid.times
     codes = [d.code for d in raw.drivers]
-    n_frames, n_drivers = clock.n_frames, len(codes)
+    n_frames, n_drivers = frame_grid.n_frames, len(codes)
     before_start = [t.time[0] < raw.info.start_time - 1.0 for t in raw.telemetry.values() if len(t)]
     if raw.info.kind.is_race and math.isfinite(raw.info.start_time) and not any(before_start):
         problems.append("no telemetry before lights out: the formation lap is not shown")
@@ -71,7 +71,7 @@ def build_timeline(
         report(0.05 + 0.5 * done[0] / max(1, n_drivers - len(missing)), f"resampled {code}")
 
     telemetry = {c: t for c, t in raw.telemetry.items() if c in codes and c not in missing}
-    resampled = resample_all(telemetry, clock, workers, driver_done)
+    resampled = resample_all(telemetry, frame_grid, workers, driver_done)
     frames = _empty_frames(n_frames, n_drivers)
     _store_telemetry(frames, resampled, codes)
 
@@ -108,27 +108,27 @@ def build_timeline(
     report(0.75, "running order and gaps")
     segments = find_segments(raw, laps)
     if raw.info.kind.is_race:
-        _race_order(frames, raw, laps, codes, clock, distance, lap_len)
+        _race_order(frames, raw, laps, codes, frame_grid, distance, lap_len)
     else:
         problems += _segment_problems(raw, segments)
         order, gap = qualifying_order(laps, codes, times, segments)
-        order = deflicker(order, round(NO_FLICKER_SECONDS * clock.fps) + 1)
+        order = deflicker(order, round(NO_FLICKER_SECONDS * frame_grid.fps) + 1)
         frames["position"][:] = ordering.positions_from_order(order)
         frames["gap"][:] = gap
         frames["interval"][:] = ordering.interval_to_car_ahead(gap, order)
     _unknown_drivers_unplaced(frames, laps, codes, raw)
-    _session_channels(frames, raw, codes, clock)
+    _session_channels(frames, raw, codes, frame_grid)
 
     report(0.85, "events, laps, geometry")
-    events = build_events(raw, laps, codes, clock, frames, segments)
+    events = build_events(raw, laps, codes, frame_grid, frames, segments)
     geometry = build_geometry(raw, laps, lap_len)
     if geometry is None:
         problems.append("no reference lap with telemetry: track map unavailable")
     timeline = Timeline(
         info=raw.info,
         drivers=list(raw.drivers),
-        t0=clock.t0,
-        fps=clock.fps,
+        t0=frame_grid.t0,
+        fps=frame_grid.fps,
         frames=frames,
         events=events,
         laps=lap_table(raw, laps),
@@ -185,7 +185,7 @@ def _race_order(
     raw: RawSession,
     laps: dict[str, DriverLaps],
     codes: list[str],
-    clock: Clock,
+    frame_grid: FrameGrid,
     distance: np.ndarray,
     lap_len: float,
 ) -> None:
@@ -203,13 +203,13 @@ def _race_order(
     # of every car that has not completed more laps than it did.
     retired_distance = np.array([(laps[c].completed + 1) * lap_len - LINE_MARGIN for c in codes])
     order = ordering.race_order(distance, status, finish_time, retired_distance, retired_rank)
-    order = deflicker(order, round(NO_FLICKER_SECONDS * clock.fps) + 1)
+    order = deflicker(order, round(NO_FLICKER_SECONDS * frame_grid.fps) + 1)
     frames["position"][:] = ordering.positions_from_order(order)
     start = raw.info.start_time
     if not math.isfinite(start):
         firsts = [dl.start[0] for dl in laps.values() if len(dl.start)]
-        start = min(firsts) if firsts else clock.t0
-    gap = ordering.gap_to_leader(clock.times, distance, status, finish_time, start)
+        start = min(firsts) if firsts else frame_grid.t0
+    gap = ordering.gap_to_leader(frame_grid.times, distance, status, finish_time, start)
     frames["gap"][:] = gap
     frames["interval"][:] = ordering.interval_to_car_ahead(gap, order)
     frames["gap_laps"][:], frames["interval_laps"][:] = ordering.laps_behind(
@@ -238,12 +238,12 @@ def _unknown_drivers_unplaced(
 
 
 def _session_channels(
-    frames: dict[str, np.ndarray], raw: RawSession, codes: list[str], clock: Clock
+    frames: dict[str, np.ndarray], raw: RawSession, codes: list[str], frame_grid: FrameGrid
 ) -> None:
-    times = clock.times
+    times = frame_grid.times
     leader = np.argmax(frames["position"] == 1, axis=1)
-    frames["leader_lap"][:] = frames["lap"][np.arange(clock.n_frames), leader]
-    track = np.full(clock.n_frames, 1, dtype=np.uint8)  # GREEN when nothing says otherwise
+    frames["leader_lap"][:] = frames["lap"][np.arange(frame_grid.n_frames), leader]
+    track = np.full(frame_grid.n_frames, 1, dtype=np.uint8)  # GREEN when nothing says otherwise
     for interval in sorted(raw.track_status, key=lambda i: i.start):
         end = interval.end if math.isfinite(interval.end) else np.inf
         track[(times >= interval.start) & (times < end)] = int(interval.status)

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from racereplay.model import RawSession, TrackStatusCode
-from racereplay.timeline.clock import Clock
+from racereplay.timeline.framegrid import FrameGrid
 from racereplay.timeline.laptable import DriverLaps
 from racereplay.timeline.model import Compound, DriverStatus, Event, EventKind
 from racereplay.timeline.qualifying import Segment
@@ -29,7 +29,7 @@ def build_events(
     raw: RawSession,
     laps: dict[str, DriverLaps],
     codes: list[str],
-    clock: Clock,
+    frame_grid: FrameGrid,
     frames: dict[str, np.ndarray],
     segments: list[Segment] | None = None,
 ) -> list[Event]:
@@ -37,15 +37,15 @@ def build_events(
         *segment_events(segments or []),
         *lap_events(laps),
         *sector_events(laps),
-        *pit_events(laps, codes, clock, frames["speed"], raw.info.kind.is_race),
+        *pit_events(laps, codes, frame_grid, frames["speed"], raw.info.kind.is_race),
         *overtake_events(
             codes,
-            clock,
+            frame_grid,
             frames["position"],
-            racing(laps, codes, clock, frames),
-            defending(laps, codes, clock, frames["speed"]),
+            racing(laps, codes, frame_grid, frames),
+            defending(laps, codes, frame_grid, frames["speed"]),
         ),
-        *fate_events(laps, frames, clock, codes),
+        *fate_events(laps, frames, frame_grid, codes),
         *track_status_events(raw),
         *message_events(raw),
         *weather_events(raw),
@@ -146,7 +146,11 @@ STATIONARY_KMH = 3.0
 
 
 def pit_events(
-    laps: dict[str, DriverLaps], codes: list[str], clock: Clock, speed: np.ndarray, race: bool
+    laps: dict[str, DriverLaps],
+    codes: list[str],
+    frame_grid: FrameGrid,
+    speed: np.ndarray,
+    race: bool,
 ) -> list[Event]:
     """Pit-lane entries and exits for every visit; in a race, a pit stop where the car
     changed tyres (outside races, a visit to the garage is no pit stop)."""
@@ -172,7 +176,7 @@ def pit_events(
             t_out, n_out = next(((t, n) for t, n, _ in outs if t >= t_in), (math.nan, 0))
             if not math.isfinite(t_out):
                 continue
-            still = _stationary_seconds(driver_speed, clock, t_in, t_out)
+            still = _stationary_seconds(driver_speed, frame_grid, t_in, t_out)
             if t_out - t_in < STOP_MIN_STATIONARY_S:
                 still = math.nan  # pit times unknown: a stop placed at the line
             if _changed_tyres(dl, n_in, n_out, still):
@@ -198,15 +202,17 @@ def _changed_tyres(dl: DriverLaps, n_in: int, n_out: int, stationary: float) -> 
     return bool(min(dl.stint[before], dl.stint[after]) >= 0 and dl.stint[before] != dl.stint[after])
 
 
-def _stationary_seconds(speed: np.ndarray | None, clock: Clock, start: float, end: float) -> float:
+def _stationary_seconds(
+    speed: np.ndarray | None, frame_grid: FrameGrid, start: float, end: float
+) -> float:
     """Seconds the car stood still between `start` and `end`; NaN without telemetry there."""
     if speed is None:
         return math.nan
-    first, last = clock.frame_of(np.array([start, end]))
+    first, last = frame_grid.frame_of(np.array([start, end]))
     window = speed[first : last + 1]
     if not np.isfinite(window).any():
         return math.nan
-    return float(np.count_nonzero(window < STATIONARY_KMH)) / clock.fps
+    return float(np.count_nonzero(window < STATIONARY_KMH)) / frame_grid.fps
 
 
 # A car is slowing for the pit lane or getting back up to speed this long around its
@@ -224,13 +230,16 @@ NEUTRALISED = (
 
 
 def racing(
-    laps: dict[str, DriverLaps], codes: list[str], clock: Clock, frames: dict[str, np.ndarray]
+    laps: dict[str, DriverLaps],
+    codes: list[str],
+    frame_grid: FrameGrid,
+    frames: dict[str, np.ndarray],
 ) -> np.ndarray:
     """(F, D) True where a car races for places: running (not in the pit lane, retired or
     finished), the track not neutralised, and not stopped for good (official timing keeps
     a stopped car in its place until its lap is over: the places it loses are lost to
     its retirement)."""
-    times = clock.times
+    times = frame_grid.times
     ok = frames["status"] == DriverStatus.RUNNING
     ok &= ~np.isin(frames["track_status"], NEUTRALISED)[:, None]
     for j, code in enumerate(codes):
@@ -241,12 +250,12 @@ def racing(
 
 
 def defending(
-    laps: dict[str, DriverLaps], codes: list[str], clock: Clock, speed: np.ndarray
+    laps: dict[str, DriverLaps], codes: list[str], frame_grid: FrameGrid, speed: np.ndarray
 ) -> np.ndarray:
     """(F, D) True where a car that loses a place is passed, not left behind: it is not
     within PIT_ROAD_S before a pit entry or after a pit exit (the place is lost to the
     stop), nor standing (stalled, or stopped where it crashed)."""
-    times = clock.times
+    times = frame_grid.times
     with np.errstate(invalid="ignore"):  # NaN speed (no telemetry): not known to stand
         ok = ~(speed < STANDING_KMH)
     for j, code in enumerate(codes):
@@ -264,7 +273,7 @@ def defending(
 
 def overtake_events(
     codes: list[str],
-    clock: Clock,
+    frame_grid: FrameGrid,
     position: np.ndarray,
     racing: np.ndarray,
     defending: np.ndarray,
@@ -285,7 +294,7 @@ def overtake_events(
         for b in passed.tolist():
             events.append(
                 Event(
-                    clock.t0 + (k + 1) / clock.fps,
+                    frame_grid.t0 + (k + 1) / frame_grid.fps,
                     EventKind.OVERTAKE,
                     codes[a],
                     {"position": int(after[a]), "passed": codes[b]},
@@ -295,7 +304,10 @@ def overtake_events(
 
 
 def fate_events(
-    laps: dict[str, DriverLaps], frames: dict[str, np.ndarray], clock: Clock, codes: list[str]
+    laps: dict[str, DriverLaps],
+    frames: dict[str, np.ndarray],
+    frame_grid: FrameGrid,
+    codes: list[str],
 ) -> list[Event]:
     events: list[Event] = []
     for j, code in enumerate(codes):
@@ -309,7 +321,7 @@ def fate_events(
             lap = int(dl.number[-1])
             events.append(Event(dl.out_time, EventKind.RETIREMENT, code, {"lap": lap}))
         elif dl.finished:
-            position = int(frames["position"][clock.frame_of(dl.stop_time), j])
+            position = int(frames["position"][frame_grid.frame_of(dl.stop_time), j])
             final = int(frames["position"][-1, j])
             events.append(
                 Event(

@@ -1,4 +1,4 @@
-"""The replay timeline: one clock, every channel resampled onto it, columnar.
+"""The replay timeline: one frame grid, every channel resampled onto it, columnar.
 
 A `Timeline` is what the store keeps on disk and what codecs encode. Per-frame
 arrays have shape `(n_frames, n_drivers)` (or `(n_frames,)` for session-wide

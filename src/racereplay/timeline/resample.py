@@ -1,4 +1,4 @@
-"""Telemetry onto the frame clock: one driver at a time, optionally in a process pool.
+"""Telemetry onto the frame grid: one driver at a time, optionally in a process pool.
 
 Workers receive plain numpy arrays (never the session object) so that what is
 pickled to them is exactly the data they need.
@@ -13,7 +13,7 @@ from concurrent.futures import ProcessPoolExecutor
 import numpy as np
 
 from racereplay.model import Telemetry
-from racereplay.timeline.clock import Clock
+from racereplay.timeline.framegrid import FrameGrid
 
 # Continuous channels are interpolated linearly between samples (x and y: see _on_path).
 INTERPOLATED = ("speed", "rpm", "throttle", "distance")
@@ -121,14 +121,15 @@ def default_workers() -> int:
 
 def resample_all(
     telemetry: dict[str, Telemetry],
-    clock: Clock,
+    frame_grid: FrameGrid,
     workers: int | None = None,
     on_driver_done: Callable[[str], None] | None = None,
 ) -> dict[str, Arrays]:
     """Resample every driver with usable telemetry; `workers` > 1 uses a process pool."""
     codes = [code for code, tel in telemetry.items() if len(tel) > 0]
     jobs = [
-        (*_telemetry_arrays(telemetry[code]), clock.t0, clock.fps, clock.n_frames) for code in codes
+        (*_telemetry_arrays(telemetry[code]), frame_grid.t0, frame_grid.fps, frame_grid.n_frames)
+        for code in codes
     ]
     workers = default_workers() if workers is None else max(1, workers)
     workers = min(workers, len(jobs), os.cpu_count() or 1)

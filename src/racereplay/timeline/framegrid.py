@@ -1,4 +1,4 @@
-"""The frame clock: which span of session time a timeline covers."""
+"""The frame frame_grid: which span of session time a timeline covers."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ POST_FINISH = 30.0  # seconds after the last car crosses the line or stops
 
 
 @dataclass(frozen=True)
-class Clock:
+class FrameGrid:
     t0: float  # session time of frame 0
     fps: int
     n_frames: int
@@ -28,7 +28,7 @@ class Clock:
         return self.t0 + np.arange(self.n_frames, dtype=np.float64) / self.fps
 
     def frame_of(self, session_time: np.ndarray | float) -> np.ndarray:
-        """Nearest frame of each time, clamped to the clock."""
+        """Nearest frame of each time, clamped to the frame_grid."""
         k = np.rint((np.asarray(session_time, dtype=np.float64) - self.t0) * self.fps)
         return np.clip(np.nan_to_num(k, nan=0.0), 0, self.n_frames - 1).astype(np.int64)
 
@@ -48,7 +48,7 @@ def _formation_lap_start(raw: RawSession, start: float) -> float:
     return earliest
 
 
-def make_clock(raw: RawSession, fps: int) -> Clock:
+def make_frame_grid(raw: RawSession, fps: int) -> FrameGrid:
     """Races: from shortly before the start (the formation lap, where telemetry has it) to
     shortly after the last car finishes.
     Other sessions: the span of the laps (and telemetry), with the same margins."""
@@ -70,4 +70,4 @@ def make_clock(raw: RawSession, fps: int) -> Clock:
         begin = min(first_candidates) - PRE_START
     end = max(last_candidates) + POST_FINISH
     n_frames = math.ceil((end - begin) * fps) + 1
-    return Clock(t0=begin, fps=fps, n_frames=n_frames)
+    return FrameGrid(t0=begin, fps=fps, n_frames=n_frames)
