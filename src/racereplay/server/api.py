@@ -14,12 +14,8 @@ from pydantic import BaseModel, Field
 from racereplay.codec import UnknownCodec, get_codec
 from racereplay.replay.registry import BuildState, LoadedSession
 from racereplay.server.catalogue import SessionForbidden
-from racereplay.server.state import (
-    PROTOCOL_VERSION,
-    ServerState,
-    SessionRejected,
-    content_version,
-)
+from racereplay.server.protocol import PROTOCOL_VERSION
+from racereplay.server.state import ServerState, SessionRejected, content_version
 from racereplay.server.wire import event_json, jsonable
 from racereplay.sources import SessionNotFound
 

@@ -9,11 +9,10 @@ from racereplay.codec import CODEC_NAMES, ChunkCache, get_codec
 from racereplay.replay.registry import Builder, LoadedSession, Registry, cache_builder
 from racereplay.server.catalogue import Catalogue, SessionForbidden
 from racereplay.server.looplag import GcPauses, LoopLagMonitor
+from racereplay.server.protocol import CLIENT_CONSTANTS, PROTOCOL_VERSION
 from racereplay.server.settings import Settings
 from racereplay.server.wire import WireChunks, jsonable
 from racereplay.sources import SessionNotFound, SessionRef
-
-PROTOCOL_VERSION = 1
 
 
 class SessionRejected(ValueError):
@@ -86,6 +85,7 @@ class ServerState:
             "/{codec}/{rate}/{index}",
             "name": str(session.ref),
             "protocol": PROTOCOL_VERSION,
+            "constants": CLIENT_CONSTANTS,
             "info": jsonable(info),
             "drivers": [asdict(d) for d in tl.drivers],
             "t0": tl.t0,

@@ -30,13 +30,21 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from racereplay.codec import UnknownCodec, get_codec
 from racereplay.replay.player import ClockError, PlaybackClock
 from racereplay.replay.registry import BuildFailed, LoadedSession, SessionStatus
+from racereplay.server.protocol import (
+    CLIENT_CONSTANTS,
+    CLOSE_BAD_PARAMS,
+    CLOSE_FAILED,
+    CLOSE_NOT_FOUND,
+    CLOSE_TOO_SLOW,
+    MAX_COMMAND_BYTES,
+    MAX_FRAMES_PER_WALL_SECOND,
+    PROTOCOL_VERSION,
+)
 from racereplay.server.state import ServerState, SessionRejected
 from racereplay.server.wire import Message, packb
 
 log = logging.getLogger(__name__)
 
-PROTOCOL_VERSION = 1
-MAX_COMMAND_BYTES = 4096
 LEAD_WALL_SECONDS = 2.0  # data sent ahead of the clock: the client's playout buffer
 HEARTBEAT_PAUSED = 1.0
 HEARTBEAT_PLAYING = 5.0
@@ -44,11 +52,6 @@ STUCK_SECONDS = 10.0
 CLOSE_WAIT_SLOW = 10.0  # how long a stuck viewer's close frame may wait for it to read
 QUEUE_CHUNKS = 3  # data messages a viewer may have waiting, in chunks
 CONTROL_SLACK = 64  # control messages beyond that before a viewer counts as not reading
-AUTO_FRAMES_PER_WALL_SECOND = 100
-CLOSE_TOO_SLOW = 4008
-CLOSE_BAD_PARAMS = 4400
-CLOSE_NOT_FOUND = 4404
-CLOSE_FAILED = 1011
 
 router = APIRouter()
 
@@ -142,7 +145,7 @@ class Viewer:
     def _auto_rate(self) -> int:
         assert self.clock is not None
         rates = sorted(self.codec.rates, reverse=True)
-        fitting = [r for r in rates if r * self.clock.speed <= AUTO_FRAMES_PER_WALL_SECOND]
+        fitting = [r for r in rates if r * self.clock.speed <= MAX_FRAMES_PER_WALL_SECOND]
         best = rates.index(fitting[0]) if fitting else len(rates) - 1
         return rates[min(best + self.auto_cap, len(rates) - 1)]
 
@@ -427,7 +430,13 @@ async def _wait_for_session(viewer: Viewer, name: str) -> LoadedSession | None:
         viewer.close_soon(CLOSE_NOT_FOUND if exc.status == 404 else CLOSE_BAD_PARAMS, str(exc))
         return None
     viewer.control(
-        {"type": "hello", "protocol": PROTOCOL_VERSION, "session": ref.key, "server": state.version}
+        {
+            "type": "hello",
+            "protocol": PROTOCOL_VERSION,
+            "session": ref.key,
+            "server": state.version,
+            "constants": CLIENT_CONSTANTS,
+        }
     )
     try:
         return await state.registry.get(ref, viewer.on_progress)
