@@ -111,3 +111,41 @@ def test_get_chunk_encodes_through_the_codec_and_drop_session_forgets() -> None:
     cache.drop_session("demo-1")
     assert cache.stats.bytes == 0
     assert cache.get_chunk("demo-1", timeline, codec, 10, 1) is not first
+
+
+def test_get_chunk_verifies_the_chunks_frames_once_before_encoding() -> None:
+    timeline = make_timeline(n_frames=200, n_drivers=4)
+    codec = get_codec("compact")
+    spans: list[tuple[int, int]] = []
+    timeline.verify_frames = lambda first, end: spans.append((first, end))
+    cache = ChunkCache()
+    span = codec.chunk_seconds * timeline.fps
+    first = cache.get_chunk("s", timeline, codec, 25, 1)
+    assert spans == [(span, 2 * span)]
+    assert cache.get_chunk("s", timeline, codec, 25, 1) is first  # a hit: no second check
+    cache.get_chunk("s", timeline, codec, 10, 3)  # at any rate, the span of the chunk
+    assert spans == [(span, 2 * span), (3 * span, 4 * span)]
+
+
+def test_a_damaged_timeline_reaches_the_caller_and_nothing_is_encoded_or_cached() -> None:
+    from racereplay.timeline.model import DamagedTimeline
+
+    timeline = make_timeline(n_frames=200, n_drivers=4)
+    encoded: list[int] = []
+
+    class Spy:
+        def __getattr__(self, name: str) -> object:
+            return getattr(get_codec("compact"), name)
+
+        def encode_chunk(self, timeline: object, rate: int, index: int) -> list[bytes]:
+            encoded.append(index)
+            return [b"never"]
+
+    def damaged(first: int, end: int) -> None:
+        raise DamagedTimeline(f"frames {first} to {end - 1} changed: it will be rebuilt")
+
+    timeline.verify_frames = damaged
+    cache = ChunkCache()
+    with pytest.raises(DamagedTimeline, match="frames 50 to 99"):
+        cache.get_chunk("s", timeline, Spy(), 25, 1)  # type: ignore[arg-type]
+    assert encoded == [] and cache.stats.entries == 0

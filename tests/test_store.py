@@ -150,6 +150,11 @@ def test_arrays_are_read_only_aligned_memory_maps(stored: tuple[Timeline, Path])
         assert not arr.flags.owndata, name  # a view of the map, not a copy
     with pytest.raises(ValueError):
         back.frames["x"][0, 0] = 1.0
+    # Geometry is small and read outside the codec: copied, so no later change to the
+    # file can reach it (frame rows are checked per span instead: test_store_damage).
+    assert back.geometry is not None
+    for arr in (back.geometry.outline, back.geometry.pit_lane):
+        assert not arr.flags.writeable and arr.flags.owndata
 
 
 def test_write_reports_file_size_and_leaves_no_temp_file(tmp_path: Path) -> None:

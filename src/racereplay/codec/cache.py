@@ -3,6 +3,12 @@
 A thread-safe LRU bounded by total bytes. A miss is encoded exactly once however
 many threads ask at the same moment (the others wait for that one encode); a
 failed encode reaches every waiter and is not cached.
+
+Before a chunk's first encode, `get_chunk` calls the timeline's `verify_frames`
+hook (set by the store on memory-mapped timelines) for the chunk's frame span.
+It raises `DamagedTimeline` when the file behind the timeline was truncated,
+replaced or changed: that reaches the caller (and every waiter) uncached, and
+the caller should `drop_session` and reopen the session, which rebuilds the file.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, NamedTuple
 
+from racereplay.codec import chunking
 from racereplay.timeline.model import Timeline
 
 if TYPE_CHECKING:
@@ -85,9 +92,21 @@ class ChunkCache:
     def get_chunk(
         self, session: str, timeline: Timeline, codec: Codec, rate: int, index: int
     ) -> list[bytes]:
-        """Chunk `index` of `timeline` at `rate` in `codec`, encoded at most once."""
+        """Chunk `index` of `timeline` at `rate` in `codec`, encoded at most once.
+
+        On a miss, the chunk's frame rows are verified first (`Timeline.verify_frames`,
+        when set): raises `racereplay.timeline.model.DamagedTimeline` if the file behind
+        them is damaged, without reading them.
+        """
         key = ChunkKey(session, codec.name, rate, index)
-        return self.get(key, lambda: codec.encode_chunk(timeline, rate, index))
+
+        def encode() -> list[bytes]:
+            if timeline.verify_frames is not None:
+                span = chunking.frames_per_chunk(timeline, codec.chunk_seconds)
+                timeline.verify_frames(index * span, (index + 1) * span)
+            return codec.encode_chunk(timeline, rate, index)
+
+        return self.get(key, encode)
 
     def drop_session(self, session: str) -> None:
         """Forget a session's chunks (e.g. after a rebuild)."""

@@ -2,7 +2,17 @@
 
 A file's name carries the session key, the store format version and the timeline
 build version, so a file written by an older racereplay is rebuilt rather than
-misread. A file that fails verification is deleted and rebuilt, never served.
+misread; its header names the session, so another session's file under this name
+is too. A file that fails verification is deleted and rebuilt, never served.
+
+A timeline served from here carries `verify_frames` (see `store.format`): when a
+reader gets `DamagedTimeline` from it, forget the timeline and call
+`open_or_build` again; that finds the file damaged, deletes it and rebuilds it
+(`discard` deletes it outright).
+
+The folder is bounded by the caller: `prune_cache` deletes the least recently used
+files beyond a byte budget (a file's mtime is its last use: opening it refreshes
+it), and `remove_partial_files` deletes what killed writers left behind.
 """
 
 from __future__ import annotations
@@ -11,11 +21,20 @@ import asyncio
 import logging
 import multiprocessing
 import os
+import time
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any, Literal
 
 from racereplay.sources import Progress, SessionRef
-from racereplay.store.format import FORMAT_VERSION, CorruptStore, read_timeline, write_timeline
+from racereplay.store.format import (
+    FORMAT_VERSION,
+    TEMP_SUFFIX,
+    CorruptStore,
+    read_timeline,
+    temp_writer,
+    write_timeline,
+)
 from racereplay.timeline.model import Timeline
 
 log = logging.getLogger(__name__)
@@ -26,6 +45,13 @@ SUFFIX = ".rrtl"
 # Share of the progress bar each stage gets; the source parse dominates on real data.
 _LOAD_SHARE = (0.0, 0.6)
 _BUILD_SHARE = (0.6, 0.95)
+
+# A file's mtime is its last use, refreshed by an open when older than this: a coarse
+# clock is plenty for a disk budget, and an mtime that moves only hourly still tells
+# a rebuild from a reopen.
+USE_RESOLUTION_SECONDS = 3600.0
+# A temporary file this old is a dead writer's, whoever wrote it (a write takes seconds).
+PARTIAL_FILE_MAX_AGE_SECONDS = 3600.0
 
 
 def default_cache_dir() -> Path:
@@ -58,16 +84,146 @@ def _scaled(progress: Progress | None, share: tuple[float, float]) -> Progress |
     return report
 
 
-def try_open(path: Path) -> Timeline | None:
-    """The cached timeline at `path`, or None if absent; a damaged file is deleted."""
+def try_open(path: Path, session_key: str | None = None) -> Timeline | None:
+    """The cached timeline at `path`, or None if absent; a damaged file is deleted.
+
+    With `session_key` (a `SessionRef.key`), a file whose header names another
+    session counts as damaged. A successful open marks the file used (its mtime).
+    """
     try:
-        return read_timeline(path)
+        timeline = read_timeline(path, session_key=session_key)
     except FileNotFoundError:
         return None
     except CorruptStore as exc:
         log.warning("deleting damaged cache file, it will be rebuilt: %s", exc)
         path.unlink(missing_ok=True)
         return None
+    _mark_used(path)
+    return timeline
+
+
+def _mark_used(path: Path) -> None:
+    try:
+        if time.time() - path.stat().st_mtime > USE_RESOLUTION_SECONDS:
+            os.utime(path)
+    except OSError as exc:  # a read-only cache still serves; it just ages
+        log.debug("cannot mark %s used: %s", path, exc)
+
+
+def discard(ref: SessionRef | str, cache_dir: str | os.PathLike[str] | None = None) -> bool:
+    """Delete the session's cache file (e.g. after `DamagedTimeline`); True if one was there.
+
+    Not needed to recover: `open_or_build` deletes and rebuilds a damaged file by
+    itself. Use it to force a rebuild even of a file that still verifies.
+    """
+    path = cache_path(ref, cache_dir)
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        return False
+    log.warning("discarded cache file %s, it will be rebuilt", path)
+    return True
+
+
+def _store_files(folder: Path) -> list[tuple[Path, os.stat_result]]:
+    files = []
+    for path in folder.glob(f"*{SUFFIX}"):
+        if path.name.startswith("."):
+            continue
+        try:
+            stat = path.stat()
+        except FileNotFoundError:  # deleted meanwhile by another process
+            continue
+        files.append((path, stat))
+    return files
+
+
+def prune_cache(
+    cache_dir: str | os.PathLike[str], budget_bytes: int, keep: Collection[Path] = ()
+) -> list[Path]:
+    """Delete least recently used store files until they total at most `budget_bytes`.
+
+    Only finished store files (`*.rrtl`) count and are deleted; temporary files
+    are `remove_partial_files`'s. A file's mtime is its last use (`try_open`
+    refreshes it, to the hour). Files in `keep` (those of sessions in use; compared
+    after resolving) are never deleted, so the total may stay above the budget if
+    they alone exceed it. Returns the deleted paths, oldest first; a missing folder
+    has nothing to prune.
+    """
+    if budget_bytes < 0:
+        raise ValueError(f"budget_bytes must be at least 0, got {budget_bytes}")
+    folder = Path(cache_dir)
+    if not folder.is_dir():
+        return []
+    kept = {Path(p).resolve() for p in keep}
+    files = sorted(_store_files(folder), key=lambda entry: entry[1].st_mtime_ns)
+    total = sum(stat.st_size for _, stat in files)
+    deleted = []
+    for path, stat in files:
+        if total <= budget_bytes:
+            break
+        if path.resolve() in kept:
+            continue
+        path.unlink(missing_ok=True)  # missing: another process pruned it first
+        total -= stat.st_size
+        deleted.append(path)
+    if deleted:
+        log.info(
+            "cache over its %d-byte budget: deleted %d least recently used file(s), %d bytes left",
+            budget_bytes,
+            len(deleted),
+            total,
+        )
+    return deleted
+
+
+def _writer_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return True
+
+
+def remove_partial_files(cache_dir: str | os.PathLike[str]) -> list[Path]:
+    """Delete temporary files left in `cache_dir` by killed writers; returns them.
+
+    `write_timeline` writes `.{name}.{pid}.{random}.tmp` and renames it when done.
+    Such a file is deleted when no process `pid` is alive, or when it is older than
+    `PARTIAL_FILE_MAX_AGE_SECONDS` (the pid may have been reused). A file of a live
+    writer, possibly another server or a `racereplay build` writing right now, is
+    left alone. Files named without a pid (older racereplay) go once they are that
+    old. Safe to call at start-up while other processes use the same folder
+    (a folder shared between machines would need more: the pid is this host's).
+    """
+    folder = Path(cache_dir)
+    if not folder.is_dir():
+        return []
+    now = time.time()
+    removed = []
+    for path in folder.glob(f".*{SUFFIX}.*{TEMP_SUFFIX}"):
+        parsed = temp_writer(path.name)
+        if parsed is None or not parsed[0].endswith(SUFFIX):
+            continue
+        _, pid = parsed
+        try:
+            age = now - path.stat().st_mtime
+        except FileNotFoundError:  # renamed into place or removed meanwhile
+            continue
+        if age <= PARTIAL_FILE_MAX_AGE_SECONDS and (pid is None or _writer_alive(pid)):
+            continue
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            continue
+        removed.append(path)
+    if removed:
+        log.info("removed %d partial file(s) left by killed builds in %s", len(removed), folder)
+    return removed
 
 
 def build_and_write(
@@ -82,7 +238,7 @@ def build_and_write(
     timeline = build_timeline(raw, progress=_scaled(progress, _BUILD_SHARE), workers=workers)
     if progress:
         progress(0.95, "writing")
-    write_timeline(timeline, path)
+    write_timeline(timeline, path, session=ref.key)
     _remove_stale_versions(ref, path)
     return timeline
 
@@ -103,10 +259,10 @@ def open_or_build(
     """The session's timeline, memory-mapped from the cache, built first if needed."""
     ref = SessionRef.parse(ref) if isinstance(ref, str) else ref
     path = cache_path(ref, cache_dir)
-    timeline = try_open(path)
+    timeline = try_open(path, ref.key)
     if timeline is None:
         build_and_write(ref, path, progress, workers)
-        timeline = read_timeline(path)
+        timeline = read_timeline(path, session_key=ref.key)
     if progress:
         progress(1.0, "ready")
     return timeline
@@ -130,14 +286,14 @@ async def open_or_build_async(
     """
     ref = SessionRef.parse(ref) if isinstance(ref, str) else ref
     path = cache_path(ref, cache_dir)
-    timeline = await asyncio.to_thread(try_open, path)
+    timeline = await asyncio.to_thread(try_open, path, ref.key)
     if timeline is not None:
         return timeline
     if mode == "process":
         await asyncio.to_thread(_build_in_process, ref, path, progress, workers)
     else:
         await asyncio.to_thread(_build_in_thread, ref, path, progress, workers)
-    timeline = await asyncio.to_thread(read_timeline, path)
+    timeline = await asyncio.to_thread(read_timeline, path, session_key=ref.key)
     if progress:
         progress(1.0, "ready")
     return timeline

@@ -6,10 +6,18 @@ channels); driver `i` is `drivers[i]`. Everything that is not a per-frame
 array is plain JSON-able data, so that the store can keep it as a header.
 
 Frame `k` is at session time `t0 + k / fps`.
+
+A timeline opened from a store file may carry `verify_frames`: readers of frame
+rows (the codec) call it with a frame span before reading those rows; it raises
+`DamagedTimeline` if the rows can no longer be trusted (the file under the
+memory map was truncated, replaced or changed). An empty span, `(0, 0)`, only
+checks that the file is still whole (a stat): the guard to use before reading a
+whole column. In-memory timelines have none.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any
@@ -110,6 +118,22 @@ class TrackGeometry:
     length: float  # metres, one lap
 
 
+class DamagedTimeline(RuntimeError):
+    """The frame rows behind a timeline are damaged: do not read them, drop the timeline.
+
+    Raised by `Timeline.verify_frames` (set by the store on the timelines it opens)
+    when the file under the memory map was truncated, replaced, removed or changed
+    after it was opened. Reading the rows anyway could serve wrong data or, past a
+    truncation, kill the process with SIGBUS. The holder should forget the timeline
+    (and everything encoded from it) and open the session again: the store then
+    finds the file damaged, deletes it and rebuilds it.
+    """
+
+
+# verify_frames(first_frame, end_frame): check rows [first_frame, end_frame) before reading.
+SpanVerifier = Callable[[int, int], None]
+
+
 @dataclass
 class Timeline:
     info: SessionInfo
@@ -122,6 +146,8 @@ class Timeline:
     results: list[dict[str, Any]]  # final classification, JSON-able
     geometry: TrackGeometry | None
     problems: list[str] = field(default_factory=list)
+    # Set by the store on timelines backed by a file; raises DamagedTimeline. See above.
+    verify_frames: SpanVerifier | None = field(default=None, repr=False, compare=False)
 
     @property
     def n_frames(self) -> int:
