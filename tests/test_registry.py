@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from test_server_support import ToyBuilder
+from test_server_support import FAIL_SEED, HOLD_SEED, ToyBuilder
 
 from racereplay.replay.registry import BuildFailed, BuildState, Registry
 from racereplay.sources import SessionRef
@@ -32,7 +32,7 @@ def test_builds_queue_beyond_the_limit_with_positions_and_progress() -> None:
     async def scenario() -> None:
         builder = ToyBuilder()
         registry = Registry(builder, max_builds=1)
-        first = SessionRef.parse("demo?hold=1")
+        first = SessionRef.parse(f"demo?seed={HOLD_SEED}")
         second = SessionRef.parse("demo?laps=1")
         third = SessionRef.parse("demo?laps=2")
         seen: list[tuple[str, float, int | None]] = []
@@ -66,7 +66,7 @@ def test_a_failure_reaches_every_waiter_and_is_not_cached() -> None:
     async def scenario() -> None:
         builder = ToyBuilder()
         registry = Registry(builder)
-        ref = SessionRef.parse("demo?fail=1")
+        ref = SessionRef.parse(f"demo?seed={FAIL_SEED}")
         results = await asyncio.gather(
             *(registry.get(ref) for _ in range(5)), return_exceptions=True
         )
@@ -84,7 +84,7 @@ def test_a_waiter_leaving_cancels_nothing_the_others_wait_for() -> None:
     async def scenario() -> None:
         builder = ToyBuilder()
         registry = Registry(builder)
-        ref = SessionRef.parse("demo?hold=1")
+        ref = SessionRef.parse(f"demo?seed={HOLD_SEED}")
         leaver = asyncio.ensure_future(registry.get(ref))
         stayer = asyncio.ensure_future(registry.get(ref))
         await asyncio.sleep(0.05)

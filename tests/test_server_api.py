@@ -8,7 +8,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from test_server_support import ToyBuilder, running_server
+from test_server_support import FAIL_SEED, ToyBuilder, running_server
 
 from racereplay.codec import decode_chunk
 from racereplay.server.settings import Settings
@@ -118,7 +118,7 @@ def test_unknown_sessions_and_failures_are_clear(client: httpx.Client) -> None:
     reply = client.get("/api/sessions/nope/metadata")
     assert reply.status_code == 404 and "POST /api/sessions" in reply.json()["detail"]
     assert client.post("/api/sessions", json={"name": "nosuch:thing"}).status_code == 404
-    failing = client.post("/api/sessions", json={"name": "demo?fail=1"}).json()["id"]
+    failing = client.post("/api/sessions", json={"name": f"demo?seed={FAIL_SEED}"}).json()["id"]
     deadline = time.monotonic() + 10
     while (status := client.get(f"/api/sessions/{failing}").json())["state"] != "failed":
         assert time.monotonic() < deadline

@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 import msgpack
 import pytest
 import websockets
-from test_server_support import ToyBuilder, running_server, unpack
+from test_server_support import FAIL_SEED, ToyBuilder, running_server, unpack
 
 from racereplay.codec import decode_chunk
 from racereplay.server.settings import Settings
@@ -23,7 +23,7 @@ NAME = "demo?cars=6&laps=3"
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, ToyBuilder]]:
     builder = ToyBuilder()
-    settings = Settings(cache_dir=tmp_path_factory.mktemp("cache"))
+    settings = Settings(cache_dir=tmp_path_factory.mktemp("cache"), stuck_seconds=1.0)
     with running_server(settings, builder) as address:
         yield address, builder
 
@@ -201,7 +201,7 @@ def test_late_joiners_reconnects_and_many_viewers_share_one_build(
 
 def test_build_progress_and_failure_reach_every_waiter(server: tuple[str, ToyBuilder]) -> None:
     async def waiter() -> tuple[dict[str, Any], Any]:
-        async with connect(server[0], session="demo?fail=1&cars=2") as ws:
+        async with connect(server[0], session=f"demo?seed={FAIL_SEED}&cars=2") as ws:
             v = Viewer(ws)
             progress = await v.next("progress")
             error = await v.next("error", code="session_failed")
@@ -233,12 +233,8 @@ def test_unknown_and_escaping_sessions_are_refused(server: tuple[str, ToyBuilder
 
 
 def test_a_viewer_that_never_reads_is_skipped_then_closed_without_slowing_others(
-    server: tuple[str, ToyBuilder], monkeypatch: pytest.MonkeyPatch
+    server: tuple[str, ToyBuilder],
 ) -> None:
-    from racereplay.server import ws as ws_module
-
-    monkeypatch.setattr(ws_module, "STUCK_SECONDS", 1.0)  # the server runs in this process
-
     async def scenario() -> None:
         # A long session at 64x in per-frame JSON: tens of MB, more than socket buffers hold.
         long = "demo?cars=20&laps=40"

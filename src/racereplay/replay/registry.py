@@ -3,14 +3,18 @@
 - Single flight: the first request for a session starts its build; every other
   request for it waits on that same build.
 - A bounded number of builds run at once; the rest queue (first come, first
-  served) and know their position.
+  served) and know their position. The queue is bounded too, and so are the
+  builds one client may have waiting: beyond either, `open` raises
+  `BuildRefused` (the server answers 429 with Retry-After).
 - Progress reaches every waiter; a failure reaches every waiter with its reason
   and is not kept, so the next request builds again.
 - A waiter that leaves (a closed browser tab) cancels nothing: the build is its
   own task, waiters only watch it.
 - Loaded sessions are dropped when idle (no viewer for `idle_seconds`) and,
   least recently used first, when their arrays exceed `memory_budget` bytes.
-  Sessions being watched are never dropped.
+  Sessions being watched are never dropped. Every unload is announced to the
+  `on_unload` listeners, so the caches built on a session let go of it too.
+- What it remembers of sessions it no longer holds (ids, failures) is bounded.
 
 Everything here runs on the event loop thread; the builder does its heavy work
 elsewhere (`open_or_build_async` builds in a process) and may report progress
@@ -28,6 +32,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 from racereplay.sources import Progress, SessionRef
 from racereplay.timeline.model import Timeline
@@ -70,6 +75,19 @@ class BuildFailed(RuntimeError):
     """The session could not be built; the message is the reason, for the user."""
 
 
+class BuildRefused(RuntimeError):
+    """No build can start for this request now; `code` says why, `retry_after` when to retry."""
+
+    def __init__(self, code: str, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.code = code
+        self.retry_after = retry_after
+
+
+REMEMBERED = 1024  # ids and failures of sessions not held, kept for status and reconnects
+RETRY_AFTER_SECONDS = 10
+
+
 Listener = Callable[[SessionStatus], None]
 
 
@@ -91,8 +109,9 @@ def timeline_nbytes(timeline: Timeline) -> int:
 
 
 class _Build:
-    def __init__(self, ref: SessionRef) -> None:
-        self.status = SessionStatus(ref.key, str(ref), BuildState.QUEUED)
+    def __init__(self, ref: SessionRef, name: str, client: str | None) -> None:
+        self.status = SessionStatus(ref.key, name, BuildState.QUEUED)
+        self.client = client  # who asked first: counts against that client's builds
         self.listeners: set[Listener] = set()
         self.task: asyncio.Task[LoadedSession] | None = None
 
@@ -112,6 +131,10 @@ class Registry:
         max_builds: int = 1,
         memory_budget: int = 2 << 30,
         idle_seconds: float = 600.0,
+        max_queued: int = 64,
+        builds_per_client: int = 1_000_000,
+        name_of: Callable[[SessionRef], str] = str,
+        redact: Callable[[str], str] = str,
     ) -> None:
         if max_builds < 1:
             raise ValueError("max_builds must be at least 1")
@@ -119,10 +142,15 @@ class Registry:
         self.max_builds = max_builds
         self.memory_budget = memory_budget
         self.idle_seconds = idle_seconds
+        self.max_queued = max_queued
+        self.builds_per_client = builds_per_client
+        self.name_of = name_of  # the name clients see (no server paths in it)
+        self.redact = redact  # a failure's reason as clients see it (no server paths)
+        self.on_unload: list[Callable[[str], None]] = []
         self._loaded: collections.OrderedDict[str, LoadedSession] = collections.OrderedDict()
         self._builds: dict[str, _Build] = {}
-        self._failures: dict[str, SessionStatus] = {}
-        self._refs: dict[str, SessionRef] = {}
+        self._failures: collections.OrderedDict[str, SessionStatus] = collections.OrderedDict()
+        self._refs: collections.OrderedDict[str, SessionRef] = collections.OrderedDict()
         self._running = 0
         self._queue: collections.deque[tuple[_Build, asyncio.Future[None]]] = collections.deque()
         self._janitor: asyncio.Task[None] | None = None
@@ -136,7 +164,8 @@ class Registry:
     def status(self, session_id: str) -> SessionStatus | None:
         if session_id in self._loaded:
             loaded = self._loaded[session_id]
-            return SessionStatus(loaded.id, str(loaded.ref), BuildState.READY, 1.0, "ready")
+            name = self.name_of(loaded.ref)
+            return SessionStatus(loaded.id, name, BuildState.READY, 1.0, "ready")
         if session_id in self._builds:
             return self._builds[session_id].status
         return self._failures.get(session_id)
@@ -166,16 +195,22 @@ class Registry:
 
     # -- opening ---------------------------------------------------------
 
-    def open(self, ref: SessionRef) -> SessionStatus:
-        """Start the session's build if it is neither loaded nor building; its status."""
-        self._refs[ref.key] = ref
+    def open(self, ref: SessionRef, client: str | None = None) -> SessionStatus:
+        """Start the session's build if it is neither loaded nor building; its status.
+
+        Raises BuildRefused when a new build would overfill the queue, or when
+        `client` already has `builds_per_client` builds queued or running.
+        """
         if ref.key in self._loaded:
+            self._remember(ref)
             self.loaded(ref.key)
             return self.status(ref.key)  # type: ignore[return-value]
         build = self._builds.get(ref.key)
         if build is None:
+            self._check_room(client)
+            self._remember(ref)
             self._failures.pop(ref.key, None)  # a failure is not cached: try again
-            build = _Build(ref)
+            build = _Build(ref, self.name_of(ref), client)
             if self._running >= self.max_builds or self._queue:
                 # Its place in the queue, known now rather than when the task first runs.
                 build.status = replace(build.status, queue_position=len(self._queue) + 1)
@@ -187,12 +222,37 @@ class Registry:
             build.task.add_done_callback(lambda t: t.cancelled() or t.exception())
         return build.status
 
-    async def get(self, ref: SessionRef, listener: Listener | None = None) -> LoadedSession:
+    def _check_room(self, client: str | None) -> None:
+        if self._running >= self.max_builds and len(self._queue) >= self.max_queued:
+            raise BuildRefused(
+                "busy",
+                f"the server is busy: {len(self._queue)} sessions are waiting to be built; "
+                f"try again in {RETRY_AFTER_SECONDS} s",
+                RETRY_AFTER_SECONDS,
+            )
+        mine = sum(1 for b in self._builds.values() if client is not None and b.client == client)
+        if mine >= self.builds_per_client:
+            raise BuildRefused(
+                "too_many_builds",
+                f"you already have {mine} sessions building (at most {self.builds_per_client}): "
+                "wait for one to finish",
+                RETRY_AFTER_SECONDS,
+            )
+
+    def _remember(self, ref: SessionRef) -> None:
+        self._refs[ref.key] = ref
+        self._refs.move_to_end(ref.key)
+        _trim(self._refs, keep=lambda key: key in self._loaded or key in self._builds)
+
+    async def get(
+        self, ref: SessionRef, listener: Listener | None = None, client: str | None = None
+    ) -> LoadedSession:
         """The loaded session, building it first if needed; `listener` gets every status.
 
-        Raises BuildFailed with the reason. Cancelling this call cancels only the wait.
+        Raises BuildFailed with the reason, BuildRefused when no build can start now.
+        Cancelling this call cancels only the wait.
         """
-        self.open(ref)
+        self.open(ref, client)
         loaded = self.loaded(ref.key)
         if loaded is not None:
             return loaded
@@ -220,12 +280,13 @@ class Registry:
             self._builds.pop(ref.key, None)
             raise
         except Exception as exc:
-            reason = str(exc) or type(exc).__name__
-            log.warning("build of %s failed: %s", ref, reason)
+            log.warning("build of %s failed: %s", ref, str(exc) or type(exc).__name__)
+            reason = self.redact(str(exc) or type(exc).__name__)
             build.update(state=BuildState.FAILED, error=reason, message="failed")
             self._failures[ref.key] = build.status
+            _trim(self._failures, keep=lambda key: False)
             self._builds.pop(ref.key, None)
-            raise BuildFailed(f"could not load {ref}: {reason}") from exc
+            raise BuildFailed(f"could not load {build.status.name}: {reason}") from exc
         loaded = LoadedSession(ref.key, ref, timeline, timeline_nbytes(timeline))
         self._loaded[ref.key] = loaded
         self._builds.pop(ref.key, None)
@@ -309,7 +370,24 @@ class Registry:
                 dropped.append(key)
         if dropped:
             log.info("unloaded sessions: %s", ", ".join(dropped))
+        for key in dropped:
+            self._announce_unload(key)
         return dropped
+
+    def unload(self, session_id: str) -> bool:
+        """Drop a session now, watched or not (its file was found damaged); True if held."""
+        if self._loaded.pop(session_id, None) is None:
+            return False
+        log.warning("unloaded session %s", session_id)
+        self._announce_unload(session_id)
+        return True
+
+    def _announce_unload(self, session_id: str) -> None:
+        for listener in self.on_unload:
+            try:
+                listener(session_id)
+            except Exception:  # one cache failing to let go must not keep the others holding
+                log.exception("unload listener failed for %s", session_id)
 
     def start(self) -> None:
         """Start the periodic eviction (call from the running loop)."""
@@ -329,6 +407,17 @@ class Registry:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self._janitor = None
+
+
+def _trim(table: collections.OrderedDict[str, Any], keep: Callable[[str], bool]) -> None:
+    """Forget the oldest entries beyond `REMEMBERED`, except those `keep` says are in use."""
+    excess = len(table) - REMEMBERED
+    for key in list(table):
+        if excess <= 0:
+            break
+        if not keep(key):
+            del table[key]
+            excess -= 1
 
 
 def cache_builder(

@@ -12,7 +12,7 @@ from fastapi import APIRouter, HTTPException, Request, Response
 from pydantic import BaseModel, Field
 
 from racereplay.codec import UnknownCodec, get_codec
-from racereplay.replay.registry import BuildState, LoadedSession
+from racereplay.replay.registry import BuildRefused, BuildState, LoadedSession
 from racereplay.server.catalogue import SessionForbidden
 from racereplay.server.protocol import PROTOCOL_VERSION
 from racereplay.server.state import ServerState, SessionRejected, content_version
@@ -65,6 +65,7 @@ async def health(request: Request) -> dict[str, Any]:
         "status": "ok",
         "protocol": PROTOCOL_VERSION,
         "version": state.version,
+        "viewers": state.viewers,
         "sessions_loaded": state.registry.sessions_loaded,
         "builds_running": state.registry.builds_running,
         "builds_queued": state.registry.builds_queued,
@@ -109,7 +110,11 @@ async def open_session(request: Request, body: OpenRequest) -> Response:
         ref = state.resolve(body.name)
     except SessionRejected as exc:
         raise HTTPException(exc.status, str(exc)) from None
-    status = state.registry.open(ref)
+    client = request.client.host if request.client is not None else None
+    try:
+        status = state.registry.open(ref, client)
+    except BuildRefused as exc:
+        raise HTTPException(429, str(exc), headers={"Retry-After": str(exc.retry_after)}) from None
     return _json(status.to_json(), 200 if status.state is BuildState.READY else 202)
 
 
@@ -202,8 +207,6 @@ async def chunk(
         raise HTTPException(
             404, f"chunk {index} out of range: this session has 0 to {n_chunks - 1}"
         )
-    import asyncio
-
     payloads = await asyncio.to_thread(
         state.chunks.get_chunk, session.id, session.timeline, chosen, rate, index
     )

@@ -13,9 +13,10 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from racereplay.replay.registry import Builder
-from racereplay.server import api, ws
+from racereplay.server import api, logs, ws
 from racereplay.server.settings import DEFAULT_HOST, DEFAULT_PORT, Settings
 from racereplay.server.state import ServerState
+from racereplay.server.transport import Guard, guarded_protocols
 
 MAX_WS_MESSAGE = 1 << 16  # the protocol caps commands at 4 KiB; far larger frames close
 
@@ -36,6 +37,7 @@ def create_app(settings: Settings | None = None, builder: Builder | None = None)
         # Everything loaded so far lives as long as the server: keep it out of the
         # collector's full passes, which otherwise stall every viewer at once.
         gc.freeze()
+        logs.install()
         state.registry.start()
         state.loop_lag.start()
         state.gc_pauses.install()
@@ -51,6 +53,12 @@ def create_app(settings: Settings | None = None, builder: Builder | None = None)
         lifespan=lifespan,
     )
     app.state.racereplay = state
+    app.add_middleware(
+        Guard,  # type: ignore[arg-type]
+        allowed_hosts=settings.allowed_hosts,
+        allowed_origins=settings.allowed_origins,
+        max_body_bytes=settings.max_body_bytes,
+    )
     app.include_router(api.router)
     app.include_router(ws.router)
     static = Path(settings.static_dir)
@@ -98,12 +106,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--memory-mb", type=int, default=2048, help="loaded sessions budget (default 2048)"
     )
+    parser.add_argument(
+        "--cache-mb", type=int, default=4096, help="build cache budget on disk (default 4096)"
+    )
+    parser.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="HOST",
+        help="serve requests for this Host too (repeatable; '*' for any): localhost is allowed",
+    )
+    parser.add_argument(
+        "--allow-origin",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="let pages from this origin use the server, e.g. https://example.org (repeatable)",
+    )
     parser.add_argument("--log-level", default="info", help="uvicorn log level (default info)")
     if "--cache" not in parser._option_string_actions:
         parser.add_argument("--cache", metavar="DIR", help="cache folder for built timelines")
-
-
-add_serve_arguments = add_arguments
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
@@ -125,13 +147,25 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         offline=args.offline,
         max_builds=args.max_builds,
         memory_budget_mb=args.memory_mb,
+        cache_budget_mb=args.cache_mb,
+        allowed_hosts=Settings.allowed_hosts + tuple(args.allow_host) + _bound_host(args.host),
+        allowed_origins=tuple(args.allow_origin),
     )
 
 
-def uvicorn_config_options() -> dict[str, object]:
+def _bound_host(host: str) -> tuple[str, ...]:
+    # A server bound to one named address answers for that name; 0.0.0.0 names nothing.
+    return () if host in ("0.0.0.0", "::", "") else (host,)
+
+
+def uvicorn_config_options(settings: Settings | None = None) -> dict[str, object]:
     """Options every server run uses (also the tests and the benchmark)."""
+    settings = settings or Settings()
+    protocols = guarded_protocols(settings.header_timeout)
     return {
-        "ws": "websockets-sansio",
+        "http": protocols["http"],
+        "ws": protocols["ws"],
+        "timeout_keep_alive": settings.keep_alive_seconds,
         # Compact chunks are already deflated: per-connection deflate would only burn CPU.
         "ws_per_message_deflate": False,
         "ws_max_size": MAX_WS_MESSAGE,
@@ -150,6 +184,6 @@ def serve(args: argparse.Namespace) -> int:
         host=settings.host,
         port=settings.port,
         log_level=args.log_level,
-        **uvicorn_config_options(),  # type: ignore[arg-type]
+        **uvicorn_config_options(settings),  # type: ignore[arg-type]
     )
     return 0

@@ -4,6 +4,11 @@ Clients name sessions as in the catalogue. They never choose server folders:
 options that point at files (FastF1 caches) are the server's own and are added
 here; a TracingInsights path must lie inside one of the `--data` folders once
 resolved (symlinks and `..` included), and a FastF1 session must be configured.
+Every option is checked here, when the name is parsed, so a bad name costs a 400
+rather than a build.
+
+Clients never see the server's folders either: `public_name` is a ref's name
+relative to the data folders, `redact` takes the folders out of any message.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from racereplay.server.settings import Settings
-from racereplay.sources import SessionNotFound, SessionRef
+from racereplay.sources import BadOption, SessionNotFound, SessionRef
 from racereplay.sources.fastf1_timing import session_long_name
 
 MAX_SCAN_DEPTH = 4  # data/YEAR/EVENT/SESSION
@@ -122,15 +127,46 @@ class Catalogue:
         return self._fastf1(ref)
 
     def _demo(self, ref: SessionRef) -> SessionRef:
+        from racereplay.sources.demo import parse_options
+
+        options = parse_options(ref.options)  # raises BadOption naming the option
         limits = {"cars": self.settings.max_demo_cars, "laps": self.settings.max_demo_laps}
         for option, limit in limits.items():
-            if option in ref.options:
-                value = ref.options[option]
-                if not value.isdigit() or not 1 <= int(value) <= limit:
-                    raise SessionForbidden(
-                        f"demo option {option}={value!r} is not allowed: use 1 to {limit}"
-                    )
+            value = getattr(options, option)
+            if option in ref.options and value > limit:
+                raise BadOption(f"demo option {option}={value} is over this server's {limit}")
         return ref
+
+    # -- what clients see --------------------------------------------------
+
+    def public_name(self, ref: SessionRef) -> str:
+        """The name a client opens `ref` by: no server folders, no server-set options."""
+        if ref.source == "tracinginsights":
+            folder = Path(ref.arg)
+            for root in self._roots:
+                if folder.is_relative_to(root):
+                    return f"tracinginsights:{folder.relative_to(root).as_posix()}"
+            return f"tracinginsights:{'/'.join(folder.parts[-3:])}"
+        if ref.source == "fastf1":
+            return f"fastf1:{ref.arg}"
+        return str(ref)
+
+    def redact(self, text: str) -> str:
+        """`text` without the server's folders: data folders become relative paths,
+        FastF1 caches and the build cache are named, not located."""
+        s = self.settings
+        named = [
+            (s.fastf1_http_cache, "<FastF1 HTTP cache>"),
+            (s.fastf1_cache, "<FastF1 cache>"),
+            (s.cache_dir, "<cache>"),
+        ]
+        for folder, label in named:
+            if folder is not None:
+                for form in {str(Path(folder).expanduser().resolve()), str(folder)}:
+                    text = text.replace(form, label)
+        for root in self._roots:
+            text = text.replace(str(root) + os.sep, "").replace(str(root), ".")
+        return text
 
     def _server_options(self, *names: str) -> dict[str, str]:
         s = self.settings

@@ -15,16 +15,17 @@ MAX_COMMAND_BYTES = 4096
 MAX_FRAMES_PER_WALL_SECOND = 100
 
 # Commands: a token bucket per connection. Seeks and speeds are coalesced (the last
-# wins), so a scrubbing slider costs at most one seek per command token.
-COMMANDS_PER_SECOND = 20.0
-COMMAND_BURST = 40
-PENDING_COMMANDS = 8  # commands kept while the session loads (last seek/speed wins)
+# wins) while they wait for a token, so a scrubbing slider costs at most one seek per
+# token, and the few commands sent while a session loads are kept the same way.
+COMMANDS_PER_SECOND = 10.0
+COMMAND_BURST = 20
 
 CLOSE_TOO_SLOW = 4008  # the client did not read its messages
 CLOSE_FORBIDDEN = 4403  # the page's Origin is not allowed
 CLOSE_BAD_PARAMS = 4400
 CLOSE_NOT_FOUND = 4404
 CLOSE_FAILED = 1011  # the session could not be built
+CLOSE_TRY_LATER = 1013  # the server is busy (its build queue is full): retry later
 # After these a client must not reconnect by itself: the same request fails the same way.
 FINAL_CLOSE_CODES = (CLOSE_FAILED, CLOSE_FORBIDDEN, CLOSE_BAD_PARAMS, CLOSE_NOT_FOUND)
 
@@ -40,6 +41,7 @@ CLIENT_CONSTANTS: dict[str, Any] = {
         "bad_params": CLOSE_BAD_PARAMS,
         "not_found": CLOSE_NOT_FOUND,
         "failed": CLOSE_FAILED,
+        "try_later": CLOSE_TRY_LATER,
     },
     "final_close_codes": list(FINAL_CLOSE_CODES),
 }

@@ -22,11 +22,23 @@ class Settings:
     fastf1_http_cache: Path | None = None  # frozen HTTP responses (offline use)
     offline: bool = False  # FastF1 must not touch the network
     max_builds: int = 1  # builds at once; each is CPU-heavy and this is a 2-core machine
+    max_queued_builds: int = 8  # builds waiting beyond those; more are refused (429)
+    builds_per_client: int = 2  # builds one client address may have queued or running
+    cache_budget_mb: int = 4096  # store files on disk; least recently used go first
     memory_budget_mb: int = 2048  # loaded timelines (memory-mapped arrays) kept in memory
     idle_seconds: float = 600.0  # an unwatched session is unloaded after this
     chunk_cache_mb: int = 256  # encoded chunks shared by every viewer
     build_mode: str = "process"  # "process" keeps the event loop smooth; "thread" starts faster
     static_dir: Path = STATIC_DIR
+    # Who may talk to this server: Host headers (DNS rebinding) and page origins (any web
+    # page a user visits could otherwise drive it). Same-origin pages are always allowed.
+    allowed_hosts: tuple[str, ...] = ("localhost", "127.0.0.1", "::1")
+    allowed_origins: tuple[str, ...] = ()
+    max_body_bytes: int = 16 << 10  # request bodies (a session name); larger: 413
+    header_timeout: float = 10.0  # a connection must send its request headers within this
+    keep_alive_seconds: float = 5.0  # an idle keep-alive connection is closed after this
+    stuck_seconds: float = 10.0  # a viewer that takes no data this long is closed (4008)
+    close_wait_seconds: float = 10.0  # then its close frame waits this long, then abort
     max_demo_cars: int = 40
     max_demo_laps: int = 100
     extra_demo: tuple[str, ...] = field(default_factory=tuple)  # more demo names to list

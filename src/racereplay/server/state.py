@@ -6,13 +6,13 @@ from dataclasses import asdict
 from typing import Any
 
 from racereplay.codec import CODEC_NAMES, ChunkCache, get_codec
-from racereplay.replay.registry import Builder, LoadedSession, Registry, cache_builder
+from racereplay.replay.registry import Builder, Listener, LoadedSession, Registry, cache_builder
 from racereplay.server.catalogue import Catalogue, SessionForbidden
 from racereplay.server.looplag import GcPauses, LoopLagMonitor
 from racereplay.server.protocol import CLIENT_CONSTANTS, PROTOCOL_VERSION
 from racereplay.server.settings import Settings
 from racereplay.server.wire import WireChunks, jsonable
-from racereplay.sources import SessionNotFound, SessionRef
+from racereplay.sources import BadOption, SessionNotFound, SessionRef
 
 
 class SessionRejected(ValueError):
@@ -36,12 +36,32 @@ class ServerState:
             max_builds=settings.max_builds,
             memory_budget=settings.memory_budget_mb << 20,
             idle_seconds=settings.idle_seconds,
+            max_queued=settings.max_queued_builds,
+            builds_per_client=settings.builds_per_client,
+            name_of=self.catalogue.public_name,
+            redact=self.catalogue.redact,
         )
         self.chunks = ChunkCache(settings.chunk_cache_mb << 20)
         self.wire = WireChunks(self.chunks, (settings.chunk_cache_mb << 20) // 2)
         self._metadata: dict[str, dict[str, Any]] = {}
+        # Whatever is built on a session lets go of it when the registry does.
+        self.registry.on_unload += [
+            self.chunks.drop_session,
+            self.wire.drop_session,
+            self._drop_metadata,
+        ]
         self.loop_lag = LoopLagMonitor()
         self.gc_pauses = GcPauses()
+        self.viewers = 0  # open WebSocket connections
+
+    def _drop_metadata(self, session_id: str) -> None:
+        self._metadata.pop(session_id, None)
+
+    async def get_session(
+        self, ref: SessionRef, client: str, listener: Listener | None = None
+    ) -> LoadedSession:
+        """The loaded session (built first if needed) for a viewer at address `client`."""
+        return await self.registry.get(ref, listener, client)
 
     def resolve(self, name_or_id: str) -> SessionRef:
         """A session id the registry knows, or a client's session name."""
@@ -52,6 +72,8 @@ class ServerState:
             return self.catalogue.resolve(name_or_id)
         except SessionForbidden as exc:
             raise SessionRejected(400, "forbidden", str(exc)) from None
+        except BadOption as exc:
+            raise SessionRejected(400, "bad_option", str(exc)) from None
         except SessionNotFound as exc:
             raise SessionRejected(404, "session_not_found", str(exc)) from None
 
@@ -83,7 +105,7 @@ class ServerState:
             "id": session.id,
             "chunk_url": f"/api/sessions/{session.id}/chunks/{content_version()}"
             "/{codec}/{rate}/{index}",
-            "name": str(session.ref),
+            "name": self.catalogue.public_name(session.ref),
             "protocol": PROTOCOL_VERSION,
             "constants": CLIENT_CONSTANTS,
             "info": jsonable(info),
@@ -94,7 +116,7 @@ class ServerState:
             "duration": tl.duration,
             "geometry": geometry,
             "codecs": codecs,
-            "problems": list(tl.problems),
+            "problems": [self.catalogue.redact(line) for line in tl.problems],
         }
         self._metadata[session.id] = meta
         return meta

@@ -18,6 +18,7 @@ import hashlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import PurePath
 from urllib.parse import parse_qsl, urlencode
 
 from racereplay.model import RawSession
@@ -29,6 +30,10 @@ Progress = Callable[[float, str], None]  # fraction done 0..1, what is happening
 
 class SessionNotFound(LookupError):
     """The named session does not exist or cannot be read; the message says why."""
+
+
+class BadOption(SessionNotFound):
+    """A session name with an option its source does not take, or a value out of range."""
 
 
 @dataclass(frozen=True)
@@ -63,8 +68,16 @@ class SessionRef:
 
     @property
     def key(self) -> str:
-        """A stable, filesystem-safe key for caches: readable prefix + hash of the full name."""
-        readable = re.sub(r"[^A-Za-z0-9]+", "-", f"{self.source}-{self.arg}")[-60:].strip("-")
+        """A stable, filesystem-safe key for caches: readable prefix + hash of the full name.
+
+        The readable part of a folder is its last three parts (YEAR/EVENT/SESSION), so
+        a session id never shows where the server keeps its data."""
+        arg = (
+            "/".join(PurePath(self.arg).parts[-3:])
+            if self.source == "tracinginsights"
+            else self.arg
+        )
+        readable = re.sub(r"[^A-Za-z0-9]+", "-", f"{self.source}-{arg}")[-60:].strip("-")
         digest = hashlib.sha256(str(self).encode()).hexdigest()[:16]
         return f"{readable}-{digest}"
 

@@ -213,7 +213,17 @@ NOMINAL_LAP_LENGTH = 5000.0
 
 def lap_length(raw: RawSession, per_driver: dict[str, DriverLaps]) -> float | None:
     """One lap in metres: the median telemetry distance of complete laps without a pit
-    stop; None when no complete lap has telemetry."""
+    stop, after the first. A session of one lap has only first laps: then the shortest
+    of them (the car that started nearest the line ran one lap). None when no complete
+    lap has telemetry."""
+    later = _lap_distances(raw, per_driver, first=False)
+    if len(later):
+        return float(np.median(later))
+    first = _lap_distances(raw, per_driver, first=True)
+    return float(np.min(first)) if len(first) else None
+
+
+def _lap_distances(raw: RawSession, per_driver: dict[str, DriverLaps], first: bool) -> np.ndarray:
     lengths: list[np.ndarray] = []
     for code, dl in per_driver.items():
         tel = raw.telemetry.get(code)
@@ -221,10 +231,11 @@ def lap_length(raw: RawSession, per_driver: dict[str, DriverLaps]) -> float | No
             continue
         n = dl.completed
         clean = ~(np.isfinite(dl.pit_in[:n]) | np.isfinite(dl.pit_out[:n]))
-        clean &= np.isfinite(dl.lap_time[:n]) & (dl.number[:n] > 1)
+        clean &= np.isfinite(dl.lap_time[:n]) & (
+            (dl.number[:n] == 1) if first else (dl.number[:n] > 1)
+        )
         d0 = np.interp(dl.start[:n][clean], tel.time, tel.distance)
         d1 = np.interp(dl.end[:n][clean], tel.time, tel.distance)
         lengths.append(d1 - d0)
     values = np.concatenate(lengths) if lengths else np.empty(0)
-    values = values[values > 500]  # a lap shorter than that is a data gap, not a lap
-    return float(np.median(values)) if len(values) else None
+    return values[values > 500]  # a lap shorter than that is a data gap, not a lap

@@ -18,10 +18,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from racereplay.model import RawSession, SessionKind
-from racereplay.sources import Progress, SessionNotFound, SessionRef
+from racereplay.sources import BadOption, Progress, SessionNotFound, SessionRef
 from racereplay.sources.demo.schedule import PRACTICE_MINUTES, QUALIFYING_MINUTES
 
 MAX_CARS = 99
+MAX_SEED = 2**32 - 1
 MAX_MINUTES = 240  # a 4-hour session is plenty for scale tests and bounds memory
 # Below these the last segment cannot fit one run (out-lap and a timed lap before the flag).
 MIN_MINUTES = {SessionKind.QUALIFYING: 18, SessionKind.PRACTICE: 6}
@@ -82,19 +83,19 @@ def simulate(
 def parse_options(options: dict[str, str]) -> DemoOptions:
     unknown = sorted(set(options) - set(_OPTIONS))
     if unknown:
-        raise SessionNotFound(
+        raise BadOption(
             f"unknown demo option(s) {', '.join(unknown)}: use {', '.join(_OPTIONS)} ({_EXAMPLE})"
         )
     session = options.get("session", "race").strip().lower()
     if session not in SESSIONS:
-        raise SessionNotFound(
+        raise BadOption(
             f"demo option session={session!r}: use session=race, qualifying or practice"
         )
     kind = SESSIONS[session]
     if kind == SessionKind.RACE and "minutes" in options:
-        raise SessionNotFound("demo option minutes= is for qualifying and practice: use laps=")
+        raise BadOption("demo option minutes= is for qualifying and practice: use laps=")
     if kind != SessionKind.RACE and "laps" in options:
-        raise SessionNotFound(f"demo option laps= is for races: use minutes= for {session}")
+        raise BadOption(f"demo option laps= is for races: use minutes= for {session}")
     minutes = _integer(options, "minutes", 0) if "minutes" in options else None
     o = DemoOptions(
         seed=_integer(options, "seed", 0),
@@ -104,6 +105,8 @@ def parse_options(options: dict[str, str]) -> DemoOptions:
         kind=kind,
     )
     _check(o.cars, o.laps, o.kind, o.minutes)
+    if not 0 <= o.seed <= MAX_SEED:
+        raise BadOption(f"demo option seed={o.seed}: use 0 to {MAX_SEED}")
     return o
 
 
@@ -114,18 +117,18 @@ def _integer(options: dict[str, str], name: str, default: int) -> int:
     try:
         return int(text)
     except ValueError:
-        raise SessionNotFound(f"demo option {name}={text!r} is not a whole number") from None
+        raise BadOption(f"demo option {name}={text!r} is not a whole number") from None
 
 
 def _check(cars: int, laps: int, kind: SessionKind, minutes: int | None) -> None:
     if not 2 <= cars <= MAX_CARS:
-        raise SessionNotFound(f"demo option cars={cars}: use between 2 and {MAX_CARS} cars")
+        raise BadOption(f"demo option cars={cars}: use between 2 and {MAX_CARS} cars")
     if laps < 1:
-        raise SessionNotFound(f"demo option laps={laps}: use at least 1 lap")
+        raise BadOption(f"demo option laps={laps}: use at least 1 lap")
     if minutes is not None and kind in MIN_MINUTES:
         lowest = MIN_MINUTES[kind]
         if not lowest <= minutes <= MAX_MINUTES:
-            raise SessionNotFound(
+            raise BadOption(
                 f"demo option minutes={minutes}: use between {lowest} and {MAX_MINUTES} "
                 f"minutes of running for {kind.value}"
             )
