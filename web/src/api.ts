@@ -1,11 +1,11 @@
 // REST calls (docs/protocol.md §1). Errors carry the server's own explanation.
 
-import type { LapRow, SessionEvent, SessionMeta } from "./types";
+import type { BuildState, LapRow, SessionEvent, SessionMeta } from "./types";
 
 export interface SessionStatus {
   id: string;
   name: string;
-  state: "queued" | "building" | "ready" | "failed";
+  state: BuildState;
   fraction: number;
   message: string;
   queue_position: number | null;

@@ -20,7 +20,7 @@ import { RateController } from "./ratecontrol";
 import { findSegments, type Segment, SegmentTabs, segmentAt } from "./segments";
 import { TelemetryPanel } from "./telemetry";
 import { TrackMap } from "./trackmap";
-import type { FrameBlock, SessionEvent, SessionMeta, StateMessage } from "./types";
+import { type FrameBlock, type ServerMessage, type SessionEvent, type SessionMeta, type StateMessage, unreachable } from "./types";
 
 const $ = <T extends HTMLElement = HTMLElement>(sel: string, root: ParentNode = document) => root.querySelector<T>(sel)!;
 
@@ -130,7 +130,8 @@ class Replay {
     const compact = meta.codecs.find((c) => c.name === "compact");
     if (!compact) throw new Error("the server offers no compact codec: this client needs it");
     this.chunkFrames = compact.chunk_frames;
-    this.rates = new RateController([...compact.rates].sort((a, b) => b - a), meta.fps, compact.chunk_frames);
+    this.rates = new RateController([...compact.rates].sort((a, b) => b - a), meta.fps, compact.chunk_frames,
+      meta.constants.max_frames_per_wall_second);
     this.clock = new ReplayClock(meta.fps, meta.n_frames);
     this.snap = emptySnapshot(meta.drivers.length);
     this.laps = new LapIndex(lapRows, events);
@@ -202,21 +203,47 @@ class Replay {
   }
 
   private onWorker(m: FromWorker): void {
-    if (m.type === "block") return this.onBlock(m.block, m.bytes, m.receivedAt - performance.timeOrigin);
-    if (m.type === "open") {
-      $(".net").classList.remove("down");
-      if (m.reconnect) this.stats.reconnects++;
-      return;
+    switch (m.type) {
+      case "block":
+        return this.onBlock(m.block, m.bytes, m.receivedAt - performance.timeOrigin);
+      case "open":
+        $(".net").classList.remove("down");
+        if (m.reconnect) this.stats.reconnects++;
+        return;
+      case "closed":
+        $(".net").classList.add("down");
+        $(".net").textContent = m.retryInMs === null ? `disconnected: ${m.reason || m.code}` : "reconnecting…";
+        return;
+      case "message":
+        return this.onMessage(m.message);
+      case "unreadable":
+        console.warn("connection:", m.reason);
+        return;
+      default:
+        unreachable(m);
     }
-    if (m.type === "closed") {
-      $(".net").classList.add("down");
-      $(".net").textContent = m.retryInMs === null ? `disconnected: ${m.reason || m.code}` : "reconnecting…";
-      return;
+  }
+
+  private onMessage(msg: ServerMessage): void {
+    switch (msg.type) {
+      case "state":
+        return this.onState(msg);
+      case "pong":
+        return this.rates.pong(msg.t, msg.server_time * 1000, performance.timeOrigin + performance.now());
+      case "error":
+        // Commands beyond the server's pace are dropped there: news for the console, not the viewer.
+        if (msg.code === "too_many") console.info("server:", msg.code, msg.message);
+        else console.warn("server:", msg.code, msg.message);
+        return;
+      case "hello":
+      case "progress":
+      case "ready":
+      case "data":
+      case "events":
+        return; // the session was opened over REST first; blocks come decoded
+      default:
+        unreachable(msg);
     }
-    const msg = m.message;
-    if (msg.type === "state") this.onState(msg);
-    else if (msg.type === "pong") this.rates.pong(msg.t, msg.server_time * 1000, performance.timeOrigin + performance.now());
-    else if (msg.type === "error") console.warn("server:", msg.code, msg.message);
   }
 
   private onBlock(block: FrameBlock, bytes: number, receivedAt: number): void {

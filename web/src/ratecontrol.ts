@@ -10,9 +10,8 @@
 
 const MARGIN = 0.75; // use at most this share of the measured throughput
 const STEP_UP_MARGIN = 0.6; // going up needs more room than staying (no flapping)
-const MIN_TRANSFER_MS = 5;
-const COMMAND_SLACK_MS = 500; // a command's answer may take this long to start arriving // shorter transfers say only "fast": count them as this long
-const MAX_FRAMES_PER_SECOND = 100; // as the server's own auto: rate × speed ≤ 100
+const MIN_TRANSFER_MS = 5; // shorter transfers say only "fast": count them as this long
+const COMMAND_SLACK_MS = 500; // a command's answer may take this long to start arriving
 const HOLD_MS = 2500; // between switches, so each decision sees chunks at the new rate
 
 // Bytes per replay minute of the compact codec relative to 25 fps (the front-end benchmark,
@@ -41,6 +40,8 @@ export class RateController {
     readonly rates: number[], // descending, e.g. [25, 10, 5, 2]
     private fps: number,
     private chunkFrames: number,
+    // As the server's own auto: rate × speed ≤ this (ProtocolConstants.max_frames_per_wall_second).
+    private maxFramesPerWallSecond: number,
   ) {}
 
   /** A command that makes the server send at once (seek, play, speed, quality). */
@@ -137,7 +138,7 @@ export class RateController {
     const bound = this.overdueBound(now, speed);
     if (bound < this.throughput) this.throughput = bound;
     if (this.samples < 2 || now - this.lastSwitch < HOLD_MS || !Number.isFinite(this.throughput)) return null;
-    const allowed = this.rates.filter((r) => r * speed <= MAX_FRAMES_PER_SECOND);
+    const allowed = this.rates.filter((r) => r * speed <= this.maxFramesPerWallSecond);
     const candidates = allowed.length ? allowed : [this.rates[this.rates.length - 1]];
     const fits = (r: number, margin: number) => this.costOf(r) * speed <= margin * this.throughput;
     let target = candidates[candidates.length - 1];

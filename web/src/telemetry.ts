@@ -61,7 +61,7 @@ export class TelemetryPanel {
     };
     const drv = this.drivers[focused];
     this.el.style.setProperty("--team", this.styles[focused].colour);
-    set(".t-driver", `${drv.code} ${drv.name ?? ""}`);
+    set(".t-driver", `${drv.code} ${drv.name}`);
     set(".t-speed", Number.isFinite(v.speed[focused]) ? `${Math.round(v.speed[focused])}` : "–");
     set(".t-gear", Number.isFinite(v.gear[focused]) ? (v.gear[focused] === 0 ? "N" : String(v.gear[focused])) : "–");
     set(".t-rpm", Number.isFinite(v.rpm[focused]) ? `${Math.round(v.rpm[focused])}` : "–");

@@ -6,7 +6,7 @@ export interface Driver {
   number: string;
   team: string;
   colour: string;
-  name?: string;
+  name: string; // "" when the source has none
 }
 
 export interface Geometry {
@@ -50,22 +50,49 @@ export interface CodecInfo {
   media_type: string;
 }
 
+export type SessionKind = "race" | "sprint" | "qualifying" | "sprint_qualifying" | "practice";
+
 export interface SessionInfo {
   year: number;
   event: string;
   name: string;
-  kind: string; // race, sprint, qualifying, sprint_qualifying, practice
-  circuit?: string;
-  date?: string;
-  start_time?: number | null; // session time of lights out / the green light (NaN or null when unknown)
+  kind: SessionKind;
+  circuit: string;
+  date: string; // ISO date of the session (UTC), informative only
+  start_time: number | null; // session time of lights out / the green light (null when unknown)
   total_laps: number | null;
 }
 
-/** GET /api/sessions/{id}/metadata (docs/protocol.md, "Metadata"). */
+/**
+ * The protocol's constants (`CLIENT_CONSTANTS` in src/racereplay/server/protocol.py), sent
+ * in the metadata and in every `hello`: the client never hard-codes them.
+ */
+export interface ProtocolConstants {
+  protocol: number;
+  max_command_bytes: number;
+  /** Auto quality keeps rate × speed at or under this many frames per wall second. */
+  max_frames_per_wall_second: number;
+  /** The server's token bucket for commands: this many a second, bursts of `command_burst`. */
+  commands_per_second: number;
+  command_burst: number;
+  close_codes: {
+    too_slow: number;
+    forbidden: number;
+    bad_params: number;
+    not_found: number;
+    failed: number;
+    [name: string]: number;
+  };
+  /** After a close with one of these a client must not reconnect by itself. */
+  final_close_codes: number[];
+}
+
+/** GET /api/sessions/{id}/metadata (docs/protocol.md, "Metadata"), also in the `ready` message. */
 export interface SessionMeta {
   id: string;
   name: string;
   protocol: number;
+  constants: ProtocolConstants;
   chunk_url: string;
   info: SessionInfo;
   drivers: Driver[];
@@ -79,7 +106,31 @@ export interface SessionMeta {
   problems: string[];
 }
 
+/** A session's build, in REST statuses and `progress` messages. */
+export type BuildState = "queued" | "building" | "ready" | "failed";
+
 // --- WebSocket messages from the server (docs/protocol.md §2) ----------------------
+
+export interface HelloMessage {
+  type: "hello";
+  protocol: number;
+  server: string;
+  session: string;
+  constants: ProtocolConstants;
+}
+
+export interface ProgressMessage {
+  type: "progress";
+  state: BuildState;
+  fraction: number;
+  message: string;
+  queue_position: number | null;
+}
+
+export interface ReadyMessage {
+  type: "ready";
+  metadata: SessionMeta;
+}
 
 export interface StateMessage {
   type: "state";
@@ -95,15 +146,70 @@ export interface StateMessage {
   seq?: number;
 }
 
+export interface DataMessage {
+  type: "data";
+  codec: string;
+  rate: number;
+  chunk: number;
+  frame: number;
+  frames: number;
+  payload: unknown; // compact: the chunk's bytes (a Uint8Array once decoded from msgpack)
+}
+
+export interface EventsMessage {
+  type: "events";
+  events: SessionEvent[];
+  from_frame: number;
+  to_frame: number;
+}
+
+export interface PongMessage {
+  type: "pong";
+  t: number;
+  server_time: number;
+  seq?: number;
+}
+
+export interface ErrorMessage {
+  type: "error";
+  /** bad_message, too_large, unknown_command, bad_value, too_many, session_failed, session_not_found, ... */
+  code: string;
+  message: string;
+  seq?: number;
+}
+
 export type ServerMessage =
-  | { type: "hello"; protocol: number; server: string; session: string }
-  | { type: "progress"; state: "queued" | "building"; fraction: number; message: string; queue_position: number | null }
-  | { type: "ready"; metadata: SessionMeta }
+  | HelloMessage
+  | ProgressMessage
+  | ReadyMessage
   | StateMessage
-  | { type: "data"; codec: string; rate: number; chunk: number; frame: number; frames: number; payload: unknown }
-  | { type: "events"; events: SessionEvent[]; from_frame: number; to_frame: number }
-  | { type: "pong"; t: number; server_time: number; seq?: number }
-  | { type: "error"; code: string; message: string; seq?: number };
+  | DataMessage
+  | EventsMessage
+  | PongMessage
+  | ErrorMessage;
+
+const SERVER_MESSAGE_TYPES: Record<ServerMessage["type"], true> = {
+  hello: true,
+  progress: true,
+  ready: true,
+  state: true,
+  data: true,
+  events: true,
+  pong: true,
+  error: true,
+};
+
+/** A decoded envelope as a `ServerMessage`, or null for anything else (a newer server's message). */
+export function asServerMessage(value: unknown): ServerMessage | null {
+  if (typeof value !== "object" || value === null) return null;
+  const type = (value as { type?: unknown }).type;
+  return typeof type === "string" && Object.hasOwn(SERVER_MESSAGE_TYPES, type) ? (value as ServerMessage) : null;
+}
+
+/** The default branch of an exhaustive switch: the compiler proves it unreachable. */
+export function unreachable(value: never): never {
+  throw new Error(`unexpected value: ${JSON.stringify(value)}`);
+}
 
 /** Per-driver channels, laid out [sample * nDrivers + driver]. */
 export const DRIVER_CHANNELS = [
