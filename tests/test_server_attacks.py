@@ -281,6 +281,74 @@ def test_one_lap_demo_builds_through_the_real_cache(tmp_path: Path) -> None:
         assert meta["problems"] == [] or all("lap length" not in p for p in meta["problems"])
 
 
+# -- 4. a cache file damaged while it is open ---------------------------------------
+
+
+def test_a_cache_file_damaged_while_served_is_dropped_and_rebuilt(tmp_path: Path) -> None:
+    from racereplay.sources import SessionRef
+    from racereplay.store.cache import cache_path
+
+    name = "demo?cars=4&laps=2"
+    with running_server(Settings(cache_dir=tmp_path)) as address:
+        base = f"http://{address}"
+
+        async def watch_then_seek(last_frame: int | None) -> tuple[dict[str, Any], int]:
+            async with connect(address, session=name) as ws:
+                ready = await until(ws, "ready", timeout=120)
+                await until(ws, "data")
+                if last_frame is None:
+                    return ready, 0
+                path = cache_path(SessionRef.parse(name), tmp_path)
+                os.truncate(path, path.stat().st_size // 2)  # under the server's map
+                await ws.send(msgpack.packb({"type": "seek", "frame": last_frame}))
+                error = await until(ws, "error", timeout=10)
+                with pytest.raises(websockets.ConnectionClosed) as closed:
+                    while True:
+                        await asyncio.wait_for(ws.recv(), 10)
+                return error, closed.value.rcvd.code
+
+        ready, _ = asyncio.run(watch_then_seek(None))
+        meta = ready["metadata"]
+        error, code = asyncio.run(watch_then_seek(meta["n_frames"] - 1))
+        assert (error["code"], code) == ("session_damaged", 1013)
+        assert httpx.get(f"{base}/api/health").json()["sessions_loaded"] == 0
+        again, _ = asyncio.run(watch_then_seek(None))  # rebuilt: the same session, whole
+        assert again["metadata"]["n_frames"] == meta["n_frames"]
+        assert httpx.get(f"{base}/api/health").json()["builds_started"] == 2
+
+
+def test_a_killed_builds_partial_file_is_removed_at_start_up(tmp_path: Path) -> None:
+    partial = tmp_path / ".demo-x.f2b5.rrtl.999999999.abcd.tmp"  # no such writer pid
+    partial.write_bytes(b"half a timeline")
+    with running_server(Settings(cache_dir=tmp_path)):
+        assert not partial.exists()
+
+
+def test_the_disk_cache_keeps_to_its_budget(tmp_path: Path) -> None:
+    from racereplay.sources import SessionRef
+    from racereplay.store.cache import cache_path
+
+    # No room at all: only the files of sessions held survive a build; unwatched
+    # sessions unload at once (idle 0 s), so each build removes the one before.
+    settings = Settings(cache_dir=tmp_path, cache_budget_mb=0, idle_seconds=0.0)
+    names = [f"demo?cars={cars}&laps=2" for cars in (2, 3, 4)]
+    with running_server(settings) as address:
+
+        async def open_(name: str) -> None:
+            async with connect(address, session=name) as ws:
+                await until(ws, "ready", timeout=120)
+
+        for name in names:
+            asyncio.run(open_(name))
+            deadline = time.monotonic() + 5
+            while httpx.get(f"http://{address}/api/health").json()["sessions_loaded"]:
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+        assert sorted(tmp_path.glob("*.rrtl")) == [
+            cache_path(SessionRef.parse(names[-1]), tmp_path)
+        ]
+
+
 # -- 6. HTTP limits ---------------------------------------------------------------
 
 

@@ -177,6 +177,9 @@ class Registry:
             self._loaded.move_to_end(session_id)
         return session
 
+    def held_sessions(self) -> list[LoadedSession]:
+        return list(self._loaded.values())
+
     @property
     def builds_running(self) -> int:
         return self._running

@@ -18,6 +18,7 @@ from racereplay.server.protocol import PROTOCOL_VERSION
 from racereplay.server.state import ServerState, SessionRejected, content_version
 from racereplay.server.wire import event_json, jsonable
 from racereplay.sources import SessionNotFound
+from racereplay.timeline.model import DamagedTimeline
 
 router = APIRouter(prefix="/api")
 
@@ -159,11 +160,13 @@ def _column(values: np.ndarray) -> list[Any]:
 
 @router.get("/sessions/{session_id}/telemetry/{driver}/{lap}")
 async def lap_telemetry(request: Request, session_id: str, driver: str, lap: int) -> Response:
-    tl = _loaded(request, session_id).timeline
+    session = _loaded(request, session_id)
+    tl = session.timeline
     codes = [d.code for d in tl.drivers]
     if driver not in codes:
         raise HTTPException(404, f"no driver {driver!r} in this session: use one of {codes}")
     column = codes.index(driver)
+    _check_whole(request, session)
     frames = np.flatnonzero(np.asarray(tl.frames["lap"][:, column]) == lap)
     if len(frames) == 0:
         raise HTTPException(404, f"{driver} has no telemetry for lap {lap}")
@@ -207,9 +210,12 @@ async def chunk(
         raise HTTPException(
             404, f"chunk {index} out of range: this session has 0 to {n_chunks - 1}"
         )
-    payloads = await asyncio.to_thread(
-        state.chunks.get_chunk, session.id, session.timeline, chosen, rate, index
-    )
+    try:
+        payloads = await asyncio.to_thread(
+            state.chunks.get_chunk, session.id, session.timeline, chosen, rate, index
+        )
+    except DamagedTimeline as exc:
+        raise _damaged(state, session, exc) from None
     # Per-frame codecs: msgpack messages concatenate into a stream; JSON becomes NDJSON.
     body = payloads[0] if not chosen.per_frame else _join(chosen.name, payloads)
     etag = f'"{xxhash.xxh3_128_hexdigest(body)}"'
@@ -218,6 +224,25 @@ async def chunk(
         return Response(status_code=304, headers=headers)
     media = "application/x-ndjson" if chosen.name == "json" else chosen.media_type
     return Response(body, media_type=media, headers=headers)
+
+
+def _check_whole(request: Request, session: LoadedSession) -> None:
+    """Before reading whole columns of a mapped file: is the file still whole?"""
+    verify = session.timeline.verify_frames
+    if verify is not None:
+        try:
+            verify(0, 0)
+        except DamagedTimeline as exc:
+            raise _damaged(_state(request), session, exc) from None
+
+
+def _damaged(state: ServerState, session: LoadedSession, exc: DamagedTimeline) -> HTTPException:
+    state.damaged(session, exc)
+    return HTTPException(
+        503,
+        "this session's cache file was damaged: it is being rebuilt, open it again",
+        headers={"Retry-After": "5"},
+    )
 
 
 def _join(codec: str, payloads: list[bytes]) -> bytes:

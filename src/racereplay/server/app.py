@@ -38,6 +38,7 @@ def create_app(settings: Settings | None = None, builder: Builder | None = None)
         # collector's full passes, which otherwise stall every viewer at once.
         gc.freeze()
         logs.install()
+        state.remove_partial_files()
         state.registry.start()
         state.loop_lag.start()
         state.gc_pauses.install()

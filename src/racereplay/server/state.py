@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 from racereplay.codec import CODEC_NAMES, ChunkCache, get_codec
@@ -12,7 +15,11 @@ from racereplay.server.looplag import GcPauses, LoopLagMonitor
 from racereplay.server.protocol import CLIENT_CONSTANTS, PROTOCOL_VERSION
 from racereplay.server.settings import Settings
 from racereplay.server.wire import WireChunks, jsonable
-from racereplay.sources import BadOption, SessionNotFound, SessionRef
+from racereplay.sources import BadOption, Progress, SessionNotFound, SessionRef
+from racereplay.store.cache import cache_path, default_cache_dir, prune_cache, remove_partial_files
+from racereplay.timeline.model import DamagedTimeline, Timeline
+
+log = logging.getLogger(__name__)
 
 
 class SessionRejected(ValueError):
@@ -31,8 +38,9 @@ class ServerState:
         self.settings = settings
         self.version = str(__version__)
         self.catalogue = Catalogue(settings)
+        self._builder = builder or cache_builder(settings.cache_dir, settings.build_mode)
         self.registry = Registry(
-            builder or cache_builder(settings.cache_dir, settings.build_mode),
+            self._build_within_budget,
             max_builds=settings.max_builds,
             memory_budget=settings.memory_budget_mb << 20,
             idle_seconds=settings.idle_seconds,
@@ -53,6 +61,36 @@ class ServerState:
         self.loop_lag = LoopLagMonitor()
         self.gc_pauses = GcPauses()
         self.viewers = 0  # open WebSocket connections
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.settings.cache_dir or default_cache_dir()
+
+    async def _build_within_budget(self, ref: SessionRef, progress: Progress) -> Timeline:
+        """Build (or open), then delete the least recently used store files over the disk
+        budget, sparing the files of every session held."""
+        timeline = await self._builder(ref, progress)
+        held = [s.ref for s in self.registry.held_sessions()] + [ref]
+        keep = {cache_path(r, self.cache_dir) for r in held}
+        budget = self.settings.cache_budget_mb << 20
+        removed = await asyncio.to_thread(prune_cache, self.cache_dir, budget, keep)
+        if removed:
+            log.info(
+                "cache over %d MB: removed %d least recently used files", budget >> 20, len(removed)
+            )
+        return timeline
+
+    def remove_partial_files(self) -> None:
+        """Temporary files a killed build left behind (call at start-up)."""
+        if self.cache_dir.is_dir():
+            for path in remove_partial_files(self.cache_dir):
+                log.warning("removed a partial file left by an interrupted build: %s", path.name)
+
+    def damaged(self, session: LoadedSession, exc: DamagedTimeline) -> None:
+        """The session's file was damaged under us: let go of it everywhere; the next
+        open finds the file damaged, deletes it and builds the session again."""
+        log.warning("session %s is damaged, unloading it: %s", session.id, exc)
+        self.registry.unload(session.id)
 
     def _drop_metadata(self, session_id: str) -> None:
         self._metadata.pop(session_id, None)

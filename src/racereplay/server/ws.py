@@ -53,6 +53,7 @@ from racereplay.server.protocol import (
 from racereplay.server.state import ServerState, SessionRejected
 from racereplay.server.transport import abort_transport, origin_allowed
 from racereplay.server.wire import Message, packb
+from racereplay.timeline.model import DamagedTimeline
 
 log = logging.getLogger(__name__)
 
@@ -340,7 +341,14 @@ class Watch:
         return float(self._frame_of_lap(int(command.value)))
 
     def _frame_of_lap(self, lap: int) -> int:
-        leader_lap = np.asarray(self.session.timeline.frames["leader_lap"])
+        tl = self.session.timeline
+        if tl.verify_frames is not None:
+            try:
+                tl.verify_frames(0, 0)  # the file is whole: its pages can be read
+            except DamagedTimeline as exc:
+                self._damaged(exc)
+                raise CommandError("session_damaged", str(exc)) from None
+        leader_lap = np.asarray(tl.frames["leader_lap"])
         top = int(np.max(leader_lap)) if len(leader_lap) else 0
         if not 1 <= lap <= top:
             raise CommandError("bad_value", f"no lap {lap} in this session: use 1 to {top}")
@@ -398,7 +406,11 @@ class Watch:
             generation, codec, rate = self.generation, self.codec, self.rate
             wire = self.state.wire
             cached = wire.cached(self.session.id, codec.name, rate, self.next_chunk)
-            messages = cached or await wire.messages(self.session, codec, rate, self.next_chunk)
+            try:
+                messages = cached or await wire.messages(self.session, codec, rate, self.next_chunk)
+            except DamagedTimeline as exc:
+                self._damaged(exc)
+                return math.inf
             if generation != self.generation:
                 continue  # a command moved the clock or changed quality while we encoded
             if not self.queue.room_for(len(messages)):
@@ -410,6 +422,12 @@ class Watch:
             self.queue.put_data(messages)
             self.next_chunk += 1
             wire.prefetch(self.session, codec, rate, self.next_chunk)
+
+    def _damaged(self, exc: DamagedTimeline) -> None:
+        self.state.damaged(self.session, exc)
+        message = "this session's cache file was damaged: it is being rebuilt, reconnect"
+        self.connection.error("session_damaged", message)
+        self.connection.close_soon(CLOSE_TRY_LATER, message)
 
     def _skip_forward(self, position: float) -> float:
         """The client is not keeping up: drop what it missed, maybe lower the rate, maybe close."""
