@@ -1,52 +1,48 @@
-"""Shared fixtures. Real data is read in place from ../shared/data, never copied here."""
+"""Shared fixtures. Real data is read in place from ../shared/data, never copied here
+(its paths: racereplay.bench.shared_data)."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
+from racereplay.bench import shared_data
 from racereplay.model import RawSession
 from racereplay.timeline.model import Timeline
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
-SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
-TI_EVENT = SHARED_DATA / "tracinginsights" / "2025" / "Australian Grand Prix"
-FF1_CACHE = SHARED_DATA / "fastf1" / "cache"
-FF1_HTTP_CACHE = SHARED_DATA / "fastf1" / "http_cache"
 
-
-def _need(path: Path) -> Path:
-    if not path.exists():
-        pytest.skip(f"real data not found at {path} (see ../shared/data/README.md)")
+def need_shared_data(path: Path, *more: Path) -> Path:
+    """`path`, once it and `more` (under `shared_data.ROOT`) are there; else skip the
+    test with a message naming the missing path and ../shared/data/README.md."""
+    why = shared_data.missing(path, *more)
+    if why:
+        pytest.skip(why)
     return path
 
 
 @pytest.fixture(scope="session")
 def ti_race_dir() -> Path:
     """The 2025 Australian GP race in the TracingInsights layout."""
-    return _need(TI_EVENT / "Race")
+    return need_shared_data(shared_data.AUS_RACE.path)
 
 
 @pytest.fixture(scope="session")
 def ti_quali_dir() -> Path:
-    return _need(TI_EVENT / "Qualifying")
+    return need_shared_data(shared_data.AUS_QUALIFYING.path)
 
 
 @pytest.fixture(scope="session")
 def ff1_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A writable copy of the FastF1 cache of the same race (FastF1 writes into its cache)."""
-    _need(FF1_CACHE)
+    need_shared_data(shared_data.FASTF1_CACHE)
     pytest.importorskip("fastf1", reason="FastF1 is an optional extra: pip install -e .[fastf1]")
-    target = tmp_path_factory.mktemp("ff1cache")
-    shutil.copytree(FF1_CACHE, target, dirs_exist_ok=True)
-    return target
+    return shared_data.copy_fastf1_cache(tmp_path_factory.mktemp("ff1cache"))
 
 
 @pytest.fixture(scope="session")
 def ff1_http_cache_dir() -> Path:
-    return _need(FF1_HTTP_CACHE)
+    return need_shared_data(shared_data.FASTF1_HTTP_CACHE)
 
 
 @pytest.fixture(scope="session")

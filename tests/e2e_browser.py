@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from racereplay.bench import shared_data
 from racereplay.bench.frontend import (  # noqa: F401 (re-exported for the tests)
     CHROMIUM,
     STATIC_INDEX,
@@ -20,7 +21,7 @@ from racereplay.bench.frontend import (  # noqa: F401 (re-exported for the tests
     rr,
     wait_ready,
 )
-from racereplay.bench.server import serve_process
+from racereplay.server.process import serve_process
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = PROJECT_ROOT / "artifacts" / "e2e"
@@ -35,16 +36,18 @@ def require_browser() -> None:
         pytest.skip(f"the web client is not built ({STATIC_INDEX} missing): run `make web`")
 
 
+# What `real_data_options()` serves; `need_shared_data(*REAL_DATA)` skips without it.
+REAL_DATA = (shared_data.TRACINGINSIGHTS, shared_data.FASTF1_CACHE, shared_data.FASTF1_HTTP_CACHE)
+
+
 def real_data_options() -> list[str]:
     """`serve` options for the real data in ../shared/data ([] when it is absent)."""
-    from conftest import FF1_CACHE, FF1_HTTP_CACHE, SHARED_DATA
-
-    ti = SHARED_DATA / "tracinginsights"
-    if not (ti.exists() and FF1_CACHE.exists() and FF1_HTTP_CACHE.exists()):
+    if shared_data.missing(*REAL_DATA):
         return []
     return [
-        *("--data", str(ti), "--fastf1-cache", str(FF1_CACHE)),
-        *("--fastf1-http-cache", str(FF1_HTTP_CACHE), "--offline"),
+        *("--data", str(shared_data.TRACINGINSIGHTS)),
+        *("--fastf1-cache", str(shared_data.FASTF1_CACHE)),
+        *("--fastf1-http-cache", str(shared_data.FASTF1_HTTP_CACHE), "--offline"),
     ]
 
 

@@ -8,10 +8,13 @@ import json
 
 import numpy as np
 import pytest
-from test_codec_support import check_round_trip, landed, make_timeline
+from factories import circuit_timeline
+from test_codec_support import check_round_trip
 
 from racereplay.codec import RATES, decode_chunk, get_codec, varint
 from racereplay.codec.compact import HEADER
+from racereplay.sources.demo import simulate
+from racereplay.timeline.build import build_timeline
 from racereplay.timeline.model import Timeline
 
 CODEC = get_codec("compact")
@@ -19,17 +22,16 @@ CODEC = get_codec("compact")
 
 @pytest.fixture(scope="session")
 def synthetic() -> Timeline:
-    return make_timeline()
+    return circuit_timeline()
 
 
 @pytest.fixture(scope="session")
 def demo_timeline() -> Timeline:
-    simulate = landed("racereplay.sources.demo", "simulate")
-    build_timeline = landed("racereplay.timeline.build", "build_timeline")
     return build_timeline(simulate())
 
 
-@pytest.fixture(scope="session", params=["synthetic", "demo"])
+# Every chunk of the whole demo race at every rate: ~35 s, so outside `make test-fast`.
+@pytest.fixture(scope="session", params=["synthetic", pytest.param("demo", marks=pytest.mark.slow)])
 def timeline(request: pytest.FixtureRequest) -> Timeline:
     return request.getfixturevalue("synthetic" if request.param == "synthetic" else "demo_timeline")
 
@@ -109,16 +111,16 @@ def test_every_event_is_in_exactly_one_chunk_at_every_rate(synthetic: Timeline) 
         seen = []
         for index in range(CODEC.n_chunks(synthetic)):
             seen += [
-                e["t"] for e in decode_chunk(CODEC.encode_chunk(synthetic, rate, index)[0]).events
+                e["time"] for e in decode_chunk(CODEC.encode_chunk(synthetic, rate, index)[0]).events
             ]
         assert seen == expected
     first = decode_chunk(CODEC.encode_chunk(synthetic, 25, 0)[0]).events
-    assert first[0]["kind"] == "message" and first[0]["t"] < synthetic.t0
+    assert first[0]["kind"] == "message" and first[0]["time"] < synthetic.t0
     assert any(e["data"].get("lap_time", 0) is None for e in first), "NaN must travel as null"
 
 
 def test_same_input_same_bytes(synthetic: Timeline) -> None:
-    again = make_timeline()
+    again = circuit_timeline()
     for rate in RATES:
         assert CODEC.encode_chunk(synthetic, rate, 3) == CODEC.encode_chunk(again, rate, 3)
 

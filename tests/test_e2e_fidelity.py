@@ -20,8 +20,9 @@ from urllib.parse import quote
 
 import httpx
 import pytest
-from conftest import SHARED_DATA
+from conftest import need_shared_data
 from e2e_browser import (
+    REAL_DATA,
     browser,
     build_session,
     open_page,
@@ -32,15 +33,17 @@ from e2e_browser import (
     shot,
 )
 
+from racereplay.bench import shared_data
+
 pytestmark = pytest.mark.e2e
 
 DEMO = "demo?cars=20&laps=3"
 # This seed's 60-lap race laps its backmarkers from about lap 35 (found by building it).
 LAPPED_DEMO = "demo?seed=3&cars=20&laps=60"
 QUALIFYING = "demo?session=qualifying"
-CHINA = "tracinginsights:2025/Chinese Grand Prix/Race"
-AUS_QUALIFYING = "tracinginsights:2025/Australian Grand Prix/Qualifying"
-AUS_FP1 = "tracinginsights:2025/Australian Grand Prix/Practice 1"
+CHINA = shared_data.CHN_RACE.name
+AUS_QUALIFYING = shared_data.AUS_QUALIFYING.name
+AUS_FP1 = shared_data.AUS_PRACTICE_1.name
 ROW_PX = 26  # leaderboard.ts
 MINUS = "\N{MINUS SIGN}"  # the sign of times before the start
 
@@ -57,11 +60,6 @@ def chromium() -> Iterator[Any]:
     require_browser()
     with browser() as b:
         yield b
-
-
-def _need_real_data() -> None:
-    if not real_data_options():
-        pytest.skip(f"real data not found under {SHARED_DATA} (see ../shared/data/README.md)")
 
 
 def _session(server: str, name: str) -> tuple[str, dict[str, Any]]:
@@ -105,7 +103,7 @@ def _board(page: Any) -> list[dict[str, Any]]:
 
 
 def test_data_notes_list_every_problem_and_stay_dismissed(server: str, chromium: Any) -> None:
-    _need_real_data()
+    need_shared_data(*REAL_DATA)
     _, meta = _session(server, CHINA)
     problems = meta["problems"]
     assert problems, "the Chinese race (partial FastF1 cache) should report what it lacks"
@@ -415,7 +413,7 @@ def test_qualifying_elimination_zone_and_knocked_out(server: str, chromium: Any)
 
 
 def test_unsplit_qualifying_says_so(server: str, chromium: Any) -> None:
-    _need_real_data()
+    need_shared_data(*REAL_DATA)
     _, meta = _session(server, AUS_QUALIFYING)
     assert meta["info"]["kind"] == "qualifying"
     page = open_page(chromium, _url(server, AUS_QUALIFYING))
@@ -434,7 +432,7 @@ def test_unsplit_qualifying_says_so(server: str, chromium: Any) -> None:
 
 
 def test_practice_red_flags_are_bands_on_the_seek_bar(server: str, chromium: Any) -> None:
-    _need_real_data()
+    need_shared_data(*REAL_DATA)
     sid, meta = _session(server, AUS_FP1)
     events = httpx.get(f"{server}/api/sessions/{sid}/events", timeout=30).json()["events"]
     status = sorted((e for e in events if e["kind"] == "track_status"), key=lambda e: e["time"])

@@ -16,8 +16,9 @@ from urllib.parse import quote
 
 import httpx
 import pytest
-from conftest import SHARED_DATA
+from conftest import need_shared_data
 from e2e_browser import (
+    REAL_DATA,
     VIEWPORT,
     browser,
     build_session,
@@ -33,10 +34,12 @@ from e2e_browser import (
     wait_ready,
 )
 
+from racereplay.bench import shared_data
+
 pytestmark = pytest.mark.e2e
 
 DEMO = "demo?cars=20&laps=3"
-REAL_RACE = "tracinginsights:2025/Australian Grand Prix/Race"
+REAL_RACE = shared_data.AUS_RACE.name
 # Official classification of the 2025 Australian GP (../shared/data/README.md).
 OFFICIAL_TOP10 = ["NOR", "VER", "RUS", "ANT", "ALB", "STR", "HUL", "LEC", "PIA", "HAM"]
 
@@ -56,8 +59,7 @@ def demo(server: str) -> str:
 
 @pytest.fixture(scope="module")
 def real_race(server: str) -> str:
-    if not real_data_options():
-        pytest.skip(f"real data not found under {SHARED_DATA} (see ../shared/data/README.md)")
+    need_shared_data(*REAL_DATA)
     return build_session(server, REAL_RACE)
 
 
@@ -101,8 +103,7 @@ def test_picker_lists_the_demo(server: str, chromium: Any) -> None:
 def test_picker_browses_a_fastf1_season_and_opens_a_race(server: str, chromium: Any) -> None:
     """The FastF1 schedule (real FastF1, offline from ../shared/data) lists the season;
     its Race opens with FastF1 timing and the data folder's telemetry."""
-    if not real_data_options():
-        pytest.skip(f"real data not found under {SHARED_DATA} (see ../shared/data/README.md)")
+    need_shared_data(*REAL_DATA)
     page = chromium.new_page(viewport=VIEWPORT)
     page.goto(server)
     page.wait_for_selector("#picker .fastf1:not([hidden])")

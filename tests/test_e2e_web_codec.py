@@ -7,6 +7,7 @@ client's own decoder, and every value must match the Python decoder's.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import subprocess
@@ -14,14 +15,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from factories import random_timeline
 
-from racereplay.model import Driver, SessionInfo, SessionKind
-from racereplay.timeline.model import (
-    DRIVER_CHANNELS,
-    SESSION_CHANNELS,
-    Event,
-    Timeline,
-)
+from racereplay.model import Driver
+from racereplay.timeline.model import Event, Timeline
 
 WEB = Path(__file__).resolve().parents[1] / "web"
 N_FRAMES = 137  # not a multiple of a chunk: the last chunk is partial
@@ -29,30 +26,19 @@ DRIVERS = [Driver("AAA", "1", "Team A", "#ff0000"), Driver("BBB", "2", "Team B",
 
 
 def _timeline() -> Timeline:
-    rng = np.random.default_rng(5)
-    n, d = N_FRAMES, len(DRIVERS)
-    frames: dict[str, np.ndarray] = {}
-    for name, dtype in DRIVER_CHANNELS.items():
-        if dtype.kind == "f":
-            values = np.cumsum(rng.normal(0, 30, (n, d)), axis=0) + 1000
-        else:
-            info = np.iinfo(dtype)
-            values = rng.integers(0, min(int(info.max), 300) + 1, (n, d))
-        frames[name] = values.astype(dtype)
+    timeline = random_timeline(N_FRAMES, seed=5, values="walk", cars=DRIVERS, t0=3600.0)
+    frames = timeline.frames
     frames["x"][10:20, 0] = np.nan  # a car with no position for a while
     frames["y"][10:20, 0] = np.nan
     frames["gap"][:, 0] = np.nan  # the leader has no gap
     frames["x"][40, 1] = -190_000.0  # a jump big enough to wrap the order-2 residuals
-    for name, dtype in SESSION_CHANNELS.items():
-        frames[name] = rng.integers(1, 8, n).astype(dtype)
     events = [
         Event(
             3601.0, "lap", "AAA", {"lap": 1, "lap_time": 91.5, "sectors": [30.1, float("nan"), 31]}
         ),
         Event(3604.2, "message", None, {"message": "GREEN LIGHT"}),
     ]
-    info = SessionInfo(2025, "Test Grand Prix", "Race", SessionKind.RACE, total_laps=3)
-    return Timeline(info, DRIVERS, 3600.0, 25, frames, events, [], [], None)
+    return dataclasses.replace(timeline, events=events)
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +83,7 @@ def test_typescript_decoder_matches_python(node: str, tmp_path: Path) -> None:
             py = values.astype(np.float64).reshape(len(want.frames), -1).reshape(ts.shape)
             np.testing.assert_allclose(ts, py, rtol=0, atol=1e-3, err_msg=name, equal_nan=True)
         assert [(e["time"], e["kind"], e["driver"]) for e in got["events"]] == [
-            (e["t"], e["kind"], e["driver"]) for e in want.events
+            (e["time"], e["kind"], e["driver"]) for e in want.events
         ]
     # The missing stretch really decodes as missing, and values round-trip the timeline.
     first = decoded[0]

@@ -13,15 +13,10 @@ from typing import Any
 
 import numpy as np
 import pytest
+from conftest import need_shared_data
 
-from racereplay.bench.fidelity import (
-    REFERENCE_MODE,
-    SHARED_DATA,
-    SHARED_SESSIONS,
-    SharedSession,
-    out_of_the_race,
-    stops_agreement,
-)
+from racereplay.bench.fidelity import REFERENCE_MODE, out_of_the_race, stops_agreement
+from racereplay.bench.shared_data import SHARED_SESSIONS, SharedSession
 from racereplay.timeline.model import DriverStatus, EventKind, Timeline
 
 pytestmark = pytest.mark.realdata
@@ -43,8 +38,7 @@ def built() -> dict[tuple[str, str], tuple[Timeline, dict[str, Any]]]:
 def _build(
     cache: dict[tuple[str, str], tuple[Timeline, dict[str, Any]]], session: SharedSession, mode: str
 ) -> tuple[Timeline, dict[str, Any]]:
-    if not (SHARED_DATA / "tracinginsights" / session.folder).is_dir():
-        pytest.skip(f"real data not found at {SHARED_DATA} (see ../shared/data/README.md)")
+    need_shared_data(session.path)
     if mode != "archive":
         pytest.importorskip(
             "fastf1", reason="FastF1 is an optional extra: pip install -e .[fastf1]"
@@ -200,9 +194,7 @@ def partial_archive(tmp_path_factory: pytest.TempPathFactory) -> str:
     import json
     import shutil
 
-    source = SHARED_DATA / "tracinginsights" / SHARED_SESSIONS[3].folder
-    if not source.is_dir():
-        pytest.skip(f"real data not found at {source} (see ../shared/data/README.md)")
+    source = need_shared_data(SHARED_SESSIONS[3].path)
     folder = tmp_path_factory.mktemp("partial") / "2025" / "Chinese Grand Prix" / "Race"
     shutil.copytree(source, folder)
     (folder / "VER" / "1_tel.json.gz").unlink()

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import os
 import socket
 import time
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -445,11 +447,14 @@ def test_an_evicted_session_leaves_no_cache_holding_it(tmp_path: Path) -> None:
         for codec in ("json", "msgpack", "compact"):
             await state.wire.messages(session, get_codec(codec), 25, 0)
         state.metadata(session)
-        assert state.chunks.stats.entries and state.wire._entries and state.wire._events
+        assert state.chunks.stats.entries and state.wire._entries
+        timeline = weakref.ref(session.timeline)
         del session
         assert state.registry.evict(now=time.monotonic() + 10_000) == [ref.key]
         assert state.chunks.stats.entries == 0
-        assert not state.wire._entries and not state.wire._events and not state._metadata
+        assert not state.wire._entries and not state._metadata
+        gc.collect()
+        assert timeline() is None  # nothing holds the session's arrays (or their map)
 
     asyncio.run(scenario())
 

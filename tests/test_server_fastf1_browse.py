@@ -11,9 +11,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import FF1_CACHE, FF1_HTTP_CACHE, TI_EVENT
+from conftest import need_shared_data
 from test_server_support import ToyBuilder, running_server
 
+from racereplay.bench import shared_data
 from racereplay.server.catalogue import Catalogue, SessionForbidden
 from racereplay.server.settings import Settings
 from racereplay.sources import SessionNotFound, load
@@ -72,14 +73,13 @@ def test_with_browsing_off_only_the_configured_sessions_open() -> None:
 
 @pytest.fixture(scope="module")
 def offline_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
-    if not (FF1_CACHE.exists() and FF1_HTTP_CACHE.exists()):
-        pytest.skip(f"FastF1 caches not found under {FF1_CACHE.parent} (../shared/data/README.md)")
+    need_shared_data(shared_data.FASTF1_CACHE, shared_data.FASTF1_HTTP_CACHE)
     pytest.importorskip("fastf1", reason="FastF1 is an optional extra: pip install -e .[fastf1]")
     settings = Settings(
         cache_dir=tmp_path_factory.mktemp("cache"),
         static_dir=tmp_path_factory.mktemp("no-client"),
-        fastf1_cache=FF1_CACHE,
-        fastf1_http_cache=FF1_HTTP_CACHE,
+        fastf1_cache=shared_data.FASTF1_CACHE,
+        fastf1_http_cache=shared_data.FASTF1_HTTP_CACHE,
         offline=True,
     )
     with (
@@ -120,7 +120,7 @@ def test_the_browsed_race_loads_with_local_telemetry(
 ) -> None:
     """What the picker opens: FastF1 timing from the caches, telemetry from the TI folder."""
     settings = Settings(
-        data_dirs=(TI_EVENT.parent.parent,),
+        data_dirs=(need_shared_data(shared_data.TRACINGINSIGHTS),),
         fastf1_cache=ff1_cache_dir,
         fastf1_http_cache=ff1_http_cache_dir,
         offline=True,

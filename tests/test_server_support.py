@@ -19,9 +19,9 @@ import msgpack
 import numpy as np
 import uvicorn
 
-from racereplay.bench.server import free_port
 from racereplay.model import Driver, SessionInfo, SessionKind
 from racereplay.server.app import create_app, uvicorn_config_options
+from racereplay.server.process import free_port
 from racereplay.server.settings import Settings
 from racereplay.sources import Progress, SessionRef
 from racereplay.timeline.model import (

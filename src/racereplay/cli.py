@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -74,16 +73,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _add_serve_options(serve: argparse.ArgumentParser) -> None:
-    # The server package may add its own options through `add_arguments(parser)`.
-    if importlib.util.find_spec("racereplay.server.app") is None:
-        return
-    from racereplay.server import app
+    # The server package adds its own options.
+    from racereplay.server.app import add_arguments
 
-    add_arguments: Callable[[argparse.ArgumentParser], None] | None = getattr(
-        app, "add_arguments", None
-    )
-    if add_arguments is not None:
-        add_arguments(serve)
+    add_arguments(serve)
 
 
 def _cache_dir(args: argparse.Namespace) -> Path:
@@ -104,8 +97,6 @@ def _cache_dir(args: argparse.Namespace) -> Path:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    if importlib.util.find_spec("racereplay.server.app") is None:
-        raise UsageError("the server is not part of this install (racereplay.server.app missing)")
     from racereplay.server.app import serve
 
     return int(serve(args) or 0)
@@ -151,25 +142,18 @@ def _open_with_progress_bar(ref: SessionRef, folder: Path, workers: int | None =
 
 
 def _inspect(args: argparse.Namespace) -> int:
+    from racereplay.codec import jsonable
     from racereplay.timeline.summary import summarize
 
     ref = SessionRef.parse(args.session)
     timeline = _open_with_progress_bar(ref, _cache_dir(args))
     summary = summarize(timeline)
     if args.json:
-        json.dump(summary, sys.stdout, indent=2, default=_jsonable)
+        json.dump(jsonable(summary), sys.stdout, indent=2)
         print()
     else:
         print(_readable(ref, summary))
     return 0
-
-
-def _jsonable(value: Any) -> Any:
-    if hasattr(value, "item"):  # numpy scalars
-        return value.item()
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
 def _readable(ref: SessionRef, summary: dict[str, Any]) -> str:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import pickle
-import shutil
 import statistics
 import subprocess
 import sys
@@ -21,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from racereplay.bench import shared_data
 from racereplay.bench.report import BenchOptions, BenchResult, Target
 from racereplay.sources import SessionRef
 from racereplay.store.format import read_timeline, write_timeline
@@ -28,12 +28,6 @@ from racereplay.timeline.model import Timeline
 from racereplay.timeline.resample import default_workers
 
 TITLE = "Build and store"
-
-PROJECT_ROOT = Path(__file__).resolve().parents[3]
-SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
-TI_RACE = SHARED_DATA / "tracinginsights" / "2025" / "Australian Grand Prix" / "Race"
-FF1_CACHE = SHARED_DATA / "fastf1" / "cache"
-FF1_HTTP_CACHE = SHARED_DATA / "fastf1" / "http_cache"
 
 COLD_BUILD_TARGET = Target.at_most(3.0)
 WARM_OPEN_TARGET_MS = Target.at_most(50.0)
@@ -44,15 +38,18 @@ NAIVE_SAMPLE_FRAMES = 10_000
 
 def real_race_session(scratch: Path) -> str | None:
     """The real race's name, with a private copy of the FastF1 cache (FastF1 writes to it)."""
-    if not (TI_RACE.is_dir() and FF1_CACHE.is_dir() and FF1_HTTP_CACHE.is_dir()):
+    race = shared_data.AUS_RACE.path
+    if shared_data.missing(race, shared_data.FASTF1_CACHE, shared_data.FASTF1_HTTP_CACHE):
         return None
-    ff1_cache = scratch / "fastf1-cache"
-    shutil.copytree(FF1_CACHE, ff1_cache, dirs_exist_ok=True)
+    ff1_cache = shared_data.copy_fastf1_cache(scratch / "fastf1-cache")
     return str(
         SessionRef(
             "tracinginsights",
-            str(TI_RACE),
-            {"fastf1_cache": str(ff1_cache), "fastf1_http_cache": str(FF1_HTTP_CACHE)},
+            str(race),
+            {
+                "fastf1_cache": str(ff1_cache),
+                "fastf1_http_cache": str(shared_data.FASTF1_HTTP_CACHE),
+            },
         )
     )
 
@@ -73,7 +70,9 @@ def run(options: BenchOptions) -> BenchResult:
         scratch = Path(scratch_name)
         session = options.session or real_race_session(scratch)
         if session is None:
-            result.notes.append(f"real race not found at {TI_RACE}: measured the demo instead")
+            result.notes.append(
+                f"real race not found at {shared_data.AUS_RACE.path}: measured the demo instead"
+            )
             session = "demo"
         result.notes.append(f"session: `{session}`")
         # The timeline is dropped before the memory probes, so they do not compete with it.

@@ -10,17 +10,13 @@ telemetry with FastF1 timing).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
+from racereplay.bench import shared_data
 from racereplay.bench.report import BenchOptions, BenchResult, Target
-from racereplay.sources import SessionRef
+from racereplay.bench.shared_data import SharedSession
 
 TITLE = "Fidelity on every shared session"
-
-PROJECT_ROOT = Path(__file__).resolve().parents[3]
-SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
 
 MOTION_TARGET = Target.at_least(0.99)
 TRACK_LINE_TARGET_M = Target.at_most(20.0)
@@ -31,52 +27,6 @@ ORDER_TARGET = Target.at_least(0.99)
 
 MODES = ("archive", "archive+fastf1", "fastf1")
 REFERENCE_MODE = "archive+fastf1"
-
-
-@dataclass(frozen=True)
-class SharedSession:
-    label: str  # "aus-race"
-    folder: str  # under tracinginsights/
-    fastf1: str | None  # "2025/Australia/R"; None: no FastF1 cache of it
-    race: bool
-
-    def refs(self, data: Path = SHARED_DATA) -> dict[str, str]:
-        """Session name of each source mode this session allows."""
-        folder = str(data / "tracinginsights" / self.folder)
-        refs = {"archive": str(SessionRef("tracinginsights", folder, {}))}
-        if self.fastf1 is not None:
-            caches = {
-                "fastf1_cache": str(data / "fastf1" / "cache"),
-                "fastf1_http_cache": str(data / "fastf1" / "http_cache"),
-                "offline": "1",
-            }
-            refs["archive+fastf1"] = str(SessionRef("tracinginsights", folder, caches))
-            refs["fastf1"] = str(
-                SessionRef(
-                    "fastf1",
-                    self.fastf1,
-                    {
-                        "cache": caches["fastf1_cache"],
-                        "http_cache": caches["fastf1_http_cache"],
-                        "offline": "1",
-                    },
-                )
-            )
-        return refs
-
-
-SHARED_SESSIONS = (
-    SharedSession("aus-race", "2025/Australian Grand Prix/Race", "2025/Australia/R", True),
-    SharedSession("aus-qualifying", "2025/Australian Grand Prix/Qualifying", None, False),
-    SharedSession(
-        "aus-practice-1", "2025/Australian Grand Prix/Practice 1", "2025/Australia/FP1", False
-    ),
-    SharedSession("chn-race", "2025/Chinese Grand Prix/Race", "2025/China/R", True),
-)
-
-
-def available(data: Path = SHARED_DATA) -> list[SharedSession]:
-    return [s for s in SHARED_SESSIONS if (data / "tracinginsights" / s.folder).is_dir()]
 
 
 def stops_agreement(
@@ -103,20 +53,20 @@ def out_of_the_race(summary: dict[str, Any]) -> dict[str, int]:
     return {**summary["retirements"], **dict.fromkeys(summary["did_not_start"], 1)}
 
 
-def summaries(session: SharedSession, data: Path = SHARED_DATA) -> dict[str, dict[str, Any]]:
+def summaries(session: SharedSession) -> dict[str, dict[str, Any]]:
     """`racereplay inspect --json` of each mode of a session, built (and not cached)."""
     from racereplay.sources import load
     from racereplay.timeline.build import build_timeline
     from racereplay.timeline.summary import summarize
 
-    return {mode: summarize(build_timeline(load(ref))) for mode, ref in session.refs(data).items()}
+    return {mode: summarize(build_timeline(load(ref))) for mode, ref in session.refs().items()}
 
 
 def run(options: BenchOptions) -> BenchResult:
     result = BenchResult()
-    found = available()
+    found = shared_data.available()
     if not found:
-        result.notes.append(f"no shared sessions at {SHARED_DATA}: nothing measured")
+        result.notes.append(f"no shared sessions at {shared_data.ROOT}: nothing measured")
         return result
     for session in found:
         by_mode = summaries(session)

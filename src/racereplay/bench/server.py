@@ -21,14 +21,10 @@ import gc
 import json
 import os
 import random
-import shutil
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,19 +33,15 @@ from urllib.parse import urlencode
 import msgpack
 import numpy as np
 
+from racereplay.bench import shared_data
 from racereplay.bench.report import BenchOptions, BenchResult, Target
 from racereplay.server.looplag import LoopLagMonitor
+from racereplay.server.process import serve_process
 from racereplay.server.settings import Settings
 from racereplay.server.ws import LEAD_WALL_SECONDS
 
 TITLE = "Replay server"
 
-PROJECT_ROOT = Path(__file__).resolve().parents[3]
-SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
-TI_ROOT = SHARED_DATA / "tracinginsights"
-REAL_RACE = "tracinginsights:2025/Australian Grand Prix/Race"
-FF1_CACHE = SHARED_DATA / "fastf1" / "cache"
-FF1_HTTP_CACHE = SHARED_DATA / "fastf1" / "http_cache"
 DEMO_RACE = "demo?cars=20&laps=57"
 
 VIEWERS_TARGET = Target.at_least(2500)
@@ -71,17 +63,16 @@ def _settings(scratch: Path, options: BenchOptions) -> tuple[Settings, str]:
     cache = options.cache_dir or scratch / "cache"
     if options.session:
         return Settings(cache_dir=cache, max_demo_laps=1000), options.session
-    if TI_ROOT.is_dir() and FF1_CACHE.is_dir() and FF1_HTTP_CACHE.is_dir():
-        ff1 = scratch / "fastf1-cache"
-        shutil.copytree(FF1_CACHE, ff1, dirs_exist_ok=True)  # FastF1 writes into its cache
+    needs = (shared_data.TRACINGINSIGHTS, shared_data.FASTF1_CACHE, shared_data.FASTF1_HTTP_CACHE)
+    if not shared_data.missing(*needs):
         settings = Settings(
             cache_dir=cache,
-            data_dirs=(TI_ROOT,),
-            fastf1_cache=ff1,
-            fastf1_http_cache=FF1_HTTP_CACHE,
+            data_dirs=(shared_data.TRACINGINSIGHTS,),
+            fastf1_cache=shared_data.copy_fastf1_cache(scratch / "fastf1-cache"),
+            fastf1_http_cache=shared_data.FASTF1_HTTP_CACHE,
             offline=True,
         )
-        return settings, REAL_RACE
+        return settings, shared_data.AUS_RACE.name
     return Settings(cache_dir=cache), DEMO_RACE
 
 
@@ -96,48 +87,6 @@ def _server_args(settings: Settings) -> list[str]:
     if settings.offline:
         args.append("--offline")
     return args
-
-
-def free_port() -> int:
-    """A TCP port free on 127.0.0.1 right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextlib.contextmanager
-def serve_process(args: list[str], log_path: Path) -> Iterator[tuple[int, int]]:
-    """`racereplay serve ARGS` in a child process on a free loopback port, once it
-    answers /api/health; yields (port, pid). Its output goes to `log_path`."""
-    import httpx
-
-    port = free_port()
-    command = [sys.executable, "-m", "racereplay.cli", "serve", "--port", str(port), *args]
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            command,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                with contextlib.suppress(httpx.HTTPError):
-                    if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=2).is_success:
-                        break
-                if proc.poll() is not None:
-                    raise RuntimeError(f"server exited: {log_path.read_text()[-2000:]}")
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"server did not answer /api/health within 60 s: {log_path}")
-                time.sleep(0.1)
-            yield port, proc.pid
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
 
 
 def server_process(

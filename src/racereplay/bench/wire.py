@@ -60,13 +60,14 @@ def measure(
 
 
 def _load_timeline(result: BenchResult, options: BenchOptions, scratch: Path) -> Timeline:
-    from racereplay.bench.build import TI_RACE, real_race_session
+    from racereplay.bench.build import real_race_session
+    from racereplay.bench.shared_data import AUS_RACE
     from racereplay.sources import load
     from racereplay.timeline.build import build_timeline
 
     session = options.session or real_race_session(scratch)
     if session is None:
-        result.notes.append(f"real race not found at {TI_RACE}: measured the demo instead")
+        result.notes.append(f"real race not found at {AUS_RACE.path}: measured the demo instead")
         session = "demo"
     result.notes.append(f"session: `{session}`")
     timeline = build_timeline(load(session))

@@ -5,7 +5,7 @@ See docs/codec.md for the API and the compact byte layout.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -13,11 +13,13 @@ from racereplay.codec.baseline import json_codec, msgpack_codec
 from racereplay.codec.cache import ChunkCache, ChunkKey
 from racereplay.codec.chunking import CHUNK_SECONDS, RATES
 from racereplay.codec.compact import CompactCodec, DecodedChunk, decode_chunk
+from racereplay.codec.envelope import Message, chunk_messages, packb
+from racereplay.codec.events import event_to_dict, jsonable
 from racereplay.timeline.model import Timeline
 
 # Bump when any codec's bytes change for the same timeline: chunk URLs carry it, so an
 # HTTP cache that keeps a chunk "immutable" for a year never serves an outdated encoding.
-WIRE_VERSION = 2
+WIRE_VERSION = 3
 
 
 class Codec(Protocol):
@@ -31,6 +33,8 @@ class Codec(Protocol):
     def chunk_of_frame(self, timeline: Timeline, frame: int) -> int: ...
     def frames_of_chunk(self, timeline: Timeline, rate: int, index: int) -> np.ndarray: ...
     def encode_chunk(self, timeline: Timeline, rate: int, index: int) -> list[bytes]: ...
+    def frame_message(self, head: dict[str, Any], payload: bytes) -> bytes | str: ...
+    def http_body(self, payloads: list[bytes]) -> tuple[bytes, str]: ...
 
 
 class UnknownCodec(ValueError):
@@ -61,7 +65,12 @@ __all__ = [
     "Codec",
     "CompactCodec",
     "DecodedChunk",
+    "Message",
     "UnknownCodec",
+    "chunk_messages",
     "decode_chunk",
+    "event_to_dict",
     "get_codec",
+    "jsonable",
+    "packb",
 ]

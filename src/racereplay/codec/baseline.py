@@ -20,8 +20,8 @@ from racereplay.timeline.model import DRIVER_CHANNELS, SESSION_CHANNELS, Timelin
 _DECIMALS = 3
 
 
-def _column(values: np.ndarray) -> list[Any]:
-    """A channel's values as Python scalars; floats rounded, NaN -> None."""
+def column_values(values: np.ndarray) -> list[Any]:
+    """A channel's values as Python scalars; floats rounded to 3 decimals, NaN -> None."""
     if values.dtype.kind != "f":
         return values.tolist()
     rounded = np.round(values.astype(np.float64), _DECIMALS)
@@ -35,9 +35,12 @@ def frame_dicts(timeline: Timeline, frames: np.ndarray) -> list[dict[str, Any]]:
     codes = [d.code for d in timeline.drivers]
     # Columns are converted once per channel (vectorised); only the dict assembly is per frame.
     driver_columns = {
-        name: [_column(row) for row in timeline.frames[name][frames]] for name in DRIVER_CHANNELS
+        name: [column_values(row) for row in timeline.frames[name][frames]]
+        for name in DRIVER_CHANNELS
     }
-    session_columns = {name: _column(timeline.frames[name][frames]) for name in SESSION_CHANNELS}
+    session_columns = {
+        name: column_values(timeline.frames[name][frames]) for name in SESSION_CHANNELS
+    }
     out = []
     for j, k in enumerate(frames.tolist()):
         drivers = {
@@ -59,6 +62,15 @@ def _json_bytes(frame: dict[str, Any]) -> bytes:
     return json.dumps(frame, separators=(",", ":"), allow_nan=False).encode()
 
 
+def _json_message(head: dict[str, Any], payload: bytes) -> str:
+    # The frame's JSON goes in as it is: one text message, never re-parsed.
+    return json.dumps(head, separators=(",", ":"))[:-1] + ',"payload":' + payload.decode() + "}"
+
+
+def _msgpack_message(head: dict[str, Any], payload: bytes) -> bytes:
+    return msgpack.packb({**head, "payload": payload}, use_bin_type=True)  # type: ignore[no-any-return]
+
+
 def _msgpack_bytes(frame: dict[str, Any]) -> bytes:
     return msgpack.packb(frame, use_bin_type=True)
 
@@ -73,6 +85,8 @@ class PerFrameCodec(chunking.Chunked):
         name: str,
         media_type: str,
         serialise: Callable[[dict[str, Any]], bytes],
+        message: Callable[[dict[str, Any], bytes], bytes | str],
+        stream: tuple[str, bytes],
         chunk_seconds: int = chunking.CHUNK_SECONDS,
         rates: tuple[int, ...] = chunking.RATES,
     ) -> None:
@@ -80,6 +94,16 @@ class PerFrameCodec(chunking.Chunked):
         self.name = name
         self.media_type = media_type
         self._serialise = serialise
+        self._message = message
+        self._stream_type, self._separator = stream
+
+    def frame_message(self, head: dict[str, Any], payload: bytes) -> bytes | str:
+        """One frame's WebSocket message: the envelope `head` around `payload`."""
+        return self._message(head, payload)
+
+    def http_body(self, payloads: list[bytes]) -> tuple[bytes, str]:
+        """A chunk over HTTP: its frames as one stream (NDJSON, or msgpack maps back to back)."""
+        return b"".join(p + self._separator for p in payloads), self._stream_type
 
     def encode_chunk(self, timeline: Timeline, rate: int, index: int) -> list[bytes]:
         frames = self.frames_of_chunk(timeline, rate, index)
@@ -87,8 +111,16 @@ class PerFrameCodec(chunking.Chunked):
 
 
 def json_codec() -> PerFrameCodec:
-    return PerFrameCodec("json", "application/json", _json_bytes)
+    return PerFrameCodec(
+        "json", "application/json", _json_bytes, _json_message, ("application/x-ndjson", b"\n")
+    )
 
 
 def msgpack_codec() -> PerFrameCodec:
-    return PerFrameCodec("msgpack", "application/msgpack", _msgpack_bytes)
+    return PerFrameCodec(
+        "msgpack",
+        "application/msgpack",
+        _msgpack_bytes,
+        _msgpack_message,
+        ("application/msgpack", b""),
+    )

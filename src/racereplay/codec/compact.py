@@ -122,6 +122,12 @@ class CompactCodec(chunking.Chunked):
         super().__init__(chunk_seconds, rates)
         self.level = level
 
+    def frame_message(self, head: dict[str, Any], payload: bytes) -> bytes | str:
+        raise TypeError("compact chunks are sent whole: see envelope.chunk_messages")
+
+    def http_body(self, payloads: list[bytes]) -> tuple[bytes, str]:
+        return payloads[0], self.media_type
+
     def encode_chunk(self, timeline: Timeline, rate: int, index: int) -> list[bytes]:
         frames = self.frames_of_chunk(timeline, rate, index)
         series = [

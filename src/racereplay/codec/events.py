@@ -32,7 +32,7 @@ def jsonable(value: Any) -> Any:
 
 def event_to_dict(event: Event) -> dict[str, Any]:
     return {
-        "t": round(float(event.time), 3),
+        "time": round(float(event.time), 3),
         "kind": event.kind,
         "driver": event.driver,
         "data": jsonable(event.data),

@@ -11,12 +11,12 @@ import xxhash
 from fastapi import APIRouter, HTTPException, Request, Response
 from pydantic import BaseModel, Field
 
-from racereplay.codec import UnknownCodec, get_codec
+from racereplay.codec import UnknownCodec, event_to_dict, get_codec, jsonable
+from racereplay.codec.baseline import column_values
 from racereplay.replay.registry import BuildRefused, BuildState, LoadedSession
 from racereplay.server.catalogue import SessionForbidden
 from racereplay.server.protocol import PROTOCOL_VERSION
 from racereplay.server.state import ServerState, SessionRejected, content_version
-from racereplay.server.wire import event_json, jsonable
 from racereplay.sources import SessionNotFound
 from racereplay.timeline.model import DamagedTimeline
 
@@ -147,15 +147,7 @@ async def results(request: Request, session_id: str) -> Response:
 @router.get("/sessions/{session_id}/events")
 async def events(request: Request, session_id: str) -> Response:
     timeline = _loaded(request, session_id).timeline
-    return _json({"events": jsonable([event_json(e) for e in timeline.events])})
-
-
-def _column(values: np.ndarray) -> list[Any]:
-    if values.dtype.kind == "f":
-        column = np.round(values.astype(np.float64), 3).astype(object)
-        column[np.isnan(values)] = None
-        return column.tolist()  # type: ignore[no-any-return]
-    return values.tolist()  # type: ignore[no-any-return]
+    return _json({"events": [event_to_dict(e) for e in timeline.events]})
 
 
 @router.get("/sessions/{session_id}/telemetry/{driver}/{lap}")
@@ -173,11 +165,11 @@ async def lap_telemetry(request: Request, session_id: str, driver: str, lap: int
     body: dict[str, Any] = {
         "driver": driver,
         "lap": lap,
-        "time": _column(tl.t0 + frames / tl.fps),
-        "lap_time": _column(frames.astype(np.float64) / tl.fps - frames[0] / tl.fps),
+        "time": column_values(tl.t0 + frames / tl.fps),
+        "lap_time": column_values(frames.astype(np.float64) / tl.fps - frames[0] / tl.fps),
     }
     for name in TELEMETRY_CHANNELS:
-        body[name] = _column(np.asarray(tl.frames[name][frames, column]))
+        body[name] = column_values(np.asarray(tl.frames[name][frames, column]))
     return _json(body)
 
 
@@ -216,13 +208,11 @@ async def chunk(
         )
     except DamagedTimeline as exc:
         raise _damaged(state, session, exc) from None
-    # Per-frame codecs: msgpack messages concatenate into a stream; JSON becomes NDJSON.
-    body = payloads[0] if not chosen.per_frame else _join(chosen.name, payloads)
+    body, media = chosen.http_body(payloads)
     etag = f'"{xxhash.xxh3_128_hexdigest(body)}"'
     headers = {"ETag": etag, "Cache-Control": IMMUTABLE}
     if _matches(etag, request.headers.get("if-none-match", "")):
         return Response(status_code=304, headers=headers)
-    media = "application/x-ndjson" if chosen.name == "json" else chosen.media_type
     return Response(body, media_type=media, headers=headers)
 
 
@@ -243,10 +233,6 @@ def _damaged(state: ServerState, session: LoadedSession, exc: DamagedTimeline) -
         "this session's cache file was damaged: it is being rebuilt, open it again",
         headers={"Retry-After": "5"},
     )
-
-
-def _join(codec: str, payloads: list[bytes]) -> bytes:
-    return b"\n".join(payloads) + b"\n" if codec == "json" else b"".join(payloads)
 
 
 def _etags(header: str) -> set[str]:

@@ -8,13 +8,13 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from racereplay.codec import CODEC_NAMES, ChunkCache, get_codec
+from racereplay.codec import CODEC_NAMES, ChunkCache, get_codec, jsonable
 from racereplay.replay.registry import Builder, Listener, LoadedSession, Registry, cache_builder
 from racereplay.server.catalogue import Catalogue, SessionForbidden
 from racereplay.server.looplag import GcPauses, LoopLagMonitor
 from racereplay.server.protocol import CLIENT_CONSTANTS, PROTOCOL_VERSION
 from racereplay.server.settings import Settings
-from racereplay.server.wire import WireChunks, jsonable
+from racereplay.server.wire import WireChunks
 from racereplay.sources import BadOption, Progress, SessionNotFound, SessionRef
 from racereplay.store.cache import cache_path, default_cache_dir, prune_cache, remove_partial_files
 from racereplay.timeline.model import DamagedTimeline, Timeline

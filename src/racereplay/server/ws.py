@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
-from racereplay.codec import Codec, UnknownCodec, get_codec
+from racereplay.codec import Codec, Message, UnknownCodec, get_codec, packb
 from racereplay.replay.player import ClockError, PlaybackClock
 from racereplay.replay.registry import BuildFailed, BuildRefused, LoadedSession, SessionStatus
 from racereplay.server.commands import (
@@ -52,7 +52,6 @@ from racereplay.server.protocol import (
 )
 from racereplay.server.state import ServerState, SessionRejected
 from racereplay.server.transport import abort_transport, origin_allowed
-from racereplay.server.wire import Message, packb
 from racereplay.timeline.model import DamagedTimeline
 
 log = logging.getLogger(__name__)

@@ -1,0 +1,63 @@
+"""`racereplay serve` as a child process on a free loopback port, for benches and tests.
+
+The server runs exactly as a user starts it (the CLI, uvicorn, its own process), so
+what is measured or tested is what is deployed. httpx (a dev extra) polls its health.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+HEALTH_TIMEOUT_SECONDS = 60
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def serve_process(args: list[str], log_path: Path) -> Iterator[tuple[int, int]]:
+    """`racereplay serve ARGS` in a child process on a free loopback port, once it
+    answers /api/health; yields (port, pid). Its output goes to `log_path`."""
+    import httpx
+
+    port = free_port()
+    command = [sys.executable, "-m", "racereplay.cli", "serve", "--port", str(port), *args]
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            command,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        try:
+            deadline = time.monotonic() + HEALTH_TIMEOUT_SECONDS
+            while True:
+                with contextlib.suppress(httpx.HTTPError):
+                    if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=2).is_success:
+                        break
+                if proc.poll() is not None:
+                    raise RuntimeError(f"server exited: {log_path.read_text()[-2000:]}")
+                if time.monotonic() > deadline:
+                    raise RuntimeError(
+                        f"server did not answer /api/health within {HEALTH_TIMEOUT_SECONDS} s: "
+                        f"{log_path}"
+                    )
+                time.sleep(0.1)
+            yield port, proc.pid
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
