@@ -5,12 +5,13 @@
 // retried); the page then re-sends its position so the replay resumes at the same moment.
 
 import { decode, encode } from "@msgpack/msgpack";
+import type { WireCommand } from "./commands";
 import { decodeChunk } from "./codec";
 import { asServerMessage, type FrameBlock, type ServerMessage, unreachable } from "./types";
 
 export type ToWorker =
   | { type: "connect"; url: string }
-  | { type: "command"; command: Record<string, unknown> }
+  | { type: "command"; command: WireCommand }
   | { type: "drop" }; // simulate a dropped link (tests): the worker reconnects
 
 export type FromWorker =

@@ -31,7 +31,6 @@ export interface LapState {
   marks: [SectorMark, SectorMark, SectorMark];
   pits: number;
   outLap: boolean; // on the lap after a pit exit
-  lapsDone: number;
 }
 
 const num = (v: unknown): number => (typeof v === "number" && Number.isFinite(v) ? v : NaN);
@@ -142,7 +141,7 @@ export class LapIndex {
     const d = this.byDriver.get(code);
     const empty: LapState = {
       lastLap: NaN, bestLap: NaN, sectors: [NaN, NaN, NaN],
-      marks: [SectorMark.None, SectorMark.None, SectorMark.None], pits: 0, outLap: false, lapsDone: 0,
+      marks: [SectorMark.None, SectorMark.None, SectorMark.None], pits: 0, outLap: false,
     };
     if (!d) return empty;
     const k = countAtOrBefore(d.end, t);
@@ -161,7 +160,7 @@ export class LapIndex {
       return SectorMark.Normal;
     }) as [SectorMark, SectorMark, SectorMark];
     return {
-      lastLap: d.lapTime[i], bestLap: d.bestSoFar[i], sectors, marks, pits, outLap, lapsDone: k,
+      lastLap: d.lapTime[i], bestLap: d.bestSoFar[i], sectors, marks, pits, outLap,
     };
   }
 }

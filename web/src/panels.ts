@@ -1,5 +1,5 @@
-// The header (lap, clock, track status, weather), the race control feed and the
-// seek bar's markers: small DOM views updated a few times per second, only on change.
+// The header (lap, clock, track status, weather, the link), the race control feed and
+// the seek bar's markers: small DOM views updated a few times per second, only on change.
 // Times read from the start (lights out / green light): before it the header counts
 // down to it and earlier messages show a negative time.
 
@@ -122,4 +122,88 @@ export function markers(events: SessionEvent[], focused: string | null): Marker[
   const fastest = events.filter((e) => e.kind === "lap" && e.data.overall_best).pop();
   if (fastest) out.push({ time: fastest.time, kind: "fastest", label: `Fastest lap: ${fastest.driver}` });
   return out;
+}
+
+/** The seek bar's markers; a click (or N / P) lands `INCIDENT_LEAD` seconds before one. */
+export class SeekMarks {
+  private marks: Marker[] = [];
+
+  /** `onPick` receives the session time to seek to. */
+  constructor(
+    private el: HTMLElement,
+    private events: SessionEvent[],
+    private t0: number,
+    private duration: number,
+    private onPick: (sessionTime: number) => void,
+  ) {}
+
+  /** Draw the markers, the pit stops of the focused driver (`code`) among them. */
+  show(code: string | null): void {
+    const pct = (t: number) => `${(((t - this.t0) / this.duration) * 100).toFixed(3)}%`;
+    this.marks = markers(this.events, code);
+    this.el.replaceChildren(...this.marks.map((m) => {
+      const el = document.createElement("span");
+      el.className = `mark ${m.kind}`;
+      el.title = `${m.label} (click or N / P to jump)`;
+      el.dataset.time = String(m.time);
+      el.addEventListener("click", () => this.onPick(m.time - INCIDENT_LEAD));
+      el.style.left = pct(m.time);
+      if (m.end !== undefined) el.style.width = `calc(${pct(m.end)} - ${pct(m.time)})`;
+      return el;
+    }));
+  }
+
+  /** Where a jump to the next (1) or previous (-1) incident from `sessionTime` lands, or null. */
+  jumpTarget(sessionTime: number, direction: 1 | -1): number | null {
+    const mark = nextIncident(this.marks, sessionTime, direction);
+    return mark ? mark.time - INCIDENT_LEAD : null;
+  }
+}
+
+/** What the link indicator shows. */
+export interface LinkReport {
+  rate: number; // fps of the blocks arriving
+  auto: boolean;
+  linkBytesPerSecond: number; // measured throughput (NaN before a sample)
+  aheadSeconds: number; // wall seconds of data buffered ahead of the playhead
+  lastSwitch: string; // the last rate switch and its reason, or ""
+}
+
+const RECEIVED_WINDOW_MS = 10_000;
+
+/** The header's link indicator: data rate, bytes received, measured link, buffer ahead. */
+export class NetStatus {
+  private received: { at: number; bytes: number }[] = [];
+
+  constructor(private el: HTMLElement) {}
+
+  up(): void {
+    this.el.classList.remove("down");
+  }
+
+  /** `retryInMs` null: the connection is given up. */
+  down(code: number, reason: string, retryInMs: number | null): void {
+    this.el.classList.add("down");
+    this.el.textContent = retryInMs === null ? `disconnected: ${reason || code}` : "reconnecting…";
+  }
+
+  receive(bytes: number, now: number): void {
+    this.received.push({ at: now, bytes });
+    this.forget(now);
+  }
+
+  private forget(now: number): void {
+    while (this.received.length && this.received[0].at < now - RECEIVED_WINDOW_MS) this.received.shift();
+  }
+
+  show(now: number, r: LinkReport): void {
+    this.forget(now);
+    const kbps = (this.received.reduce((a, x) => a + x.bytes, 0) * 8) / (RECEIVED_WINDOW_MS / 1000) / 1000;
+    const link = (r.linkBytesPerSecond * 8) / 1000;
+    const linkText = !Number.isFinite(link) ? "?" : link >= 10_000 ? `${(link / 1000).toFixed(0)} Mbit/s` : `${link.toFixed(0)} kbit/s`;
+    const text = `${r.rate} fps${r.auto ? " (auto)" : ""} · ${kbps.toFixed(0)} kbit/s · link ${linkText} · ${r.aheadSeconds.toFixed(1)} s`;
+    setText(this.el, text);
+    const title = `data rate and buffer${r.lastSwitch ? `; last switch: ${r.lastSwitch}` : ""}`;
+    if (this.el.title !== title) this.el.title = title;
+  }
 }

@@ -1,12 +1,13 @@
 // The session picker (the catalogue, FastF1's seasons, a name typed in) and the
 // opening of a session: the server's real build progress and queue position, then
-// everything the replay needs from REST.
+// everything the replay needs from REST. The URL's `?session=NAME` opens that
+// session at once; without one (or when it cannot be opened) the picker shows.
 
 import { api } from "./api";
+import { $ } from "./dom";
 import { showSeasons } from "./seasons";
 import type { LapRow, SessionEvent, SessionMeta } from "./types";
 
-const $ = <T extends HTMLElement = HTMLElement>(sel: string, root: ParentNode = document) => root.querySelector<T>(sel)!;
 
 export interface OpenedSession {
   id: string;
@@ -16,7 +17,24 @@ export interface OpenedSession {
   results: Record<string, unknown>[];
 }
 
-export async function showPicker(error?: string): Promise<void> {
+/**
+ * Open the session the URL names and hand it to `start`; without one, or when opening
+ * or starting fails, show the picker (with the reason).
+ */
+export async function pickSession(
+  params: URLSearchParams,
+  start: (name: string, opened: OpenedSession) => void,
+): Promise<void> {
+  const name = params.get("session");
+  if (!name) return showPicker();
+  try {
+    start(name, await openSession(name));
+  } catch (err) {
+    await showPicker(String(err instanceof Error ? err.message : err));
+  }
+}
+
+async function showPicker(error?: string): Promise<void> {
   const picker = $("#picker");
   picker.hidden = false;
   $("#replay").hidden = true;
@@ -52,7 +70,7 @@ export async function showPicker(error?: string): Promise<void> {
 }
 
 /** Open (build if needed) the session, showing the server's real progress. */
-export async function openSession(name: string): Promise<OpenedSession> {
+async function openSession(name: string): Promise<OpenedSession> {
   const picker = $("#picker");
   picker.hidden = false;
   $(".hint", picker).textContent = `Opening ${name}…`;

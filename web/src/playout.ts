@@ -42,10 +42,6 @@ export class PlayoutBuffer {
     this.chunks.set(block.index, list);
   }
 
-  clear(): void {
-    this.chunks.clear();
-  }
-
   /** Drop the chunks farthest from the playhead so memory stays bounded. */
   evict(chunk: number): void {
     if (this.chunks.size <= this.maxChunks) return;
@@ -53,12 +49,11 @@ export class PlayoutBuffer {
     for (const k of far.slice(0, this.chunks.size - this.maxChunks)) this.chunks.delete(k);
   }
 
-  has(index: number, rate?: number): boolean {
-    const list = this.chunks.get(index);
-    return !!list && (rate === undefined || list.some((b) => b.rate >= rate));
+  private has(index: number): boolean {
+    return this.chunks.has(index);
   }
 
-  best(index: number): FrameBlock | null {
+  private best(index: number): FrameBlock | null {
     return this.chunks.get(index)?.[0] ?? null;
   }
 
@@ -113,7 +108,7 @@ export class PlayoutBuffer {
     return true;
   }
 
-  /** Seconds of contiguous buffered data from `frame` on. */
+  /** How many chunks are buffered back to back from the one holding `frame`. */
   bufferedChunksAhead(frame: number, chunkFrames: number): number {
     let index = Math.floor(frame / chunkFrames);
     let count = 0;

@@ -30,7 +30,7 @@ export function safePlaces(nDrivers: number, nSegments: number): (number | null)
 export class Qualifying {
   private safe: (number | null)[];
   /** For each driver, the part they were knocked out in (-1: not knocked out). */
-  readonly outIn: Int8Array;
+  private outIn: Int8Array;
 
   constructor(drivers: Driver[], private segments: Segment[], laps: LapIndex) {
     this.safe = safePlaces(drivers.length, segments.length);

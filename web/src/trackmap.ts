@@ -209,7 +209,6 @@ export class TrackMap {
     ctx.font = "bold 10px system-ui, sans-serif";
     ctx.textAlign = "left";
     ctx.textBaseline = "middle";
-    const n = this.drivers.length;
     // Draw back to front by position so the leader sits on top, the focused car above all.
     const order = drawOrder(snap, this.focused);
     const labels: CarLabel[] = [];
@@ -266,7 +265,6 @@ export class TrackMap {
     this.drawLabels(ctx, labels.reverse()); // the focused car and the leader first
     ctx.globalAlpha = 1;
     this.drawGhosts(ctx);
-    if (n === 0) return;
   }
 
   private drawLabels(ctx: CanvasRenderingContext2D, labels: CarLabel[]): void {

@@ -1,0 +1,59 @@
+// The page's side of the connection worker (connection.worker.ts): it starts the
+// worker, hands it commands, and passes on what it reports, each kind to its handler.
+
+import type { WireCommand } from "./commands";
+import type { FromWorker, ToWorker } from "./connection.worker";
+import ConnectionWorker from "./connection.worker?worker";
+import { type FrameBlock, type ServerMessage, unreachable } from "./types";
+
+export class Connection {
+  private worker: Worker = new ConnectionWorker();
+  onOpen: (reconnect: boolean) => void = () => {};
+  /** `retryInMs` null: the worker gives up (a final close code, see ProtocolConstants). */
+  onClosed: (code: number, reason: string, retryInMs: number | null) => void = () => {};
+  onMessage: (message: ServerMessage) => void = () => {};
+  /** A decoded chunk; `receivedAt` in page time (performance.now's ms). */
+  onBlock: (block: FrameBlock, bytes: number, receivedAt: number) => void = () => {};
+
+  constructor() {
+    this.worker.onmessage = (e: MessageEvent<FromWorker>) => this.receive(e.data);
+  }
+
+  /** Open the WebSocket for `session` (the worker reconnects by itself). */
+  connect(session: string, codec: string, rate: string): void {
+    const proto = location.protocol === "https:" ? "wss" : "ws";
+    const query = new URLSearchParams({ session, codec, rate });
+    this.post({ type: "connect", url: `${proto}://${location.host}/ws?${query}` });
+  }
+
+  send(command: WireCommand): void {
+    this.post({ type: "command", command });
+  }
+
+  /** Drop the link as a network failure would (tests): the worker reconnects. */
+  drop(): void {
+    this.post({ type: "drop" });
+  }
+
+  private post(m: ToWorker): void {
+    this.worker.postMessage(m);
+  }
+
+  private receive(m: FromWorker): void {
+    switch (m.type) {
+      case "block":
+        return this.onBlock(m.block, m.bytes, m.receivedAt - performance.timeOrigin);
+      case "message":
+        return this.onMessage(m.message);
+      case "open":
+        return this.onOpen(m.reconnect);
+      case "closed":
+        return this.onClosed(m.code, m.reason, m.retryInMs);
+      case "unreadable":
+        console.warn("connection:", m.reason);
+        return;
+      default:
+        unreachable(m);
+    }
+  }
+}

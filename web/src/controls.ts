@@ -1,0 +1,152 @@
+// The replay's controls: the footer's buttons, selects, seek bar and lap form, and
+// the keyboard, read through one table from key to action (the help panel, `?`,
+// lists the same keys). Each action is carried out by the handlers the page wires in.
+
+import { SPEEDS } from "./clock";
+import { $ } from "./dom";
+import { unreachable } from "./types";
+import { parseRate, type RateChoice } from "./url";
+
+
+export type Action =
+  | { do: "togglePlay" }
+  | { do: "skip"; seconds: number }
+  | { do: "speedStep"; by: 1 | -1 }
+  | { do: "speed"; value: number }
+  | { do: "toggleHelp" }
+  | { do: "closeHelp" }
+  | { do: "toggleGap" }
+  | { do: "unfocus" }
+  | { do: "resetView" }
+  | { do: "incident"; direction: 1 | -1 }
+  | { do: "lapInput" };
+
+type Modifiers = { shiftKey: boolean; altKey: boolean };
+const skipBy = (e: Modifiers) => (e.altKey ? 60 : e.shiftKey ? 30 : 10);
+
+/** Key (KeyboardEvent.key) → action. */
+const KEYS: Record<string, (e: Modifiers) => Action> = {
+  " ": () => ({ do: "togglePlay" }),
+  ArrowRight: (e) => ({ do: "skip", seconds: skipBy(e) }),
+  ArrowLeft: (e) => ({ do: "skip", seconds: -skipBy(e) }),
+  ArrowUp: () => ({ do: "speedStep", by: 1 }),
+  ArrowDown: () => ({ do: "speedStep", by: -1 }),
+  "?": () => ({ do: "toggleHelp" }),
+  Escape: () => ({ do: "closeHelp" }),
+  g: () => ({ do: "toggleGap" }),
+  f: () => ({ do: "unfocus" }),
+  "0": () => ({ do: "resetView" }),
+  n: () => ({ do: "incident", direction: 1 }),
+  p: () => ({ do: "incident", direction: -1 }),
+  l: () => ({ do: "lapInput" }),
+};
+// 1 to 9: the speeds, slowest first.
+SPEEDS.slice(0, 9).forEach((value, i) => (KEYS[String(i + 1)] = () => ({ do: "speed", value })));
+
+/** The action of a key press, or null for a key without one. Letters in either case. */
+export function keyAction(e: { key: string } & Modifiers): Action | null {
+  const of = KEYS[e.key] ?? (e.key.length === 1 ? KEYS[e.key.toLowerCase()] : undefined);
+  return of ? of(e) : null;
+}
+
+/** What the controls ask the replay for. */
+export interface ControlHandlers {
+  speed(): number; // the replay's speed now
+  togglePlay(): void;
+  skip(seconds: number): void;
+  setSpeed(speed: number): void;
+  seekFrame(frame: number): void;
+  seekLap(lap: number): void;
+  setRate(rate: RateChoice): void;
+  toggleGap(): void;
+  unfocus(): void;
+  resetView(): void;
+  jumpToIncident(direction: 1 | -1): void;
+}
+
+export class Controls {
+  private play = $(".play");
+  private speed = $<HTMLSelectElement>("select.speed");
+  private seekbar = $<HTMLInputElement>("input.seekbar");
+  private lap = $<HTMLInputElement>("form.jump input");
+  private help = $(".help");
+
+  constructor(
+    private handlers: ControlHandlers,
+    nFrames: number,
+    rate: RateChoice,
+  ) {
+    const speed = this.speed;
+    speed.replaceChildren(...SPEEDS.map((s) => new Option(`${s}×`, String(s))));
+    speed.value = "1";
+    speed.addEventListener("change", () => handlers.setSpeed(Number(speed.value)));
+    this.play.addEventListener("click", () => handlers.togglePlay());
+    const rateSelect = $<HTMLSelectElement>("select.rate");
+    rateSelect.value = String(rate);
+    rateSelect.addEventListener("change", () => handlers.setRate(parseRate(rateSelect.value)));
+    document.querySelectorAll<HTMLButtonElement>("button.skip").forEach((b) =>
+      b.addEventListener("click", () => handlers.skip(Number(b.dataset.s))),
+    );
+    this.seekbar.max = String(nFrames - 1);
+    this.seekbar.addEventListener("input", () => handlers.seekFrame(Number(this.seekbar.value)));
+    $("form.jump").addEventListener("submit", (e) => {
+      e.preventDefault();
+      handlers.seekLap(Number(this.lap.value));
+    });
+    $(".help-btn").addEventListener("click", () => this.perform({ do: "toggleHelp" }));
+    this.help.addEventListener("click", () => this.perform({ do: "closeHelp" }));
+    document.addEventListener("keydown", (e) => {
+      if (e.target instanceof HTMLInputElement || e.target instanceof HTMLSelectElement) return;
+      const action = keyAction(e);
+      if (!action) return;
+      this.perform(action);
+      e.preventDefault();
+    });
+  }
+
+  perform(action: Action): void {
+    const h = this.handlers;
+    switch (action.do) {
+      case "togglePlay":
+        return h.togglePlay();
+      case "skip":
+        return h.skip(action.seconds);
+      case "speedStep": {
+        const i = SPEEDS.indexOf(h.speed()) + action.by;
+        return h.setSpeed(SPEEDS[Math.min(Math.max(i, 0), SPEEDS.length - 1)]);
+      }
+      case "speed":
+        return h.setSpeed(action.value);
+      case "toggleHelp":
+        this.help.hidden = !this.help.hidden;
+        return;
+      case "closeHelp":
+        this.help.hidden = true;
+        return;
+      case "toggleGap":
+        return h.toggleGap();
+      case "unfocus":
+        return h.unfocus();
+      case "resetView":
+        return h.resetView();
+      case "incident":
+        return h.jumpToIncident(action.direction);
+      case "lapInput":
+        this.lap.focus();
+        return;
+      default:
+        unreachable(action);
+    }
+  }
+
+  /** Show the play state and speed (after every change, the viewer's or the server's). */
+  show(playing: boolean, speed: number): void {
+    this.play.textContent = playing ? "❚❚" : "▶";
+    this.speed.value = String(speed);
+  }
+
+  /** Move the seek bar's thumb to `frame` (a few times a second). */
+  showFrame(frame: number): void {
+    this.seekbar.value = String(Math.round(frame));
+  }
+}

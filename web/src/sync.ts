@@ -1,0 +1,223 @@
+// The viewer's clock and the server's, kept in step. The page plays on its own clock
+// (clock.ts) and tells the server every play, pause, seek and speed change; the
+// server's `state` messages anchor the clock back (a seek or a drift beyond half a
+// second moves it), and a fresh connection (`join`) is put where the viewer was.
+// Pings every few seconds measure the round trip and the server's clock offset, which
+// with the `state` anchor date each pushed chunk for the adaptive data rate
+// (ratecontrol.ts); in "auto" the rate is asked for here, up or down.
+
+import type { ReplayClock } from "./clock";
+import type { Command, CommandSender } from "./commands";
+import type { RateController } from "./ratecontrol";
+import { type FrameBlock, type ServerMessage, type StateMessage, unreachable } from "./types";
+import type { RateChoice, UrlView } from "./url";
+
+const PING_EVERY_MS = 3000;
+const ASKED_RATE_MS = 15_000; // how long a rate asked for counts before its blocks arrive
+const CODEC = "compact";
+
+export class Sync {
+  /** Once the server was put at the viewer's moment after the first connection. */
+  ready = false;
+  /** Frames per second of the last block received. */
+  rate = 0;
+  /** Why the rate last changed ("25 → 10 fps (…)"), every switch in order. */
+  readonly rateSwitches: string[] = [];
+  /** After every play, pause or speed change, from the viewer or the server. */
+  onChange: () => void = () => {};
+
+  /** The data rate the viewer asked for. */
+  requestedRate: RateChoice;
+
+  private clock: ReplayClock;
+  private rates: RateController;
+  private commands: CommandSender;
+  private fps: number;
+  private nFrames: number;
+  private t0: number;
+  private chunkFrames: number;
+  private pending: UrlView | null;
+  private askedRate = 0;
+  private askedAt = 0;
+  private lastPing = 0;
+
+  constructor(o: {
+    clock: ReplayClock;
+    rates: RateController;
+    commands: CommandSender;
+    fps: number;
+    nFrames: number;
+    t0: number;
+    chunkFrames: number;
+    /** The moment, speed, play state and rate the URL asks for; the moment applies on the first `join`. */
+    opening: UrlView;
+  }) {
+    this.clock = o.clock;
+    this.rates = o.rates;
+    this.commands = o.commands;
+    this.fps = o.fps;
+    this.nFrames = o.nFrames;
+    this.t0 = o.t0;
+    this.chunkFrames = o.chunkFrames;
+    this.pending = o.opening;
+    this.requestedRate = o.opening.rate;
+    this.commands.onSent = (c, now) => {
+      if (c.type !== "ping") this.rates.commandSent(now);
+    };
+  }
+
+  private send(command: Command): void {
+    this.commands.send(command);
+  }
+
+  /** Every message from the server (blocks arrive apart, see `block`). */
+  message(msg: ServerMessage): void {
+    switch (msg.type) {
+      case "state":
+        return this.state(msg);
+      case "pong":
+        return this.rates.pong(msg.t, msg.server_time * 1000, performance.timeOrigin + performance.now());
+      case "error":
+        // Commands beyond the server's pace are dropped there; the client paces itself
+        // (commands.ts), so this is news for the console, not for the viewer.
+        if (msg.code === "too_many") console.info("server:", msg.code, msg.message);
+        else console.warn("server:", msg.code, msg.message);
+        return;
+      case "hello":
+      case "progress":
+      case "ready":
+      case "data":
+      case "events":
+        return; // the session was opened over REST first; blocks come decoded
+      default:
+        unreachable(msg);
+    }
+  }
+
+  /** A block of `bytes` arrived at page time `receivedAt` (ms): one sample of the link's throughput. */
+  block(block: FrameBlock, bytes: number, receivedAt: number): void {
+    this.rate = block.rate;
+    const first = block.index * this.chunkFrames;
+    this.rates.chunkArrived(receivedAt, bytes, block.rate, first, block.end - first, this.clock.playing);
+  }
+
+  /** The session time at the playhead now. */
+  sessionTime(): number {
+    return this.t0 + this.clock.frame() / this.fps;
+  }
+
+  private state(s: StateMessage): void {
+    const { frame, playing, speed, reason } = s;
+    this.rates.setAnchor(frame, s.server_time * 1000, speed, playing);
+    if (reason === "join") {
+      // A fresh connection (first or after a drop): put the server where the viewer was.
+      this.restore();
+      return;
+    }
+    if (speed !== this.clock.speed) this.clock.setSpeed(speed);
+    const drift = Math.abs(this.clock.frame() - frame);
+    const tolerance = this.fps * 0.5 * Math.max(1, speed);
+    if (reason === "seek" || reason === "skip" || reason === "end" || drift > tolerance) this.clock.seek(frame);
+    if (playing && !this.clock.playing) this.clock.play();
+    if (!playing && this.clock.playing) this.clock.pause();
+    this.onChange();
+  }
+
+  /** After (re)connecting: seek to the viewer's moment (from the URL the first time), speed, play state. */
+  private restore(): void {
+    const p = this.pending;
+    this.pending = null;
+    if (p) {
+      if (p.time !== null) this.clock.seek((p.time - this.t0) * this.fps);
+      if (p.speed !== null) this.clock.setSpeed(p.speed);
+      if (p.play) this.clock.play();
+    }
+    this.send({ type: "seek", frame: Math.round(this.clock.frame()) });
+    this.send({ type: "speed", value: this.clock.speed });
+    this.send({ type: this.clock.playing ? "play" : "pause" });
+    this.ready = true;
+    this.onChange();
+  }
+
+  // --- the viewer's requests ------------------------------------------------------
+
+  togglePlay(): void {
+    if (this.clock.playing) {
+      this.clock.pause();
+      this.send({ type: "pause" });
+    } else {
+      if (this.clock.atEnd()) this.seekFrame(0);
+      this.clock.play();
+      this.send({ type: "play" });
+    }
+    this.onChange();
+  }
+
+  setSpeed(speed: number): void {
+    this.clock.setSpeed(speed);
+    this.send({ type: "speed", value: speed });
+    this.onChange();
+  }
+
+  seekFrame(frame: number): void {
+    const f = Math.min(Math.max(Math.round(frame), 0), this.nFrames - 1);
+    this.clock.seek(f);
+    this.send({ type: "seek", frame: f });
+  }
+
+  seekTime(sessionTime: number): void {
+    this.seekFrame((sessionTime - this.t0) * this.fps);
+  }
+
+  skip(seconds: number): void {
+    this.seekFrame(this.clock.frame() + seconds * this.fps);
+  }
+
+  /** The server finds the lap's first frame; its `state` answer moves the clock. */
+  seekLap(lap: number): void {
+    if (Number.isFinite(lap) && lap > 0) this.send({ type: "seek", lap: Math.round(lap) });
+  }
+
+  setRate(rate: RateChoice): void {
+    this.requestedRate = rate;
+    this.send({ type: "quality", codec: CODEC, rate });
+  }
+
+  // --- a few times a second ------------------------------------------------------
+
+  /** Pings, and in "auto" the data rate for the measured link. */
+  tick(now: number): void {
+    this.adaptRate(now);
+    if (now - this.lastPing > PING_EVERY_MS) {
+      this.lastPing = now;
+      this.send({ type: "ping" });
+    }
+  }
+
+  /**
+   * Data rate in "auto": the highest rate the measured link sustains with margin at the
+   * current speed (ratecontrol.ts), stepping up as well as down; a fixed rate is left alone.
+   */
+  private adaptRate(now: number): void {
+    if (this.requestedRate !== "auto" || !this.clock.playing || !this.rate) return;
+    // Until blocks at the rate last asked for arrive, decide from that rate, not the old one.
+    const asked = this.askedRate && this.askedRate !== this.rate && now - this.askedAt < ASKED_RATE_MS;
+    const current = asked ? this.askedRate : this.rate;
+    const decision = this.rates.choose(now, current, this.clock.speed);
+    if (!decision) return;
+    this.askedRate = decision.rate;
+    this.askedAt = now;
+    this.rateSwitches.push(`${current} → ${decision.rate} fps (${decision.reason})`);
+    this.send({ type: "quality", codec: CODEC, rate: decision.rate });
+  }
+
+  /** The link's measured throughput, bytes a second (NaN before a sample). */
+  linkBytesPerSecond(): number {
+    return this.rates.bytesPerSecond();
+  }
+
+  /** The last rate switch and its reason, or "". */
+  get lastSwitch(): string {
+    return this.rateSwitches[this.rateSwitches.length - 1] ?? "";
+  }
+}

@@ -1,0 +1,137 @@
+// Everything the viewer sees of a session: the map, the leaderboard, the header,
+// the race control feed, the focused driver's telemetry and laps, the ghost
+// comparison, the segment tabs, the seek bar's markers and the data notes. Built
+// once from the opened session; the loop (loop.ts) draws the map every animation
+// frame and refreshes the panels a few times a second.
+
+import { $ } from "./dom";
+import { type DriverStyle, driverStyles } from "./driverstyle";
+import { GhostPanel, ghostPosition } from "./ghost";
+import { LapIndex } from "./laps";
+import { Leaderboard } from "./leaderboard";
+import { DataNotes } from "./notices";
+import { Header, MessageFeed, SeekMarks } from "./panels";
+import type { OpenedSession } from "./picker";
+import { Qualifying, QUALIFYING_KINDS } from "./qualifying";
+import { findSegments, type Segment, SegmentTabs, segmentAt } from "./segments";
+import { TelemetryPanel } from "./telemetry";
+import { TrackMap } from "./trackmap";
+import type { Driver, Snapshot } from "./types";
+
+
+export class ReplayView {
+  readonly map: TrackMap;
+  readonly board: Leaderboard;
+  readonly telemetry: TelemetryPanel;
+  readonly ghost: GhostPanel;
+  readonly marks: SeekMarks;
+  readonly styles: DriverStyle[];
+  readonly drivers: Driver[];
+  /** The driver in focus (index into `drivers`), -1 for none. */
+  focused = -1;
+  /** The session part shown (qualifying, practice), "" in races. */
+  segment = "";
+
+  private header: Header;
+  private feed: MessageFeed;
+  private timed: boolean; // qualifying or practice: ranked by best lap, not by race gaps
+  private segments: Segment[];
+  private tabs: SegmentTabs;
+  private qualifying: Qualifying | null;
+  private buffering = $(".buffering");
+
+  /** `seekTime` moves the replay to a session time (a message, a marker, a tab clicked). */
+  constructor({ id, meta, laps: lapRows, events, results }: OpenedSession, seekTime: (sessionTime: number) => void) {
+    $("#replay").hidden = false;
+    this.drivers = meta.drivers;
+    const laps = new LapIndex(lapRows, events);
+    const grid = new Map<string, number>();
+    for (const r of results) if (typeof r.grid === "number" && typeof r.driver === "string") grid.set(r.driver, r.grid);
+    // Times read from lights out / the green light; without one, from the first frame.
+    const start = meta.info.start_time;
+    const raceStart = typeof start === "number" && Number.isFinite(start) ? start : meta.t0;
+    $(".title").textContent = `${meta.info.year} ${meta.info.event} · ${meta.info.name}`;
+    document.title = `${meta.info.event} ${meta.info.name} · racereplay`;
+    new DataNotes($(".notes"), $<HTMLButtonElement>(".notes-btn"), id, meta.problems);
+    const styles = (this.styles = driverStyles(meta.drivers));
+    this.map = new TrackMap($<HTMLCanvasElement>("canvas.map"), meta.drivers, styles);
+    this.map.setGeometry(meta.geometry);
+    this.board = new Leaderboard($(".board"), meta.drivers, styles, laps, grid);
+    this.header = new Header($("header.top"), meta.info.total_laps, raceStart, events);
+    this.feed = new MessageFeed($(".feed"), events, raceStart, seekTime);
+    this.telemetry = new TelemetryPanel($(".telemetry"), id, meta.drivers, styles, laps);
+    this.ghost = new GhostPanel($(".side"), id, meta.drivers, styles, lapRows);
+    this.ghost.onChange = () => {
+      if (!this.ghost.ghosts.length) this.map.ghosts = [];
+    };
+    this.timed = !["race", "sprint"].includes(meta.info.kind);
+    const duration = meta.n_frames / meta.fps;
+    this.segments = findSegments(events, meta.info.kind, meta.t0, meta.t0 + duration);
+    this.qualifying = QUALIFYING_KINDS.includes(meta.info.kind) ? new Qualifying(meta.drivers, this.segments, laps) : null;
+    // Tabs in timed sessions with parts; qualifying data that cannot split its parts says so.
+    const unsplit = this.qualifying !== null && !this.qualifying.split;
+    this.tabs = new SegmentTabs($(".segments"), this.segments, this.timed && (this.segments.length >= 2 || unsplit),
+      unsplit ? meta.info.kind : null, (seg) => seekTime(seg.start));
+    this.marks = new SeekMarks($(".marks"), events, meta.t0, duration, seekTime);
+    this.map.onPick = this.board.onPick = (d) => this.focus(d === this.focused ? -1 : d);
+    this.marks.show(null);
+  }
+
+  /** Focus driver `d` (-1: none): map, leaderboard, telemetry, laps and the markers follow. */
+  focus(d: number): void {
+    this.focused = d;
+    this.map.focused = d;
+    this.board.focused = d;
+    this.marks.show(this.focusedCode());
+  }
+
+  focusCode(code: string): void {
+    this.focus(this.drivers.findIndex((d) => d.code === code));
+  }
+
+  focusedCode(): string | null {
+    return this.focused >= 0 ? this.drivers[this.focused].code : null;
+  }
+
+  /** Every animation frame: the ghosts (`now`: rAF time), then the cars when `snap` holds data. Returns the ghosts' lap time. */
+  draw(now: number, speed: number, snap: Snapshot | null): number {
+    let ghostTime = NaN;
+    if (this.ghost.ghosts.length) {
+      ghostTime = this.ghost.ghostTime(now, speed);
+      this.map.ghosts = this.ghost.ghosts.map((g) => ({ ...ghostPosition(g, ghostTime), colour: g.colour, dash: g.dash, label: `${g.code} L${g.lap}` }));
+    }
+    if (snap) {
+      this.map.trackStatus = snap.session.track_status;
+      this.map.draw(snap);
+    }
+    return ghostTime;
+  }
+
+  /** "buffering…" over the map. */
+  showBuffering(show: boolean): void {
+    this.buffering.hidden = !show;
+  }
+
+  /**
+   * The panels at `sessionTime`, from `snap` (a few times a second). Positions and lap
+   * times come from the same instant (`valuesTime`, the data frame's time): a lap that
+   * ends between the data frame and the display time must not show against the old order.
+   */
+  refresh(snap: Snapshot, sessionTime: number, valuesTime: number, ghostTime: number): void {
+    this.showSegment(sessionTime);
+    this.board.update(snap, valuesTime);
+    this.ghost.updateList(this.focused, sessionTime);
+    if (this.ghost.ghosts.length) this.ghost.followCursor(ghostTime);
+    this.header.update(snap.session.leader_lap, sessionTime, snap.session.track_status);
+    this.feed.update(sessionTime);
+    this.telemetry.update(this.focused, snap, sessionTime);
+  }
+
+  private showSegment(sessionTime: number): void {
+    if (!this.timed) return;
+    const i = segmentAt(this.segments, sessionTime);
+    this.board.bestSince = this.segments[i].start;
+    this.board.cut = this.qualifying?.split ? this.qualifying.cutAt(i) : null;
+    if (this.tabs.select(i)) this.segment = this.segments[i].name;
+  }
+}
