@@ -1,5 +1,5 @@
 """Shared fixtures. Real data is read in place from ../shared/data, never copied here
-(its paths: racereplay.bench.shared_data)."""
+(its paths: racereplay.bench.shared_data); synthetic timelines: tests/factories.py."""
 
 from __future__ import annotations
 

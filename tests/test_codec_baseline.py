@@ -8,7 +8,7 @@ import math
 import msgpack
 import numpy as np
 import pytest
-from test_codec_support import make_timeline
+from factories import circuit_timeline
 
 from racereplay.codec import CODEC_NAMES, UnknownCodec, get_codec
 from racereplay.timeline.model import DRIVER_CHANNELS, Timeline
@@ -16,7 +16,7 @@ from racereplay.timeline.model import DRIVER_CHANNELS, Timeline
 
 @pytest.fixture(scope="session")
 def synthetic() -> Timeline:
-    return make_timeline(n_frames=400)
+    return circuit_timeline(n_frames=400)
 
 
 def test_codecs_are_found_by_name() -> None:
@@ -58,4 +58,6 @@ def test_msgpack_carries_the_same_objects_as_json(synthetic: Timeline) -> None:
 def test_baselines_are_deterministic(synthetic: Timeline) -> None:
     for name in ("json", "msgpack"):
         codec = get_codec(name)
-        assert codec.encode_chunk(synthetic, 10, 2) == codec.encode_chunk(make_timeline(400), 10, 2)
+        assert codec.encode_chunk(synthetic, 10, 2) == codec.encode_chunk(
+            circuit_timeline(400), 10, 2
+        )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from test_codec_support import make_timeline
+from factories import circuit_timeline
 
 from racereplay.bench.report import BenchOptions
 from racereplay.bench.wire import run, sample_chunks
@@ -14,7 +14,7 @@ def test_sample_chunks_spread_over_the_session() -> None:
 
 
 def test_wire_bench_reports_every_codec_and_rate() -> None:
-    result = run(BenchOptions(quick=True), timeline=make_timeline(n_frames=1000))
+    result = run(BenchOptions(quick=True), timeline=circuit_timeline(n_frames=1000))
     rows = {row.metric: row for row in result.rows}
     for rate in (25, 10, 5, 2):
         assert rows[f"compact bytes per frame, {rate} fps"].value > 0
