@@ -8,7 +8,7 @@ WEB_STAMP := web/node_modules/.installed-$(shell sha1sum web/package-lock.json |
 WEB_STATIC := src/racereplay/server/static/index.html
 WEB_SOURCES := $(shell find web/src -type f) web/index.html web/vite.config.ts web/tsconfig.json
 
-.PHONY: install run test lint bench clean web chromium
+.PHONY: install run test test-fast lint bench clean web chromium
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || python3 -m venv $(VENV)
@@ -42,6 +42,10 @@ lint: install
 
 test: install lint web chromium
 	$(BIN)/pytest
+
+# The quick loop (~1 min): no lint, no real data, no browser, nothing marked slow.
+test-fast: install
+	$(BIN)/pytest -m "not realdata and not e2e and not slow"
 
 bench: install
 	$(BIN)/racereplay bench

@@ -102,6 +102,7 @@ def _board(page: Any) -> list[dict[str, Any]]:
 # --- 1. data notes -----------------------------------------------------------------
 
 
+@pytest.mark.realdata
 def test_data_notes_list_every_problem_and_stay_dismissed(server: str, chromium: Any) -> None:
     need_shared_data(*REAL_DATA)
     _, meta = _session(server, CHINA)
@@ -412,6 +413,7 @@ def test_qualifying_elimination_zone_and_knocked_out(server: str, chromium: Any)
     page.close()
 
 
+@pytest.mark.realdata
 def test_unsplit_qualifying_says_so(server: str, chromium: Any) -> None:
     need_shared_data(*REAL_DATA)
     _, meta = _session(server, AUS_QUALIFYING)
@@ -431,6 +433,7 @@ def test_unsplit_qualifying_says_so(server: str, chromium: Any) -> None:
     demo.close()
 
 
+@pytest.mark.realdata
 def test_practice_red_flags_are_bands_on_the_seek_bar(server: str, chromium: Any) -> None:
     need_shared_data(*REAL_DATA)
     sid, meta = _session(server, AUS_FP1)

@@ -100,6 +100,7 @@ def test_picker_lists_the_demo(server: str, chromium: Any) -> None:
     page.close()
 
 
+@pytest.mark.realdata
 def test_picker_browses_a_fastf1_season_and_opens_a_race(server: str, chromium: Any) -> None:
     """The FastF1 schedule (real FastF1, offline from ../shared/data) lists the season;
     its Race opens with FastF1 timing and the data folder's telemetry."""
@@ -281,6 +282,7 @@ def _with_t(url: str, session_time: float) -> str:
     return urlencode(query)
 
 
+@pytest.mark.realdata
 def test_real_race_leaderboard_matches_official_order(
     server: str, real_race: str, chromium: Any
 ) -> None:

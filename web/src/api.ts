@@ -37,15 +37,26 @@ async function json<T>(path: string, init?: RequestInit): Promise<T> {
 
 export const api = {
   catalogue: () =>
-    json<{ sessions: { name: string; title: string; source: string; cached: boolean }[]; fastf1_seasons: number[] }>("/api/catalogue"),
+    json<{
+      sessions: { name: string; title: string; source: string; cached: boolean }[];
+      fastf1_seasons: number[];
+    }>("/api/catalogue"),
   season: (year: number) => json<{ year: number; events: SeasonEvent[] }>(`/api/fastf1/${year}`),
   open: (name: string) =>
-    json<SessionStatus>("/api/sessions", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ name }) }),
+    json<SessionStatus>("/api/sessions", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ name }),
+    }),
   status: (id: string) => json<SessionStatus>(`/api/sessions/${encodeURIComponent(id)}`),
   metadata: (id: string) => json<SessionMeta>(`/api/sessions/${encodeURIComponent(id)}/metadata`),
   laps: (id: string) => json<{ laps: LapRow[] }>(`/api/sessions/${encodeURIComponent(id)}/laps`),
-  events: (id: string) => json<{ events: SessionEvent[] }>(`/api/sessions/${encodeURIComponent(id)}/events`),
-  results: (id: string) => json<{ results: Record<string, unknown>[] }>(`/api/sessions/${encodeURIComponent(id)}/results`),
+  events: (id: string) =>
+    json<{ events: SessionEvent[] }>(`/api/sessions/${encodeURIComponent(id)}/events`),
+  results: (id: string) =>
+    json<{ results: Record<string, unknown>[] }>(`/api/sessions/${encodeURIComponent(id)}/results`),
   telemetry: (id: string, driver: string, lap: number) =>
-    json<Record<string, (number | null)[]>>(`/api/sessions/${encodeURIComponent(id)}/telemetry/${driver}/${lap}`),
+    json<Record<string, (number | null)[]>>(
+      `/api/sessions/${encodeURIComponent(id)}/telemetry/${driver}/${lap}`,
+    ),
 };

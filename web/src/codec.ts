@@ -55,16 +55,21 @@ export interface ChunkHeader {
 export class ChunkFormatError extends Error {}
 
 export function readHeader(bytes: Uint8Array): ChunkHeader {
-  if (bytes.length < HEADER_BYTES) throw new ChunkFormatError(`chunk too short: ${bytes.length} bytes`);
+  if (bytes.length < HEADER_BYTES)
+    throw new ChunkFormatError(`chunk too short: ${bytes.length} bytes`);
   const magic = String.fromCharCode(bytes[0], bytes[1], bytes[2], bytes[3]);
   if (magic !== MAGIC) {
-    throw new ChunkFormatError(`not a compact chunk (magic ${JSON.stringify(magic)}, expected ${MAGIC}): reload the page to get a matching client`);
+    throw new ChunkFormatError(
+      `not a compact chunk (magic ${JSON.stringify(magic)}, expected ${MAGIC}): reload the page to get a matching client`,
+    );
   }
   const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const nDriverChannels = v.getUint8(10);
   const nSessionChannels = v.getUint8(11);
   if (nDriverChannels !== DRIVER_CHANNELS.length || nSessionChannels !== SESSION_CHANNELS.length) {
-    throw new ChunkFormatError(`chunk has ${nDriverChannels}+${nSessionChannels} channels, this client knows ${DRIVER_CHANNELS.length}+${SESSION_CHANNELS.length}`);
+    throw new ChunkFormatError(
+      `chunk has ${nDriverChannels}+${nSessionChannels} channels, this client knows ${DRIVER_CHANNELS.length}+${SESSION_CHANNELS.length}`,
+    );
   }
   return {
     fps: v.getUint8(4),
@@ -80,7 +85,9 @@ export function readHeader(bytes: Uint8Array): ChunkHeader {
 }
 
 export async function inflateRaw(data: Uint8Array): Promise<Uint8Array> {
-  const stream = new Blob([data as BlobPart]).stream().pipeThrough(new DecompressionStream("deflate-raw"));
+  const stream = new Blob([data as BlobPart])
+    .stream()
+    .pipeThrough(new DecompressionStream("deflate-raw"));
   return new Uint8Array(await new Response(stream).arrayBuffer());
 }
 
@@ -93,7 +100,10 @@ export function chunkFrames(h: ChunkHeader): Int32Array {
 
 class VarintReader {
   pos = 0;
-  constructor(private bytes: Uint8Array, private end: number) {}
+  constructor(
+    private bytes: Uint8Array,
+    private end: number,
+  ) {}
 
   /** The next zigzag varint as a signed 32-bit residual. */
   next(): number {
@@ -107,7 +117,7 @@ class VarintReader {
       shift += 7;
     }
     u >>>= 0;
-    return (u >>> 1) ^ -(u & 1) | 0;
+    return ((u >>> 1) ^ -(u & 1)) | 0;
   }
 }
 
@@ -115,8 +125,16 @@ class VarintReader {
  * Rebuild one series into `out[j * stride + offset]`; residuals are summed with
  * wrapping 32-bit arithmetic exactly as the encoder did.
  */
-function readSeries(r: VarintReader, n: number, order: 1 | 2, scale: number, missing: boolean,
-  out: Float32Array, stride: number, offset: number): void {
+function readSeries(
+  r: VarintReader,
+  n: number,
+  order: 1 | 2,
+  scale: number,
+  missing: boolean,
+  out: Float32Array,
+  stride: number,
+  offset: number,
+): void {
   let q1 = 0; // q[j-1]
   let q2 = 0; // q[j-2]
   for (let j = 0; j < n; j++) {
@@ -141,10 +159,13 @@ function normaliseEvent(raw: Record<string, unknown>): SessionEvent {
 }
 
 /** Decode one compact chunk (header + deflate-raw payload). */
-export async function decodeChunk(bytes: Uint8Array): Promise<FrameBlock & { header: ChunkHeader }> {
+export async function decodeChunk(
+  bytes: Uint8Array,
+): Promise<FrameBlock & { header: ChunkHeader }> {
   const h = readHeader(bytes);
   const end = HEADER_BYTES + h.payloadLength;
-  if (bytes.length < end) throw new ChunkFormatError(`chunk truncated: ${bytes.length} of ${end} bytes`);
+  if (bytes.length < end)
+    throw new ChunkFormatError(`chunk truncated: ${bytes.length} of ${end} bytes`);
   const payload = await inflateRaw(bytes.subarray(HEADER_BYTES, end));
   const pv = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
   const valuesLength = pv.getUint32(0, true);
@@ -167,9 +188,19 @@ export async function decodeChunk(bytes: Uint8Array): Promise<FrameBlock & { hea
     session[ch] = out;
   }
   const eventText = new TextDecoder().decode(payload.subarray(4 + valuesLength));
-  const events = eventText.trim() ? (JSON.parse(eventText) as Record<string, unknown>[]).map(normaliseEvent) : [];
+  const events = eventText.trim()
+    ? (JSON.parse(eventText) as Record<string, unknown>[]).map(normaliseEvent)
+    : [];
   return {
-    header: h, index: h.index, rate: h.rate, frames: chunkFrames(h),
-    end: h.firstFrame + h.chunkSeconds * h.fps, n, nDrivers: D, driver, session, events,
+    header: h,
+    index: h.index,
+    rate: h.rate,
+    frames: chunkFrames(h),
+    end: h.firstFrame + h.chunkSeconds * h.fps,
+    n,
+    nDrivers: D,
+    driver,
+    session,
+    events,
   };
 }

@@ -52,7 +52,10 @@ export class CommandSender {
   }
 
   private refill(now: number): void {
-    this.tokens = Math.min(this.burst, this.tokens + ((now - this.refilledAt) / 1000) * this.perSecond);
+    this.tokens = Math.min(
+      this.burst,
+      this.tokens + ((now - this.refilledAt) / 1000) * this.perSecond,
+    );
     this.refilledAt = now;
   }
 
@@ -64,7 +67,9 @@ export class CommandSender {
       const command = this.waiting.shift()!;
       // A ping's time is taken as it leaves: a wait for a token is no part of the round trip.
       const out: WireCommand =
-        command.type === "ping" ? { type: "ping", t: performance.timeOrigin + performance.now() } : command;
+        command.type === "ping"
+          ? { type: "ping", t: performance.timeOrigin + performance.now() }
+          : command;
       this.transmit(out);
       this.onSent(out, now);
     }

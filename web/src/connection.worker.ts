@@ -10,9 +10,7 @@ import { decodeChunk } from "./codec";
 import { asServerMessage, type FrameBlock, type ServerMessage, unreachable } from "./types";
 
 export type ToWorker =
-  | { type: "connect"; url: string }
-  | { type: "command"; command: WireCommand }
-  | { type: "drop" }; // simulate a dropped link (tests): the worker reconnects
+  { type: "connect"; url: string } | { type: "command"; command: WireCommand } | { type: "drop" }; // simulate a dropped link (tests): the worker reconnects
 
 export type FromWorker =
   | { type: "open"; reconnect: boolean }
@@ -44,10 +42,14 @@ function transferables(b: FrameBlock): ArrayBuffer[] {
 let queue: Promise<void> = Promise.resolve();
 
 async function handle(data: ArrayBuffer | string, receivedAt: number): Promise<void> {
-  const decoded: unknown = typeof data === "string" ? JSON.parse(data) : decode(new Uint8Array(data));
+  const decoded: unknown =
+    typeof data === "string" ? JSON.parse(data) : decode(new Uint8Array(data));
   const message = asServerMessage(decoded);
   if (!message) {
-    const type = typeof decoded === "object" && decoded !== null ? (decoded as { type?: unknown }).type : decoded;
+    const type =
+      typeof decoded === "object" && decoded !== null
+        ? (decoded as { type?: unknown }).type
+        : decoded;
     post({ type: "unreadable", reason: `a message of unknown type ${JSON.stringify(type)}` });
     return;
   }
@@ -95,7 +97,9 @@ function connect(): void {
   ws.onclose = (e) => {
     if (socket !== ws) return;
     socket = null;
-    const retryInMs = finalCloseCodes.includes(e.code) ? null : Math.min(8000, 250 * 2 ** attempts++);
+    const retryInMs = finalCloseCodes.includes(e.code)
+      ? null
+      : Math.min(8000, 250 * 2 ** attempts++);
     post({ type: "closed", code: e.code, reason: e.reason, retryInMs });
     if (retryInMs !== null) setTimeout(connect, retryInMs);
   };
@@ -109,7 +113,8 @@ self.onmessage = (e: MessageEvent<ToWorker>) => {
       connect();
       break;
     case "command":
-      if (socket?.readyState === WebSocket.OPEN) socket.send(encode({ ...m.command, seq: ++lastSeq }));
+      if (socket?.readyState === WebSocket.OPEN)
+        socket.send(encode({ ...m.command, seq: ++lastSeq }));
       break;
     case "drop":
       socket?.close(4000, "dropped by the client");

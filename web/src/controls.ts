@@ -7,7 +7,6 @@ import { $ } from "./dom";
 import { unreachable } from "./types";
 import { parseRate, type RateChoice } from "./url";
 
-
 export type Action =
   | { do: "togglePlay" }
   | { do: "skip"; seconds: number }
@@ -84,9 +83,9 @@ export class Controls {
     const rateSelect = $<HTMLSelectElement>("select.rate");
     rateSelect.value = String(rate);
     rateSelect.addEventListener("change", () => handlers.setRate(parseRate(rateSelect.value)));
-    document.querySelectorAll<HTMLButtonElement>("button.skip").forEach((b) =>
-      b.addEventListener("click", () => handlers.skip(Number(b.dataset.s))),
-    );
+    document
+      .querySelectorAll<HTMLButtonElement>("button.skip")
+      .forEach((b) => b.addEventListener("click", () => handlers.skip(Number(b.dataset.s))));
     this.seekbar.max = String(nFrames - 1);
     this.seekbar.addEventListener("input", () => handlers.seekFrame(Number(this.seekbar.value)));
     $("form.jump").addEventListener("submit", (e) => {

@@ -29,7 +29,12 @@ export function driverStyles(drivers: Driver[]): DriverStyle[] {
     const rank = seen.get(key) ?? 0;
     seen.set(key, rank + 1);
     const second = rank >= 1;
-    return { colour: second ? secondShade(team) : team, team, second, dash: second ? SECOND_DASH : [] };
+    return {
+      colour: second ? secondShade(team) : team,
+      team,
+      second,
+      dash: second ? SECOND_DASH : [],
+    };
   });
 }
 
@@ -50,7 +55,10 @@ export function secondShade(hex: string): string {
   const luminance = (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255;
   const target = luminance > 0.72 ? 0 : 255;
   const mix = luminance > 0.72 ? 0.4 : 0.45;
-  const to = (c: number) => Math.round(c + (target - c) * mix).toString(16).padStart(2, "0");
+  const to = (c: number) =>
+    Math.round(c + (target - c) * mix)
+      .toString(16)
+      .padStart(2, "0");
   return `#${to(r)}${to(g)}${to(b)}`.toUpperCase();
 }
 

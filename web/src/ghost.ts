@@ -30,12 +30,27 @@ const GRID_M = 10;
 
 const SAME_DRIVER_B = { colour: "#ffffff", dash: [2, 2] };
 
-function toGhost(code: string, lap: number, style: { colour: string; dash: number[] }, t: Record<string, (number | null)[]>): GhostLap {
+function toGhost(
+  code: string,
+  lap: number,
+  style: { colour: string; dash: number[] },
+  t: Record<string, (number | null)[]>,
+): GhostLap {
   const d0 = t.distance.find((v) => v !== null) ?? 0;
-  const f = (a: (number | null)[], off = 0) => Float64Array.from(a, (v) => (v === null ? NaN : v - off));
+  const f = (a: (number | null)[], off = 0) =>
+    Float64Array.from(a, (v) => (v === null ? NaN : v - off));
   return {
-    code, lap, colour: style.colour, dash: style.dash, lapTime: f(t.lap_time), distance: f(t.distance, d0), x: f(t.x), y: f(t.y),
-    speed: t.speed, throttle: t.throttle, brake: t.brake.map((v) => (v === null ? null : Number(v) * (Number(v) <= 1 ? 100 : 1))),
+    code,
+    lap,
+    colour: style.colour,
+    dash: style.dash,
+    lapTime: f(t.lap_time),
+    distance: f(t.distance, d0),
+    x: f(t.x),
+    y: f(t.y),
+    speed: t.speed,
+    throttle: t.throttle,
+    brake: t.brake.map((v) => (v === null ? null : Number(v) * (Number(v) <= 1 ? 100 : 1))),
   };
 }
 
@@ -49,7 +64,11 @@ function interp(xs: Float64Array, ys: Float64Array, v: number): number {
 
 /** Where the ghost is `t` seconds into its lap (NaN once the lap is over). */
 export function ghostPosition(g: GhostLap, t: number): { x: number; y: number; distance: number } {
-  return { x: interp(g.lapTime, g.x, t), y: interp(g.lapTime, g.y, t), distance: interp(g.lapTime, g.distance, t) };
+  return {
+    x: interp(g.lapTime, g.x, t),
+    y: interp(g.lapTime, g.y, t),
+    distance: interp(g.lapTime, g.distance, t),
+  };
 }
 
 /** Values of a channel on the distance grid (nearest sample at or before each point). */
@@ -103,34 +122,50 @@ export class GhostPanel {
       return;
     }
     const code = this.drivers[focused].code;
-    const rows = this.laps.filter((l) => l.driver === code && l.end !== null && l.end <= sessionTime);
+    const rows = this.laps.filter(
+      (l) => l.driver === code && l.end !== null && l.end <= sessionTime,
+    );
     const key = `${code}:${rows.length}:${this.picks.map((p) => `${p.code}${p.lap}`).join()}`;
     if (key === this.listKey) return;
     this.listKey = key;
     const flying = (r: LapRow) => r.pit_in == null && r.pit_out == null;
     const best = Math.min(...rows.filter(flying).map((r) => r.lap_time ?? Infinity));
-    box.replaceChildren(...rows.map((r) => {
-      const tr = document.createElement("tr");
-      const picked = this.picks.findIndex((p) => p.code === code && p.lap === r.lap);
-      tr.className = (flying(r) && r.lap_time === best ? "pb " : "") + (picked >= 0 ? `pick${picked}` : "");
-      tr.dataset.lap = String(r.lap);
-      const sectors = [0, 1, 2].map((s) => r.sectors?.[s]);
-      const kind = r.pit_out != null ? " out" : r.pit_in != null ? " in" : "";
-      const cells = [`${r.lap}${kind}`, formatLapTime(r.lap_time ?? NaN) || "–",
-        ...sectors.map((s) => (typeof s === "number" ? s.toFixed(3) : "–")), r.compound ?? ""];
-      for (const c of cells) tr.append(Object.assign(document.createElement("td"), { textContent: c }));
-      const btn = Object.assign(document.createElement("button"), { textContent: picked === 0 ? "A" : picked === 1 ? "B" : "+", title: "Compare this lap" });
-      btn.addEventListener("click", () => void this.pick(code, r.lap));
-      const td = document.createElement("td");
-      td.append(btn);
-      tr.append(td);
-      return tr;
-    }));
+    box.replaceChildren(
+      ...rows.map((r) => {
+        const tr = document.createElement("tr");
+        const picked = this.picks.findIndex((p) => p.code === code && p.lap === r.lap);
+        tr.className =
+          (flying(r) && r.lap_time === best ? "pb " : "") + (picked >= 0 ? `pick${picked}` : "");
+        tr.dataset.lap = String(r.lap);
+        const sectors = [0, 1, 2].map((s) => r.sectors?.[s]);
+        const kind = r.pit_out != null ? " out" : r.pit_in != null ? " in" : "";
+        const cells = [
+          `${r.lap}${kind}`,
+          formatLapTime(r.lap_time ?? NaN) || "–",
+          ...sectors.map((s) => (typeof s === "number" ? s.toFixed(3) : "–")),
+          r.compound ?? "",
+        ];
+        for (const c of cells)
+          tr.append(Object.assign(document.createElement("td"), { textContent: c }));
+        const btn = Object.assign(document.createElement("button"), {
+          textContent: picked === 0 ? "A" : picked === 1 ? "B" : "+",
+          title: "Compare this lap",
+        });
+        btn.addEventListener("click", () => void this.pick(code, r.lap));
+        const td = document.createElement("td");
+        td.append(btn);
+        tr.append(td);
+        return tr;
+      }),
+    );
   }
 
   /** Add a lap to the comparison; the second pick starts the ghosts. */
   async pick(code: string, lap: number): Promise<void> {
-    this.picks = [...this.picks.filter((p) => !(p.code === code && p.lap === lap)), { code, lap }].slice(-2);
+    this.picks = [
+      ...this.picks.filter((p) => !(p.code === code && p.lap === lap)),
+      { code, lap },
+    ].slice(-2);
     this.listKey = "";
     if (this.picks.length === 2) await this.compare();
   }
@@ -147,14 +182,30 @@ export class GhostPanel {
 
   private async compare(): Promise<void> {
     const [a, b] = this.picks;
-    const styleOf = (code: string) => this.styles[this.drivers.findIndex((d) => d.code === code)] ?? SAME_DRIVER_B;
+    const styleOf = (code: string) =>
+      this.styles[this.drivers.findIndex((d) => d.code === code)] ?? SAME_DRIVER_B;
     const same = a.code === b.code;
-    const traces = await Promise.all(this.picks.map((p) => api.telemetry(this.sessionId, p.code, p.lap)));
-    this.ghosts = traces.map((t, i) => toGhost(this.picks[i].code, this.picks[i].lap, i === 1 && same ? SAME_DRIVER_B : styleOf(this.picks[i].code), t));
+    const traces = await Promise.all(
+      this.picks.map((p) => api.telemetry(this.sessionId, p.code, p.lap)),
+    );
+    this.ghosts = traces.map((t, i) =>
+      toGhost(
+        this.picks[i].code,
+        this.picks[i].lap,
+        i === 1 && same ? SAME_DRIVER_B : styleOf(this.picks[i].code),
+        t,
+      ),
+    );
     this.elapsed = 0;
     const [ga, gb] = this.ghosts;
-    const length = Math.min(ga.distance[ga.distance.length - 1], gb.distance[gb.distance.length - 1]);
-    const grid = Array.from({ length: Math.max(2, Math.floor(length / GRID_M)) }, (_, i) => i * GRID_M);
+    const length = Math.min(
+      ga.distance[ga.distance.length - 1],
+      gb.distance[gb.distance.length - 1],
+    );
+    const grid = Array.from(
+      { length: Math.max(2, Math.floor(length / GRID_M)) },
+      (_, i) => i * GRID_M,
+    );
     const box = this.el.querySelector<HTMLElement>(".g-compare")!;
     box.hidden = false;
     const label = (g: GhostLap) => `${g.code} L${g.lap}`;
@@ -170,20 +221,61 @@ export class GhostPanel {
       { stroke: "#9aa1ad", grid: { stroke: "#2a2e36" }, size: 40, label: unit, labelSize: 12 },
     ];
     const sync = { key: "ghost" };
-    const chart = (cls: string, height: number, unit: string, series: uPlot.Series[], data: (number | null)[][]) =>
-      new uPlot({ width, height, scales: { x: { time: false } }, axes: axes(unit), cursor: { sync }, legend: { show: cls === "speed" }, series: [{ label: "m" }, ...series] },
-        [grid, ...data] as uPlot.AlignedData, box.querySelector<HTMLElement>(`.g-${cls}`)!);
+    const chart = (
+      cls: string,
+      height: number,
+      unit: string,
+      series: uPlot.Series[],
+      data: (number | null)[][],
+    ) =>
+      new uPlot(
+        {
+          width,
+          height,
+          scales: { x: { time: false } },
+          axes: axes(unit),
+          cursor: { sync },
+          legend: { show: cls === "speed" },
+          series: [{ label: "m" }, ...series],
+        },
+        [grid, ...data] as uPlot.AlignedData,
+        box.querySelector<HTMLElement>(`.g-${cls}`)!,
+      );
     this.plots = [
-      chart("speed", 130, "km/h", [
-        { label: label(ga), stroke: ga.colour, dash: ga.dash, width: 1.5 }, { label: label(gb), stroke: gb.colour, dash: gb.dash, width: 1.5 },
-      ], [onGrid(ga, grid, ga.speed), onGrid(gb, grid, gb.speed)]),
-      chart("inputs", 90, "thr/brk %", [
-        { label: `${label(ga)} throttle`, stroke: ga.colour, dash: ga.dash }, { label: `${label(gb)} throttle`, stroke: gb.colour, dash: gb.dash },
-        { label: `${label(ga)} brake`, stroke: "#ff5c5c", dash: ga.dash }, { label: `${label(gb)} brake`, stroke: "#ff9c9c", dash: gb.dash },
-      ], [onGrid(ga, grid, ga.throttle), onGrid(gb, grid, gb.throttle), onGrid(ga, grid, ga.brake), onGrid(gb, grid, gb.brake)]),
-      chart("delta", 80, "Δ s (B − A)", [
-        { label: "delta", stroke: "#e8c547", width: 1.5, fill: "#e8c54722" },
-      ], [timeDelta(ga, gb, grid)]),
+      chart(
+        "speed",
+        130,
+        "km/h",
+        [
+          { label: label(ga), stroke: ga.colour, dash: ga.dash, width: 1.5 },
+          { label: label(gb), stroke: gb.colour, dash: gb.dash, width: 1.5 },
+        ],
+        [onGrid(ga, grid, ga.speed), onGrid(gb, grid, gb.speed)],
+      ),
+      chart(
+        "inputs",
+        90,
+        "thr/brk %",
+        [
+          { label: `${label(ga)} throttle`, stroke: ga.colour, dash: ga.dash },
+          { label: `${label(gb)} throttle`, stroke: gb.colour, dash: gb.dash },
+          { label: `${label(ga)} brake`, stroke: "#ff5c5c", dash: ga.dash },
+          { label: `${label(gb)} brake`, stroke: "#ff9c9c", dash: gb.dash },
+        ],
+        [
+          onGrid(ga, grid, ga.throttle),
+          onGrid(gb, grid, gb.throttle),
+          onGrid(ga, grid, ga.brake),
+          onGrid(gb, grid, gb.brake),
+        ],
+      ),
+      chart(
+        "delta",
+        80,
+        "Δ s (B − A)",
+        [{ label: "delta", stroke: "#e8c547", width: 1.5, fill: "#e8c54722" }],
+        [timeDelta(ga, gb, grid)],
+      ),
     ];
     this.listKey = "";
     this.onChange();

@@ -94,7 +94,10 @@ export class Instrumentation {
   /** Publish `window.__rr`. */
   expose(probes: Probes): void {
     const { ready, segment, rateSwitches, ...rest } = probes;
-    const exposed = Object.assign(this.stats, rest, { frameWork: this.frameWork, frameGaps: this.frameGaps });
+    const exposed = Object.assign(this.stats, rest, {
+      frameWork: this.frameWork,
+      frameGaps: this.frameGaps,
+    });
     Object.defineProperties(exposed, {
       ready: { get: ready, enumerable: true },
       segment: { get: segment, enumerable: true },

@@ -10,7 +10,14 @@ export interface LabelBox {
   h: number;
 }
 
-const SPOTS: readonly [side: 1 | -1, row: number][] = [[1, 0], [1, -1], [1, 1], [-1, 0], [-1, -1], [-1, 1]];
+const SPOTS: readonly [side: 1 | -1, row: number][] = [
+  [1, 0],
+  [1, -1],
+  [1, 1],
+  [-1, 0],
+  [-1, -1],
+  [-1, 1],
+];
 
 /**
  * Where to draw each label (null: nowhere), for cars given most important first.

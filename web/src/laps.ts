@@ -81,15 +81,25 @@ export class LapIndex {
       // Stops come from pit_stop events only: a pit-lane visit behind the Safety Car is no stop.
       // Pit exits fall back on the lap table when the events have none.
       const stopTimes = stops.get(code) ?? [];
-      const outs = pitOut.get(code) ?? rows.map((r) => num(r.pit_out)).filter((t) => !Number.isNaN(t));
+      const outs =
+        pitOut.get(code) ?? rows.map((r) => num(r.pit_out)).filter((t) => !Number.isNaN(t));
       this.byDriver.set(code, {
-        end, lapTime, bestSoFar, numbers: Int32Array.from(rows, (r) => r.lap), sectors, sectorBestBefore,
-        flying: Uint8Array.from(rows, (r) => (Number.isNaN(num(r.pit_in)) && Number.isNaN(num(r.pit_out)) ? 1 : 0)),
+        end,
+        lapTime,
+        bestSoFar,
+        numbers: Int32Array.from(rows, (r) => r.lap),
+        sectors,
+        sectorBestBefore,
+        flying: Uint8Array.from(rows, (r) =>
+          Number.isNaN(num(r.pit_in)) && Number.isNaN(num(r.pit_out)) ? 1 : 0,
+        ),
         stopTimes: Float64Array.from(stopTimes).sort(),
         pitOut: Float64Array.from(outs).sort(),
       });
     }
-    const all = laps.filter((l) => !Number.isNaN(num(l.end))).sort((a, b) => num(a.end) - num(b.end));
+    const all = laps
+      .filter((l) => !Number.isNaN(num(l.end)))
+      .sort((a, b) => num(a.end) - num(b.end));
     this.allEnd = Float64Array.from(all, (r) => num(r.end));
     this.overallBestSector = [0, 1, 2].map((s) => {
       const out = new Float64Array(all.length);
@@ -113,7 +123,9 @@ export class LapIndex {
   /** Overall best lap time completed by `t` (NaN before any). */
   overallBest(t: number): number {
     const k = countAtOrBefore(this.allEnd, t);
-    return k === 0 || !Number.isFinite(this.overallBestLap[k - 1]) ? NaN : this.overallBestLap[k - 1];
+    return k === 0 || !Number.isFinite(this.overallBestLap[k - 1])
+      ? NaN
+      : this.overallBestLap[k - 1];
   }
 
   /** Number of the driver's best lap completed by `t`, or null. */
@@ -132,7 +144,8 @@ export class LapIndex {
     if (!d) return NaN;
     let best = NaN;
     for (let i = countAtOrBefore(d.end, since), k = countAtOrBefore(d.end, t); i < k; i++) {
-      if (d.flying[i] && !(d.lapTime[i] >= best)) best = Number.isNaN(d.lapTime[i]) ? best : d.lapTime[i];
+      if (d.flying[i] && !(d.lapTime[i] >= best))
+        best = Number.isNaN(d.lapTime[i]) ? best : d.lapTime[i];
     }
     return best;
   }
@@ -140,8 +153,12 @@ export class LapIndex {
   state(code: string, t: number): LapState {
     const d = this.byDriver.get(code);
     const empty: LapState = {
-      lastLap: NaN, bestLap: NaN, sectors: [NaN, NaN, NaN],
-      marks: [SectorMark.None, SectorMark.None, SectorMark.None], pits: 0, outLap: false,
+      lastLap: NaN,
+      bestLap: NaN,
+      sectors: [NaN, NaN, NaN],
+      marks: [SectorMark.None, SectorMark.None, SectorMark.None],
+      pits: 0,
+      outLap: false,
     };
     if (!d) return empty;
     const k = countAtOrBefore(d.end, t);
@@ -160,7 +177,12 @@ export class LapIndex {
       return SectorMark.Normal;
     }) as [SectorMark, SectorMark, SectorMark];
     return {
-      lastLap: d.lapTime[i], bestLap: d.bestSoFar[i], sectors, marks, pits, outLap,
+      lastLap: d.lapTime[i],
+      bestLap: d.bestSoFar[i],
+      sectors,
+      marks,
+      pits,
+      outLap,
     };
   }
 }

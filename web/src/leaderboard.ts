@@ -9,7 +9,20 @@ import { formatLapTime, type LapIndex, SectorMark } from "./laps";
 import { COMPOUNDS, COMPOUND_COLOURS, DriverStatus, type Driver, type Snapshot } from "./types";
 
 const ROW_PX = 26;
-const CELLS = ["pos", "delta", "drv", "gap", "last", "best", "s1", "s2", "s3", "tyre", "pits", "status"] as const;
+const CELLS = [
+  "pos",
+  "delta",
+  "drv",
+  "gap",
+  "last",
+  "best",
+  "s1",
+  "s2",
+  "s3",
+  "tyre",
+  "pits",
+  "status",
+] as const;
 type Cell = (typeof CELLS)[number];
 
 interface Row {
@@ -25,7 +38,12 @@ interface Row {
  * N whole laps behind (the leader in Gap mode, the car ahead in Interval mode),
  * else seconds. Empty when the value is unknown.
  */
-export function raceGapText(pos: number, showInterval: boolean, seconds: number, lapsBehind: number): string {
+export function raceGapText(
+  pos: number,
+  showInterval: boolean,
+  seconds: number,
+  lapsBehind: number,
+): string {
   if (pos === 1) return showInterval ? "Interval" : "Leader";
   if (lapsBehind >= 1) return `+${Math.floor(lapsBehind)} L`;
   return Number.isFinite(seconds) ? `+${seconds.toFixed(3)}` : "";
@@ -59,7 +77,8 @@ export class Leaderboard {
     root.classList.add("leaderboard");
     const head = document.createElement("div");
     head.className = "lb-head";
-    head.innerHTML = `<span class="pos">P</span><span class="delta"></span><span class="drv">Driver</span>` +
+    head.innerHTML =
+      `<span class="pos">P</span><span class="delta"></span><span class="drv">Driver</span>` +
       `<span class="gap"><button class="gap-toggle" title="Gap to leader / interval (G)">Gap</button></span>` +
       `<span class="last">Last</span><span class="best">Best</span><span class="s1">S1</span><span class="s2">S2</span>` +
       `<span class="s3">S3</span><span class="tyre">Tyre</span><span class="pits">Pit</span><span class="status"></span>`;
@@ -126,10 +145,15 @@ export class Leaderboard {
     const n = this.drivers.length;
     const timed = this.bestSince !== null;
     const since = this.bestSince ?? -Infinity;
-    const segmentBest = timed ? this.drivers.map((drv) => this.laps.bestSince(drv.code, since, sessionTime)) : [];
-    const fastest = Math.min(...segmentBest.filter((t, d) => Number.isFinite(t) && !((this.cut?.out[d] ?? 0) > 0)));
+    const segmentBest = timed
+      ? this.drivers.map((drv) => this.laps.bestSince(drv.code, since, sessionTime))
+      : [];
+    const fastest = Math.min(
+      ...segmentBest.filter((t, d) => Number.isFinite(t) && !((this.cut?.out[d] ?? 0) > 0)),
+    );
     // Unclassified drivers (position 0) go to the bottom, in a stable order.
-    const byPosition = (a: number, b: number) => (v.position[a] || 1000 + a) - (v.position[b] || 1000 + b);
+    const byPosition = (a: number, b: number) =>
+      (v.position[a] || 1000 + a) - (v.position[b] || 1000 + b);
     // Timed sessions rank by the best lap shown, so the board agrees with itself between
     // samples of the position channel; drivers without a time keep the timeline's order.
     // In qualifying the knocked-out sit below the drivers still running, in the timeline's order.
@@ -137,7 +161,10 @@ export class Leaderboard {
     const isOut = (d: number) => (cut?.out[d] ?? 0) > 0;
     const byBest = (a: number, b: number) =>
       Number(isOut(a)) - Number(isOut(b)) ||
-      (isOut(a) ? 0 : (Number.isFinite(segmentBest[a]) ? segmentBest[a] : Infinity) - (Number.isFinite(segmentBest[b]) ? segmentBest[b] : Infinity)) ||
+      (isOut(a)
+        ? 0
+        : (Number.isFinite(segmentBest[a]) ? segmentBest[a] : Infinity) -
+          (Number.isFinite(segmentBest[b]) ? segmentBest[b] : Infinity)) ||
       byPosition(a, b);
     const order = Array.from({ length: n }, (_, i) => i).sort(timed ? byBest : byPosition);
     // Rows slide into place from the second update on; the first one places them at once.
@@ -154,17 +181,32 @@ export class Leaderboard {
         row.y = rank;
       }
       row.el.classList.toggle("focused", d === this.focused);
-      row.el.classList.toggle("retired", status === DriverStatus.Retired || status === DriverStatus.DidNotStart);
+      row.el.classList.toggle(
+        "retired",
+        status === DriverStatus.Retired || status === DriverStatus.DidNotStart,
+      );
       row.el.classList.toggle("out", isOut(d));
-      row.el.classList.toggle("danger", !!cut && cut.safe !== null && !isOut(d) && rank >= cut.safe);
+      row.el.classList.toggle(
+        "danger",
+        !!cut && cut.safe !== null && !isOut(d) && rank >= cut.safe,
+      );
       this.set(row, "pos", pos > 0 ? String(pos) : "–");
       const grid = this.grid.get(drv.code);
       const gained = grid !== undefined && pos > 0 ? grid - pos : 0;
-      this.set(row, "delta", gained > 0 ? `▲${gained}` : gained < 0 ? `▼${-gained}` : "", gained > 0 ? "up" : gained < 0 ? "down" : "");
+      this.set(
+        row,
+        "delta",
+        gained > 0 ? `▲${gained}` : gained < 0 ? `▼${-gained}` : "",
+        gained > 0 ? "up" : gained < 0 ? "down" : "",
+      );
       this.set(row, "drv", drv.code);
       if (timed) {
         const gapValue = segmentBest[d] - fastest;
-        this.set(row, "gap", !Number.isFinite(gapValue) ? "" : gapValue === 0 ? "Fastest" : `+${gapValue.toFixed(3)}`);
+        this.set(
+          row,
+          "gap",
+          !Number.isFinite(gapValue) ? "" : gapValue === 0 ? "Fastest" : `+${gapValue.toFixed(3)}`,
+        );
       } else {
         const seconds = this.showInterval ? v.interval[d] : v.gap[d];
         const lapsBehind = this.showInterval ? v.interval_laps[d] : v.gap_laps[d];
@@ -173,11 +215,26 @@ export class Leaderboard {
       this.set(row, "last", formatLapTime(lap.lastLap));
       const overall = this.laps.overallBest(sessionTime);
       const best = timed ? segmentBest[d] : lap.bestLap;
-      this.set(row, "best", formatLapTime(best), Number.isFinite(best) && best <= (timed ? fastest : overall) ? "ob" : "");
+      this.set(
+        row,
+        "best",
+        formatLapTime(best),
+        Number.isFinite(best) && best <= (timed ? fastest : overall) ? "ob" : "",
+      );
       (["s1", "s2", "s3"] as const).forEach((c, s) => {
         const mark = lap.marks[s];
-        this.set(row, c, Number.isFinite(lap.sectors[s]) ? lap.sectors[s].toFixed(1) : "",
-          mark === SectorMark.OverallBest ? "ob" : mark === SectorMark.PersonalBest ? "pb" : mark === SectorMark.Normal ? "nb" : "");
+        this.set(
+          row,
+          c,
+          Number.isFinite(lap.sectors[s]) ? lap.sectors[s].toFixed(1) : "",
+          mark === SectorMark.OverallBest
+            ? "ob"
+            : mark === SectorMark.PersonalBest
+              ? "pb"
+              : mark === SectorMark.Normal
+                ? "nb"
+                : "",
+        );
       });
       const compound = v.compound[d] | 0;
       // Age 0 is unknown (timing counts a new set's first lap as 1): show the compound alone.
@@ -185,9 +242,18 @@ export class Leaderboard {
       this.set(row, "tyre", compound ? `${COMPOUNDS[compound]}${age}` : "", `c${compound}`);
       row.cells.tyre.style.setProperty("--tyre", COMPOUND_COLOURS[compound] ?? "#888");
       this.set(row, "pits", lap.pits > 0 ? String(lap.pits) : "");
-      const label = status === DriverStatus.PitLane ? "PIT" : status === DriverStatus.Retired ? "RET"
-        : status === DriverStatus.DidNotStart ? "DNS"
-        : status === DriverStatus.Finished ? "FIN" : lap.outLap ? "OUT" : "";
+      const label =
+        status === DriverStatus.PitLane
+          ? "PIT"
+          : status === DriverStatus.Retired
+            ? "RET"
+            : status === DriverStatus.DidNotStart
+              ? "DNS"
+              : status === DriverStatus.Finished
+                ? "FIN"
+                : lap.outLap
+                  ? "OUT"
+                  : "";
       this.set(row, "status", label, label.toLowerCase());
     });
     const safe = cut?.safe ?? null;

@@ -45,7 +45,16 @@ function startReplay(name: string, opened: OpenedSession, params: URLSearchParam
     chunkFrames,
     meta.constants.max_frames_per_wall_second,
   );
-  const sync = new Sync({ clock, rates, commands, fps: meta.fps, nFrames: meta.n_frames, t0: meta.t0, chunkFrames, opening });
+  const sync = new Sync({
+    clock,
+    rates,
+    commands,
+    fps: meta.fps,
+    nFrames: meta.n_frames,
+    t0: meta.t0,
+    chunkFrames,
+    opening,
+  });
   const view = new ReplayView(opened, (t) => sync.seekTime(t));
   const net = new NetStatus($("header .net"));
   const url = new ShareUrl(name);
@@ -104,7 +113,19 @@ function startReplay(name: string, opened: OpenedSession, params: URLSearchParam
   });
   if (opening.focus) view.focusCode(opening.focus);
   connection.connect(opened.id, "compact", String(opening.rate));
-  startLoop({ clock, buffer, chunkFrames, fps: meta.fps, t0: meta.t0, view, controls, sync, net, url, instruments });
+  startLoop({
+    clock,
+    buffer,
+    chunkFrames,
+    fps: meta.fps,
+    t0: meta.t0,
+    view,
+    controls,
+    sync,
+    net,
+    url,
+    instruments,
+  });
 }
 
 const params = new URLSearchParams(location.search);

@@ -42,11 +42,13 @@ export class DataNotes {
     this.key = `${KEY}${sessionId}.${digest(problems)}`;
     const n = problems.length;
     panel.querySelector(".notes-title")!.textContent = `Data notes (${n})`;
-    panel.querySelector(".notes-list")!.replaceChildren(...problems.map((p) => {
-      const li = document.createElement("li");
-      li.textContent = p;
-      return li;
-    }));
+    panel.querySelector(".notes-list")!.replaceChildren(
+      ...problems.map((p) => {
+        const li = document.createElement("li");
+        li.textContent = p;
+        return li;
+      }),
+    );
     panel.querySelector(".notes-close")!.addEventListener("click", () => this.show(false));
     reopen.textContent = `ⓘ ${n}`;
     reopen.title = `Data notes (${n}): what this session's data lacks`;

@@ -15,14 +15,25 @@ export class Header {
   private weather: SessionEvent[];
   private weatherTimes: Float64Array;
 
-  constructor(private el: HTMLElement, private totalLaps: number | null, private raceStart: number, events: SessionEvent[]) {
+  constructor(
+    private el: HTMLElement,
+    private totalLaps: number | null,
+    private raceStart: number,
+    events: SessionEvent[],
+  ) {
     this.weather = events.filter((e) => e.kind === "weather");
     this.weatherTimes = Float64Array.from(this.weather, (e) => e.time);
   }
 
   update(leaderLap: number, sessionTime: number, trackStatus: number): void {
-    const lap = Number.isFinite(leaderLap) && leaderLap > 0 ? String(Math.min(leaderLap, this.totalLaps ?? Infinity)) : "–"; // – : not started
-    setText(this.el.querySelector<HTMLElement>(".lap")!, this.totalLaps ? `Lap ${lap} / ${this.totalLaps}` : `Lap ${lap}`);
+    const lap =
+      Number.isFinite(leaderLap) && leaderLap > 0
+        ? String(Math.min(leaderLap, this.totalLaps ?? Infinity))
+        : "–"; // – : not started
+    setText(
+      this.el.querySelector<HTMLElement>(".lap")!,
+      this.totalLaps ? `Lap ${lap} / ${this.totalLaps}` : `Lap ${lap}`,
+    );
     const clock = this.el.querySelector<HTMLElement>(".clock")!;
     const sinceStart = sessionTime - (Number.isFinite(this.raceStart) ? this.raceStart : 0);
     const before = Number.isFinite(this.raceStart) && sinceStart < 0;
@@ -67,17 +78,22 @@ export class MessageFeed {
     const last = lastAtOrBefore(this.times, sessionTime);
     if (last === this.shown) return;
     this.shown = last;
-    const items = this.messages.slice(Math.max(0, last - 49), last + 1).reverse().map((m) => {
-      const li = document.createElement("li");
-      const t = document.createElement("time");
-      t.textContent = formatClock(m.time - (Number.isFinite(this.raceStart) ? this.raceStart : 0));
-      const flag = String(m.data.flag ?? m.data.category ?? "").toLowerCase();
-      li.className = flag.replace(/[^a-z]/g, "");
-      li.dataset.time = String(m.time);
-      li.title = "Replay from here";
-      li.append(t, document.createTextNode(String(m.data.message ?? "")));
-      return li;
-    });
+    const items = this.messages
+      .slice(Math.max(0, last - 49), last + 1)
+      .reverse()
+      .map((m) => {
+        const li = document.createElement("li");
+        const t = document.createElement("time");
+        t.textContent = formatClock(
+          m.time - (Number.isFinite(this.raceStart) ? this.raceStart : 0),
+        );
+        const flag = String(m.data.flag ?? m.data.category ?? "").toLowerCase();
+        li.className = flag.replace(/[^a-z]/g, "");
+        li.dataset.time = String(m.time);
+        li.title = "Replay from here";
+        li.append(t, document.createTextNode(String(m.data.message ?? "")));
+        return li;
+      });
     this.el.replaceChildren(...items);
   }
 }
@@ -96,7 +112,11 @@ export const INCIDENT_LEAD = 5;
  * The marker a jump to the next (`direction` 1) or previous (-1) incident lands on,
  * as seen from `sessionTime`; a one-second margin lets repeated jumps step along.
  */
-export function nextIncident(marks: Marker[], sessionTime: number, direction: 1 | -1): Marker | undefined {
+export function nextIncident(
+  marks: Marker[],
+  sessionTime: number,
+  direction: 1 | -1,
+): Marker | undefined {
   const sorted = [...marks].sort((a, b) => a.time - b.time);
   const start = (m: Marker) => m.time - INCIDENT_LEAD;
   return direction > 0
@@ -111,16 +131,24 @@ export function markers(events: SessionEvent[], focused: string | null): Marker[
   status.forEach((e, i) => {
     const code = Number(e.data.status);
     const kind = code === 4 ? "sc" : code === 5 ? "red" : code === 6 || code === 7 ? "vsc" : null;
-    if (kind) out.push({ time: e.time, end: status[i + 1]?.time ?? e.time, kind, label: TRACK_STATUS[code].label });
+    if (kind)
+      out.push({
+        time: e.time,
+        end: status[i + 1]?.time ?? e.time,
+        kind,
+        label: TRACK_STATUS[code].label,
+      });
   });
   for (const e of events) {
-    if (e.kind === "retirement") out.push({ time: e.time, kind: "retirement", label: `${e.driver} retires` });
+    if (e.kind === "retirement")
+      out.push({ time: e.time, kind: "retirement", label: `${e.driver} retires` });
     if (focused && e.driver === focused && e.kind === "pit_stop") {
       out.push({ time: e.time, kind: "pit", label: `${e.driver} pit stop` });
     }
   }
   const fastest = events.filter((e) => e.kind === "lap" && e.data.overall_best).pop();
-  if (fastest) out.push({ time: fastest.time, kind: "fastest", label: `Fastest lap: ${fastest.driver}` });
+  if (fastest)
+    out.push({ time: fastest.time, kind: "fastest", label: `Fastest lap: ${fastest.driver}` });
   return out;
 }
 
@@ -141,16 +169,18 @@ export class SeekMarks {
   show(code: string | null): void {
     const pct = (t: number) => `${(((t - this.t0) / this.duration) * 100).toFixed(3)}%`;
     this.marks = markers(this.events, code);
-    this.el.replaceChildren(...this.marks.map((m) => {
-      const el = document.createElement("span");
-      el.className = `mark ${m.kind}`;
-      el.title = `${m.label} (click or N / P to jump)`;
-      el.dataset.time = String(m.time);
-      el.addEventListener("click", () => this.onPick(m.time - INCIDENT_LEAD));
-      el.style.left = pct(m.time);
-      if (m.end !== undefined) el.style.width = `calc(${pct(m.end)} - ${pct(m.time)})`;
-      return el;
-    }));
+    this.el.replaceChildren(
+      ...this.marks.map((m) => {
+        const el = document.createElement("span");
+        el.className = `mark ${m.kind}`;
+        el.title = `${m.label} (click or N / P to jump)`;
+        el.dataset.time = String(m.time);
+        el.addEventListener("click", () => this.onPick(m.time - INCIDENT_LEAD));
+        el.style.left = pct(m.time);
+        if (m.end !== undefined) el.style.width = `calc(${pct(m.end)} - ${pct(m.time)})`;
+        return el;
+      }),
+    );
   }
 
   /** Where a jump to the next (1) or previous (-1) incident from `sessionTime` lands, or null. */
@@ -193,14 +223,20 @@ export class NetStatus {
   }
 
   private forget(now: number): void {
-    while (this.received.length && this.received[0].at < now - RECEIVED_WINDOW_MS) this.received.shift();
+    while (this.received.length && this.received[0].at < now - RECEIVED_WINDOW_MS)
+      this.received.shift();
   }
 
   show(now: number, r: LinkReport): void {
     this.forget(now);
-    const kbps = (this.received.reduce((a, x) => a + x.bytes, 0) * 8) / (RECEIVED_WINDOW_MS / 1000) / 1000;
+    const kbps =
+      (this.received.reduce((a, x) => a + x.bytes, 0) * 8) / (RECEIVED_WINDOW_MS / 1000) / 1000;
     const link = (r.linkBytesPerSecond * 8) / 1000;
-    const linkText = !Number.isFinite(link) ? "?" : link >= 10_000 ? `${(link / 1000).toFixed(0)} Mbit/s` : `${link.toFixed(0)} kbit/s`;
+    const linkText = !Number.isFinite(link)
+      ? "?"
+      : link >= 10_000
+        ? `${(link / 1000).toFixed(0)} Mbit/s`
+        : `${link.toFixed(0)} kbit/s`;
     const text = `${r.rate} fps${r.auto ? " (auto)" : ""} · ${kbps.toFixed(0)} kbit/s · link ${linkText} · ${r.aheadSeconds.toFixed(1)} s`;
     setText(this.el, text);
     const title = `data rate and buffer${r.lastSwitch ? `; last switch: ${r.lastSwitch}` : ""}`;

@@ -8,7 +8,6 @@ import { $ } from "./dom";
 import { showSeasons } from "./seasons";
 import type { LapRow, SessionEvent, SessionMeta } from "./types";
 
-
 export interface OpenedSession {
   id: string;
   meta: SessionMeta;
@@ -53,16 +52,18 @@ async function showPicker(error?: string): Promise<void> {
   try {
     const { sessions, fastf1_seasons } = await api.catalogue();
     showSeasons($(".fastf1", picker), fastf1_seasons, go);
-    $(".sessions", picker).replaceChildren(...sessions.map((s) => {
-      const li = document.createElement("li");
-      const button = document.createElement("button");
-      button.textContent = s.title || s.name;
-      button.dataset.session = s.name;
-      button.title = s.name + (s.cached ? " (ready)" : "");
-      button.addEventListener("click", () => go(s.name));
-      li.append(button);
-      return li;
-    }));
+    $(".sessions", picker).replaceChildren(
+      ...sessions.map((s) => {
+        const li = document.createElement("li");
+        const button = document.createElement("button");
+        button.textContent = s.title || s.name;
+        button.dataset.session = s.name;
+        button.title = s.name + (s.cached ? " (ready)" : "");
+        button.addEventListener("click", () => go(s.name));
+        li.append(button);
+        return li;
+      }),
+    );
   } catch (err) {
     $(".error", picker).hidden = false;
     $(".error", picker).textContent = `Cannot list sessions: ${err}`;
@@ -77,10 +78,13 @@ async function openSession(name: string): Promise<OpenedSession> {
   $(".loading", picker).hidden = false;
   let status = await api.open(name);
   while (status.state !== "ready") {
-    if (status.state === "failed") throw new Error(`${name} failed to load: ${status.error ?? status.message}`);
+    if (status.state === "failed")
+      throw new Error(`${name} failed to load: ${status.error ?? status.message}`);
     $(".fill", picker).style.width = `${Math.round(status.fraction * 100)}%`;
     $(".loading-text", picker).textContent =
-      status.state === "queued" ? `Queued (position ${status.queue_position ?? "?"})` : `${status.message} ${Math.round(status.fraction * 100)}%`;
+      status.state === "queued"
+        ? `Queued (position ${status.queue_position ?? "?"})`
+        : `${status.message} ${Math.round(status.fraction * 100)}%`;
     await new Promise((r) => setTimeout(r, 300));
     status = await api.status(status.id);
   }
@@ -91,5 +95,11 @@ async function openSession(name: string): Promise<OpenedSession> {
     api.results(status.id),
   ]);
   picker.hidden = true;
-  return { id: status.id, meta, laps: laps.laps, events: events.events.sort((a, b) => a.time - b.time), results: results.results };
+  return {
+    id: status.id,
+    meta,
+    laps: laps.laps,
+    events: events.events.sort((a, b) => a.time - b.time),
+    results: results.results,
+  };
 }

@@ -78,11 +78,17 @@ export class PlayoutBuffer {
     const f1 = nb.frames[i1];
     const frac = f1 > f0 ? Math.min(Math.max((frame - f0) / (f1 - f0), 0), 1) : 0;
     const nd = b.nDrivers;
-    const x0 = b.driver.x, y0 = b.driver.y, x1 = nb.driver.x, y1 = nb.driver.y;
-    const base0 = i0 * nd, base1 = i1 * nd;
+    const x0 = b.driver.x,
+      y0 = b.driver.y,
+      x1 = nb.driver.x,
+      y1 = nb.driver.y;
+    const base0 = i0 * nd,
+      base1 = i1 * nd;
     for (let d = 0; d < nd; d++) {
-      const ax = x0[base0 + d], ay = y0[base0 + d];
-      const bx = x1[base1 + d], by = y1[base1 + d];
+      const ax = x0[base0 + d],
+        ay = y0[base0 + d];
+      const bx = x1[base1 + d],
+        by = y1[base1 + d];
       if (Number.isNaN(ax)) {
         out.valid[d] = 0;
         out.x[d] = NaN;

@@ -20,7 +20,11 @@ export function safePlaces(nDrivers: number, nSegments: number): (number | null)
   let running = nDrivers;
   for (let k = 0; k < nSegments; k++) {
     const last = k === nSegments - 1;
-    const knocked = last ? 0 : k === 0 ? Math.max(0, running - 15) : Math.min(5, Math.max(0, running - 1));
+    const knocked = last
+      ? 0
+      : k === 0
+        ? Math.max(0, running - 15)
+        : Math.min(5, Math.max(0, running - 1));
     out.push(knocked > 0 ? running - knocked : null);
     running -= knocked;
   }
@@ -32,7 +36,11 @@ export class Qualifying {
   /** For each driver, the part they were knocked out in (-1: not knocked out). */
   private outIn: Int8Array;
 
-  constructor(drivers: Driver[], private segments: Segment[], laps: LapIndex) {
+  constructor(
+    drivers: Driver[],
+    private segments: Segment[],
+    laps: LapIndex,
+  ) {
     this.safe = safePlaces(drivers.length, segments.length);
     this.outIn = new Int8Array(drivers.length).fill(-1);
     for (let k = 0; k + 1 < segments.length; k++) {
@@ -40,7 +48,9 @@ export class Qualifying {
       if (safe === null) continue;
       const until = segments[k + 1].start;
       const running = drivers.map((_, d) => d).filter((d) => this.outIn[d] < 0);
-      const best = new Map(running.map((d) => [d, laps.bestSince(drivers[d].code, segments[k].start, until)]));
+      const best = new Map(
+        running.map((d) => [d, laps.bestSince(drivers[d].code, segments[k].start, until)]),
+      );
       const time = (d: number) => (Number.isFinite(best.get(d)) ? best.get(d)! : Infinity);
       running.sort((a, b) => time(a) - time(b) || a - b);
       for (const d of running.slice(safe)) this.outIn[d] = k;

@@ -31,7 +31,8 @@ export class RateController {
   private lastCommand = -Infinity;
   private lastSwitch = -Infinity;
   private samples = 0;
-  private anchor: { frame: number; serverMs: number; speed: number; playing: boolean } | null = null;
+  private anchor: { frame: number; serverMs: number; speed: number; playing: boolean } | null =
+    null;
   private pongs: { rtt: number; offset: number }[] = []; // offset: server Unix ms − client Unix ms
   readonly log: string[] = []; // recent samples, for the end-to-end tests' diagnostics
   private expected: { bytes: number } | null = null; // the next chunk, while playing
@@ -53,7 +54,14 @@ export class RateController {
    * One chunk arrived at `now` (ms). `frame` is the playhead then, `chunkFrame` the
    * chunk's first timeline frame, `frames` how many it covers.
    */
-  chunkArrived(now: number, bytes: number, rate: number, chunkFrame: number, frames: number, playing: boolean): void {
+  chunkArrived(
+    now: number,
+    bytes: number,
+    rate: number,
+    chunkFrame: number,
+    frames: number,
+    playing: boolean,
+  ): void {
     const replaySeconds = frames / this.fps;
     const perSecond = bytes / replaySeconds;
     const known = this.cost.get(rate);
@@ -67,7 +75,9 @@ export class RateController {
     this.expected = playing ? { bytes } : null;
     if (!Number.isFinite(started)) return;
     this.addSample((bytes / Math.max(now - started, MIN_TRANSFER_MS)) * 1000);
-    this.log.push(`${Math.round(now)} c${chunkFrame / this.chunkFrames} r${rate} ${bytes}B ${Math.round(now - started)}ms -> ${Math.round(this.throughput * 8 / 1000)}kbit/s`);
+    this.log.push(
+      `${Math.round(now)} c${chunkFrame / this.chunkFrames} r${rate} ${bytes}B ${Math.round(now - started)}ms -> ${Math.round((this.throughput * 8) / 1000)}kbit/s`,
+    );
     if (this.log.length > 200) this.log.splice(0, 100);
   }
 
@@ -92,16 +102,23 @@ export class RateController {
     const a = this.anchor;
     if (!a || !this.pongs.length) return NaN;
     const best = this.pongs.reduce((x, y) => (y.rtt < x.rtt ? y : x)); // least queued: truest offset
-    const lookahead = a.playing ? Math.max(2 * a.speed * this.fps, this.chunkFrames) : this.chunkFrames;
+    const lookahead = a.playing
+      ? Math.max(2 * a.speed * this.fps, this.chunkFrames)
+      : this.chunkFrames;
     const dueFrame = chunkFrame - lookahead;
-    const serverMs = a.playing && dueFrame > a.frame ? a.serverMs + ((dueFrame - a.frame) / (a.speed * this.fps)) * 1000 : a.serverMs;
+    const serverMs =
+      a.playing && dueFrame > a.frame
+        ? a.serverMs + ((dueFrame - a.frame) / (a.speed * this.fps)) * 1000
+        : a.serverMs;
     return serverMs - best.offset + best.rtt / 2 - performance.timeOrigin;
   }
 
   private addSample(sample: number): void {
     // A slow sample counts at once (the link is congested now); a fast one eases in.
     const alpha = sample < this.throughput ? 0.5 : 0.25;
-    this.throughput = Number.isFinite(this.throughput) ? (1 - alpha) * this.throughput + alpha * sample : sample;
+    this.throughput = Number.isFinite(this.throughput)
+      ? (1 - alpha) * this.throughput + alpha * sample
+      : sample;
     this.samples++;
   }
 
@@ -124,7 +141,8 @@ export class RateController {
     const known = this.cost.get(rate);
     if (known !== undefined) return known;
     let best: [number, number] | null = null;
-    for (const [r, c] of this.cost) if (!best || Math.abs(r - rate) < Math.abs(best[0] - rate)) best = [r, c];
+    for (const [r, c] of this.cost)
+      if (!best || Math.abs(r - rate) < Math.abs(best[0] - rate)) best = [r, c];
     return best ? (best[1] * relativeCost(rate)) / relativeCost(best[0]) : NaN;
   }
 
@@ -137,7 +155,8 @@ export class RateController {
   choose(now: number, current: number, speed: number): RateDecision | null {
     const bound = this.overdueBound(now, speed);
     if (bound < this.throughput) this.throughput = bound;
-    if (this.samples < 2 || now - this.lastSwitch < HOLD_MS || !Number.isFinite(this.throughput)) return null;
+    if (this.samples < 2 || now - this.lastSwitch < HOLD_MS || !Number.isFinite(this.throughput))
+      return null;
     const allowed = this.rates.filter((r) => r * speed <= this.maxFramesPerWallSecond);
     const candidates = allowed.length ? allowed : [this.rates[this.rates.length - 1]];
     const fits = (r: number, margin: number) => this.costOf(r) * speed <= margin * this.throughput;
@@ -151,6 +170,9 @@ export class RateController {
     if (target === current) return null;
     this.lastSwitch = now;
     const kbps = (this.throughput * 8) / 1000;
-    return { rate: target, reason: `${kbps.toFixed(0)} kbit/s measured, ${((this.costOf(target) * speed * 8) / 1000).toFixed(0)} kbit/s needed` };
+    return {
+      rate: target,
+      reason: `${kbps.toFixed(0)} kbit/s measured, ${((this.costOf(target) * speed * 8) / 1000).toFixed(0)} kbit/s needed`,
+    };
   }
 }

@@ -2,7 +2,8 @@
 
 /** How many entries are at or before `v`. */
 export function countAtOrBefore(arr: ArrayLike<number>, v: number): number {
-  let lo = 0, hi = arr.length;
+  let lo = 0,
+    hi = arr.length;
   while (lo < hi) {
     const mid = (lo + hi) >> 1;
     if (arr[mid] <= v) lo = mid + 1;

@@ -3,12 +3,19 @@
 
 import { api, type SeasonEvent } from "./api";
 
-export function showSeasons(el: HTMLElement, seasons: number[], open: (name: string) => void): void {
+export function showSeasons(
+  el: HTMLElement,
+  seasons: number[],
+  open: (name: string) => void,
+): void {
   el.hidden = seasons.length === 0;
   const select = el.querySelector<HTMLSelectElement>("select.season")!;
   const note = el.querySelector<HTMLElement>(".season-note")!;
   const list = el.querySelector<HTMLElement>(".events")!;
-  select.replaceChildren(new Option("choose a season", ""), ...seasons.map((y) => new Option(String(y), String(y))));
+  select.replaceChildren(
+    new Option("choose a season", ""),
+    ...seasons.map((y) => new Option(String(y), String(y))),
+  );
   select.addEventListener("change", async () => {
     list.replaceChildren();
     const year = select.value;

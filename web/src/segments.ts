@@ -14,7 +14,12 @@ export interface Segment {
 
 const num = (v: unknown): number => (typeof v === "number" && Number.isFinite(v) ? v : NaN);
 
-export function findSegments(events: SessionEvent[], kind: string, t0: number, tEnd: number): Segment[] {
+export function findSegments(
+  events: SessionEvent[],
+  kind: string,
+  t0: number,
+  tEnd: number,
+): Segment[] {
   const explicit = events.filter((e) => e.kind === "segment");
   if (explicit.length) {
     return explicit.map((e, i) => ({
@@ -26,12 +31,15 @@ export function findSegments(events: SessionEvent[], kind: string, t0: number, t
   const prefix = kind === "sprint_qualifying" ? "SQ" : kind === "qualifying" ? "Q" : null;
   const whole = [{ name: prefix ? `${prefix}1` : "Session", start: t0, end: tEnd }];
   if (!prefix) return whole;
-  const text = (e: SessionEvent) => (e.kind === "message" ? String(e.data.message ?? "").toUpperCase() : "");
+  const text = (e: SessionEvent) =>
+    e.kind === "message" ? String(e.data.message ?? "").toUpperCase() : "";
   const out: Segment[] = [];
   for (const e of events) {
     const m = text(e);
-    if (m.startsWith("GREEN LIGHT")) out.push({ name: `${prefix}${out.length + 1}`, start: e.time, end: NaN });
-    else if (m.startsWith("CHEQUERED FLAG") && out.length && Number.isNaN(out[out.length - 1].end)) out[out.length - 1].end = e.time;
+    if (m.startsWith("GREEN LIGHT"))
+      out.push({ name: `${prefix}${out.length + 1}`, start: e.time, end: NaN });
+    else if (m.startsWith("CHEQUERED FLAG") && out.length && Number.isNaN(out[out.length - 1].end))
+      out[out.length - 1].end = e.time;
   }
   return out.length ? out : whole;
 }
@@ -51,22 +59,31 @@ export class SegmentTabs {
    * `unsplitKind`: the session kind when a qualifying session's data has only one part
    * (the tabs then say that Q1/Q2/Q3 are not available); null otherwise.
    */
-  constructor(private nav: HTMLElement, segments: Segment[], show: boolean, unsplitKind: string | null, onPick: (seg: Segment) => void) {
+  constructor(
+    private nav: HTMLElement,
+    segments: Segment[],
+    show: boolean,
+    unsplitKind: string | null,
+    onPick: (seg: Segment) => void,
+  ) {
     nav.hidden = !show;
     // One part is no choice: no tab for it.
-    nav.replaceChildren(...(segments.length < 2 ? [] : segments).map((seg) => {
-      const b = document.createElement("button");
-      b.textContent = seg.name;
-      b.dataset.segment = seg.name;
-      b.addEventListener("click", () => onPick(seg));
-      return b;
-    }));
+    nav.replaceChildren(
+      ...(segments.length < 2 ? [] : segments).map((seg) => {
+        const b = document.createElement("button");
+        b.textContent = seg.name;
+        b.dataset.segment = seg.name;
+        b.addEventListener("click", () => onPick(seg));
+        return b;
+      }),
+    );
     if (unsplitKind !== null) {
       const p = unsplitKind === "sprint_qualifying" ? "SQ" : "Q";
       const note = document.createElement("span");
       note.className = "seg-note";
       note.textContent = `${p}1/${p}2/${p}3 not available from this data`;
-      note.title = "This data has no race control flags or breaks that tell the parts apart: the board ranks the whole session by best lap";
+      note.title =
+        "This data has no race control flags or breaks that tell the parts apart: the board ranks the whole session by best lap";
       nav.append(note);
     }
   }

@@ -76,7 +76,11 @@ export class Sync {
       case "state":
         return this.state(msg);
       case "pong":
-        return this.rates.pong(msg.t, msg.server_time * 1000, performance.timeOrigin + performance.now());
+        return this.rates.pong(
+          msg.t,
+          msg.server_time * 1000,
+          performance.timeOrigin + performance.now(),
+        );
       case "error":
         // Commands beyond the server's pace are dropped there; the client paces itself
         // (commands.ts), so this is news for the console, not for the viewer.
@@ -98,7 +102,14 @@ export class Sync {
   block(block: FrameBlock, bytes: number, receivedAt: number): void {
     this.rate = block.rate;
     const first = block.index * this.chunkFrames;
-    this.rates.chunkArrived(receivedAt, bytes, block.rate, first, block.end - first, this.clock.playing);
+    this.rates.chunkArrived(
+      receivedAt,
+      bytes,
+      block.rate,
+      first,
+      block.end - first,
+      this.clock.playing,
+    );
   }
 
   /** The session time at the playhead now. */
@@ -117,7 +128,8 @@ export class Sync {
     if (speed !== this.clock.speed) this.clock.setSpeed(speed);
     const drift = Math.abs(this.clock.frame() - frame);
     const tolerance = this.fps * 0.5 * Math.max(1, speed);
-    if (reason === "seek" || reason === "skip" || reason === "end" || drift > tolerance) this.clock.seek(frame);
+    if (reason === "seek" || reason === "skip" || reason === "end" || drift > tolerance)
+      this.clock.seek(frame);
     if (playing && !this.clock.playing) this.clock.play();
     if (!playing && this.clock.playing) this.clock.pause();
     this.onChange();
@@ -201,7 +213,8 @@ export class Sync {
   private adaptRate(now: number): void {
     if (this.requestedRate !== "auto" || !this.clock.playing || !this.rate) return;
     // Until blocks at the rate last asked for arrive, decide from that rate, not the old one.
-    const asked = this.askedRate && this.askedRate !== this.rate && now - this.askedAt < ASKED_RATE_MS;
+    const asked =
+      this.askedRate && this.askedRate !== this.rate && now - this.askedAt < ASKED_RATE_MS;
     const current = asked ? this.askedRate : this.rate;
     const decision = this.rates.choose(now, current, this.clock.speed);
     if (!decision) return;

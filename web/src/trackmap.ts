@@ -86,15 +86,23 @@ export class TrackMap {
   private fit(): void {
     const g = this.geometry;
     if (!g || g.outline.length === 0 || this.width === 0) return;
-    let minX = Infinity, maxX = -Infinity, minY = Infinity, maxY = -Infinity;
+    let minX = Infinity,
+      maxX = -Infinity,
+      minY = Infinity,
+      maxY = -Infinity;
     for (const [x, y] of g.outline.concat(g.pit_lane)) {
       const rx = x * this.cos - y * this.sin;
       const ry = x * this.sin + y * this.cos;
-      minX = Math.min(minX, rx); maxX = Math.max(maxX, rx);
-      minY = Math.min(minY, ry); maxY = Math.max(maxY, ry);
+      minX = Math.min(minX, rx);
+      maxX = Math.max(maxX, rx);
+      minY = Math.min(minY, ry);
+      maxY = Math.max(maxY, ry);
     }
     const margin = 36;
-    const scale = Math.min((this.width - 2 * margin) / (maxX - minX || 1), (this.height - 2 * margin) / (maxY - minY || 1));
+    const scale = Math.min(
+      (this.width - 2 * margin) / (maxX - minX || 1),
+      (this.height - 2 * margin) / (maxY - minY || 1),
+    );
     this.view = { scale: Math.max(scale, 1e-3), cx: (minX + maxX) / 2, cy: (minY + maxY) / 2 };
     this.layerDirty = true;
   }
@@ -166,7 +174,10 @@ export class TrackMap {
     ctx.stroke();
     // Sector boundaries and the start/finish line, as ticks across the track.
     const cumulative = cumulativeDistance(g.outline);
-    const ticks: [number, string][] = [[0, "#ffffff"], ...g.sector_starts.map((d, i): [number, string] => [d, i === 0 ? "#e8c547" : "#d05cf0"])];
+    const ticks: [number, string][] = [
+      [0, "#ffffff"],
+      ...g.sector_starts.map((d, i): [number, string] => [d, i === 0 ? "#e8c547" : "#d05cf0"]),
+    ];
     for (const [dist, colour] of ticks) {
       const i = indexAtDistance(cumulative, dist);
       const [ax, ay] = this.toScreen(...g.outline[i]);
@@ -244,7 +255,7 @@ export class TrackMap {
         drawn.colour = status === DriverStatus.Retired ? "#666" : style.colour;
         ctx.fillStyle = drawn.colour;
         ctx.fill();
-        ctx.strokeStyle = focused ? "#ffffff" : status === DriverStatus.Finished ? "#ffffff" : "#0b0c10";
+        ctx.strokeStyle = focused || status === DriverStatus.Finished ? "#ffffff" : "#0b0c10";
         ctx.lineWidth = focused ? 3 : 1.5;
         if (status === DriverStatus.Finished) ctx.setLineDash([2, 2]);
         ctx.stroke();
@@ -259,8 +270,18 @@ export class TrackMap {
         ctx.fill();
       }
       if (parked) continue;
-      const text = this.drivers[d].code + (status === DriverStatus.PitLane ? " PIT" : status === DriverStatus.Retired ? " RET" : "");
-      labels.push({ x: sx, y: sy, r, w: this.textWidth(text), text, alpha: ctx.globalAlpha, focused });
+      const text =
+        this.drivers[d].code +
+        (status === DriverStatus.PitLane ? " PIT" : status === DriverStatus.Retired ? " RET" : "");
+      labels.push({
+        x: sx,
+        y: sy,
+        r,
+        w: this.textWidth(text),
+        text,
+        alpha: ctx.globalAlpha,
+        focused,
+      });
     }
     this.drawLabels(ctx, labels.reverse()); // the focused car and the leader first
     ctx.globalAlpha = 1;
@@ -328,10 +349,14 @@ export class TrackMap {
 
   private bindInput(): void {
     const c = this.canvas;
-    c.addEventListener("wheel", (e) => {
-      e.preventDefault();
-      this.zoomAt(e.offsetX, e.offsetY, Math.exp(-e.deltaY * 0.0015));
-    }, { passive: false });
+    c.addEventListener(
+      "wheel",
+      (e) => {
+        e.preventDefault();
+        this.zoomAt(e.offsetX, e.offsetY, Math.exp(-e.deltaY * 0.0015));
+      },
+      { passive: false },
+    );
     c.addEventListener("pointerdown", (e) => {
       c.setPointerCapture(e.pointerId);
       this.pointers.set(e.pointerId, { x: e.offsetX, y: e.offsetY });
@@ -343,7 +368,8 @@ export class TrackMap {
         const other = [...this.pointers.entries()].find(([id]) => id !== e.pointerId)![1];
         const before = Math.hypot(prev.x - other.x, prev.y - other.y);
         const after = Math.hypot(e.offsetX - other.x, e.offsetY - other.y);
-        if (before > 0) this.zoomAt((e.offsetX + other.x) / 2, (e.offsetY + other.y) / 2, after / before);
+        if (before > 0)
+          this.zoomAt((e.offsetX + other.x) / 2, (e.offsetY + other.y) / 2, after / before);
       } else {
         this.panX += e.offsetX - prev.x;
         this.panY += e.offsetY - prev.y;
@@ -365,8 +391,8 @@ export class TrackMap {
     const z = Math.min(Math.max(this.zoom * factor, 0.5), 20);
     const f = z / this.zoom;
     // Keep the point under the cursor fixed.
-    this.panX = (px - this.width / 2) - ((px - this.width / 2) - this.panX) * f;
-    this.panY = (py - this.height / 2) - ((py - this.height / 2) - this.panY) * f;
+    this.panX = px - this.width / 2 - (px - this.width / 2 - this.panX) * f;
+    this.panY = py - this.height / 2 - (py - this.height / 2 - this.panY) * f;
     this.zoom = z;
     this.layerDirty = true;
   }
@@ -404,7 +430,8 @@ function cumulativeDistance(pts: [number, number][]): Float64Array {
 }
 
 function indexAtDistance(cumulative: Float64Array, dist: number): number {
-  let lo = 0, hi = cumulative.length - 1;
+  let lo = 0,
+    hi = cumulative.length - 1;
   while (lo < hi) {
     const mid = (lo + hi) >> 1;
     if (cumulative[mid] < dist) lo = mid + 1;

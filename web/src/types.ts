@@ -13,7 +13,14 @@ export interface Geometry {
   outline: [number, number][];
   width: number;
   sector_starts: number[];
-  corners: { number: number; letter: string; x: number; y: number; angle: number; distance: number }[];
+  corners: {
+    number: number;
+    letter: string;
+    x: number;
+    y: number;
+    angle: number;
+    distance: number;
+  }[];
   pit_lane: [number, number][];
   rotation: number;
   length: number;
@@ -203,7 +210,9 @@ const SERVER_MESSAGE_TYPES: Record<ServerMessage["type"], true> = {
 export function asServerMessage(value: unknown): ServerMessage | null {
   if (typeof value !== "object" || value === null) return null;
   const type = (value as { type?: unknown }).type;
-  return typeof type === "string" && Object.hasOwn(SERVER_MESSAGE_TYPES, type) ? (value as ServerMessage) : null;
+  return typeof type === "string" && Object.hasOwn(SERVER_MESSAGE_TYPES, type)
+    ? (value as ServerMessage)
+    : null;
 }
 
 /** The default branch of an exhaustive switch: the compiler proves it unreachable. */
@@ -212,6 +221,7 @@ export function unreachable(value: never): never {
 }
 
 /** Per-driver channels, laid out [sample * nDrivers + driver]. */
+// prettier-ignore
 export const DRIVER_CHANNELS = [
   "x", "y", "speed", "gear", "throttle", "brake", "drs", "rpm", "lap", "distance",
   "position", "gap", "interval", "compound", "tyre_age", "status", "gap_laps", "interval_laps",

@@ -44,10 +44,20 @@ export class ShareUrl {
     this.last = 0;
   }
 
-  update(now: number, sessionTime: number, speed: number, playing: boolean, focus: string | null): void {
+  update(
+    now: number,
+    sessionTime: number,
+    speed: number,
+    playing: boolean,
+    focus: string | null,
+  ): void {
     if (now - this.last <= EVERY_MS) return;
     this.last = now;
-    const p = new URLSearchParams({ session: this.session, t: sessionTime.toFixed(1), speed: String(speed) });
+    const p = new URLSearchParams({
+      session: this.session,
+      t: sessionTime.toFixed(1),
+      speed: String(speed),
+    });
     if (playing) p.set("play", "1");
     if (focus) p.set("focus", focus);
     history.replaceState(null, "", `?${p}`);

@@ -18,7 +18,6 @@ import { TelemetryPanel } from "./telemetry";
 import { TrackMap } from "./trackmap";
 import type { Driver, Snapshot } from "./types";
 
-
 export class ReplayView {
   readonly map: TrackMap;
   readonly board: Leaderboard;
@@ -41,12 +40,16 @@ export class ReplayView {
   private buffering = $(".buffering");
 
   /** `seekTime` moves the replay to a session time (a message, a marker, a tab clicked). */
-  constructor({ id, meta, laps: lapRows, events, results }: OpenedSession, seekTime: (sessionTime: number) => void) {
+  constructor(
+    { id, meta, laps: lapRows, events, results }: OpenedSession,
+    seekTime: (sessionTime: number) => void,
+  ) {
     $("#replay").hidden = false;
     this.drivers = meta.drivers;
     const laps = new LapIndex(lapRows, events);
     const grid = new Map<string, number>();
-    for (const r of results) if (typeof r.grid === "number" && typeof r.driver === "string") grid.set(r.driver, r.grid);
+    for (const r of results)
+      if (typeof r.grid === "number" && typeof r.driver === "string") grid.set(r.driver, r.grid);
     // Times read from lights out / the green light; without one, from the first frame.
     const start = meta.info.start_time;
     const raceStart = typeof start === "number" && Number.isFinite(start) ? start : meta.t0;
@@ -67,11 +70,18 @@ export class ReplayView {
     this.timed = !["race", "sprint"].includes(meta.info.kind);
     const duration = meta.n_frames / meta.fps;
     this.segments = findSegments(events, meta.info.kind, meta.t0, meta.t0 + duration);
-    this.qualifying = QUALIFYING_KINDS.includes(meta.info.kind) ? new Qualifying(meta.drivers, this.segments, laps) : null;
+    this.qualifying = QUALIFYING_KINDS.includes(meta.info.kind)
+      ? new Qualifying(meta.drivers, this.segments, laps)
+      : null;
     // Tabs in timed sessions with parts; qualifying data that cannot split its parts says so.
     const unsplit = this.qualifying !== null && !this.qualifying.split;
-    this.tabs = new SegmentTabs($(".segments"), this.segments, this.timed && (this.segments.length >= 2 || unsplit),
-      unsplit ? meta.info.kind : null, (seg) => seekTime(seg.start));
+    this.tabs = new SegmentTabs(
+      $(".segments"),
+      this.segments,
+      this.timed && (this.segments.length >= 2 || unsplit),
+      unsplit ? meta.info.kind : null,
+      (seg) => seekTime(seg.start),
+    );
     this.marks = new SeekMarks($(".marks"), events, meta.t0, duration, seekTime);
     this.map.onPick = this.board.onPick = (d) => this.focus(d === this.focused ? -1 : d);
     this.marks.show(null);
@@ -98,7 +108,12 @@ export class ReplayView {
     let ghostTime = NaN;
     if (this.ghost.ghosts.length) {
       ghostTime = this.ghost.ghostTime(now, speed);
-      this.map.ghosts = this.ghost.ghosts.map((g) => ({ ...ghostPosition(g, ghostTime), colour: g.colour, dash: g.dash, label: `${g.code} L${g.lap}` }));
+      this.map.ghosts = this.ghost.ghosts.map((g) => ({
+        ...ghostPosition(g, ghostTime),
+        colour: g.colour,
+        dash: g.dash,
+        label: `${g.code} L${g.lap}`,
+      }));
     }
     if (snap) {
       this.map.trackStatus = snap.session.track_status;
