@@ -35,10 +35,11 @@ chromium:
 run: install web
 	$(BIN)/racereplay serve
 
-lint: install
+lint: install $(WEB_STAMP)
 	$(BIN)/ruff check src tests
 	$(BIN)/ruff format --check src tests
 	$(BIN)/mypy src
+	cd web && npm run format:check
 
 test: install lint web chromium
 	$(BIN)/pytest
