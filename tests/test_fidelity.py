@@ -24,7 +24,7 @@ pytestmark = pytest.mark.realdata
 CASES = [
     pytest.param(session, mode, id=f"{session.label}-{mode}")
     for session in SHARED_SESSIONS
-    for mode in (["archive"] if session.fastf1 is None else ["archive", "archive+fastf1", "fastf1"])
+    for mode in session.refs()  # archive; archive+fastf1 and fastf1 where FastF1 has it
 ]
 RACES = [s for s in SHARED_SESSIONS if s.race]
 AUS_RETIREMENTS = {"ALO": 33, "BOR": 46, "LAW": 47, "DOO": 1, "SAI": 1}

@@ -25,7 +25,6 @@ PIT_LANE_TARGET = Target.at_most(0.03)
 STOPS_TARGET = Target.at_least(0.9)
 ORDER_TARGET = Target.at_least(0.99)
 
-MODES = ("archive", "archive+fastf1", "fastf1")
 REFERENCE_MODE = "archive+fastf1"
 
 

@@ -5,13 +5,12 @@ A bench module (racereplay.bench.build, .wire, .server, ...) exposes
     TITLE: str
     def run(options: BenchOptions) -> BenchResult
 
-and is listed in `BENCHES`. Modules that are not installed yet are skipped.
+and is listed in `BENCHES`.
 """
 
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import json
 import math
 import platform
@@ -178,19 +177,12 @@ def _markdown_row(row: Row) -> str:
     return "| " + " | ".join(cells) + " |"
 
 
-def available() -> list[str]:
-    return [name for name, module in BENCHES.items() if importlib.util.find_spec(module)]
-
-
 def run_benches(names: list[str] | None, options: BenchOptions) -> Report:
-    """Run the named benches (default: every one installed) into one report."""
-    names = names or available()
+    """Run the named benches (default: every one) into one report."""
+    names = names or list(BENCHES)
     unknown = [n for n in names if n not in BENCHES]
     if unknown:
         raise KeyError(f"unknown bench {', '.join(unknown)}: choose from {', '.join(BENCHES)}")
-    missing = [n for n in names if n not in available()]
-    if missing:
-        raise KeyError(f"bench {', '.join(missing)} is not implemented yet in this install")
     sections = []
     for name in names:
         module = importlib.import_module(BENCHES[name])

@@ -25,7 +25,6 @@ MIN_STANDSTILL_S = 1.0  # shorter: a car stalling for a moment, or a data glitch
 STANDSTILL_BLIP_S = 1.0  # a creep forward in the box this short does not end the standstill
 PIT_LIMIT_KMH = 85.0  # a little above the usual 80 km/h limit, for the limiter's ripple
 MAX_PIT_ROAD_S = 40.0  # entry or exit road longer than this: not a pit lane
-MAX_STOP_S = 60.0  # standing longer (a red flag, the garage in practice): a visit, not a stop
 
 
 @dataclass(frozen=True)
@@ -33,10 +32,6 @@ class PitVisit:
     entry: float  # session time the car slowed to the pit limit
     exit: float  # session time it rose above the limit leaving
     standstill: float  # seconds standing still
-
-    @property
-    def is_stop(self) -> bool:
-        return self.standstill <= MAX_STOP_S
 
 
 def _standstills(time: np.ndarray, speed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

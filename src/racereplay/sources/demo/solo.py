@@ -48,11 +48,6 @@ class Estimates:
         return Estimates(out_lap=out / out_pace, in_lap=into / in_pace)
 
 
-def timed_lap_estimate(motion: Motion, pace: float) -> float:
-    """Upper bound on a timed lap at `pace` (DRS only makes it shorter)."""
-    return float(motion.lap_time[RACING]) / pace
-
-
 def _profile_span(motion: Motion, a: float, b: float, mode: int) -> float:
     ends = motion.to_profile_time(np.array([a, b]), mode)
     return float(ends[1] - ends[0])
