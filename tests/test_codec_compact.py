@@ -111,7 +111,8 @@ def test_every_event_is_in_exactly_one_chunk_at_every_rate(synthetic: Timeline) 
         seen = []
         for index in range(CODEC.n_chunks(synthetic)):
             seen += [
-                e["time"] for e in decode_chunk(CODEC.encode_chunk(synthetic, rate, index)[0]).events
+                e["time"]
+                for e in decode_chunk(CODEC.encode_chunk(synthetic, rate, index)[0]).events
             ]
         assert seen == expected
     first = decode_chunk(CODEC.encode_chunk(synthetic, 25, 0)[0]).events
