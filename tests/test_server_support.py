@@ -25,9 +25,13 @@ from racereplay.server.settings import Settings
 from racereplay.sources import Progress, SessionRef
 from racereplay.timeline.model import Timeline
 
+FAIL_SEED = 13  # `demo?seed=13` fails to build
+HOLD_SEED = 14  # `demo?seed=14` waits for release()
+
 
 class ToyBuilder:
-    """Toy timelines for `demo?cars=N&laps=L`; `fail=1` fails, `hold=1` waits for release()."""
+    """Toy timelines for `demo?cars=N&laps=L` (names the real catalogue accepts);
+    seed FAIL_SEED fails, seed HOLD_SEED waits for release()."""
 
     def __init__(self) -> None:
         self.builds: list[str] = []
@@ -39,11 +43,11 @@ class ToyBuilder:
     async def __call__(self, ref: SessionRef, progress: Progress) -> Timeline:
         self.builds.append(str(ref))
         progress(0.25, "simulating")
-        if ref.options.get("hold") == "1":
+        if ref.options.get("seed") == str(HOLD_SEED):
             await asyncio.to_thread(self._gate.wait, 30)
         await asyncio.sleep(0.05)
         progress(0.75, "building")
-        if ref.options.get("fail") == "1":
+        if ref.options.get("seed") == str(FAIL_SEED):
             raise RuntimeError("the toy source was told to fail")
         cars = int(ref.options.get("cars", 4))
         laps = int(ref.options.get("laps", 3))
@@ -57,7 +61,7 @@ def running_server(settings: Settings | None = None, builder: Any = None) -> Ite
     settings = settings or Settings()
     app = create_app(settings, builder)
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", **uvicorn_config_options()
+        app, host="127.0.0.1", port=port, log_level="warning", **uvicorn_config_options(settings)
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)

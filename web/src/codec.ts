@@ -151,7 +151,7 @@ function readSeries(
 
 function normaliseEvent(raw: Record<string, unknown>): SessionEvent {
   return {
-    time: Number(raw.t ?? raw.time),
+    time: Number(raw.time),
     kind: String(raw.kind),
     driver: (raw.driver as string | null) ?? null,
     data: (raw.data as Record<string, unknown>) ?? {},

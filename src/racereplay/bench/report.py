@@ -24,6 +24,7 @@ BENCHES: dict[str, str] = {
     "build": "racereplay.bench.build",
     "wire": "racereplay.bench.wire",
     "server": "racereplay.bench.server",
+    "attack": "racereplay.bench.attack",
     "frontend": "racereplay.bench.frontend",
     "fidelity": "racereplay.bench.fidelity",
 }
