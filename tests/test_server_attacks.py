@@ -459,9 +459,14 @@ def test_an_evicted_session_leaves_no_cache_holding_it(tmp_path: Path) -> None:
     asyncio.run(scenario())
 
 
-def test_what_the_registry_remembers_is_bounded(tmp_path: Path) -> None:
-    from racereplay.replay.registry import REMEMBERED
+def test_what_the_registry_remembers_is_bounded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from racereplay.replay import registry
     from racereplay.sources import SessionRef
+
+    REMEMBERED = 40
+    monkeypatch.setattr(registry, "REMEMBERED", REMEMBERED)  # the bound, small enough to pass
 
     state = ServerState(Settings(cache_dir=tmp_path, idle_seconds=0.0), ToyBuilder())
 
