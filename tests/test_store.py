@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from factories import random_timeline
 
-from racereplay.model import Driver, SessionInfo, SessionKind
 from racereplay.store.format import (
     ALIGN,
     FORMAT_VERSION,
@@ -21,71 +21,8 @@ from racereplay.store.format import (
     write_timeline,
 )
 from racereplay.timeline.model import (
-    DRIVER_CHANNELS,
-    FPS,
-    SESSION_CHANNELS,
-    Event,
-    EventKind,
     Timeline,
-    TrackGeometry,
 )
-
-
-def random_timeline(n_frames: int = 500, n_drivers: int = 4, seed: int = 1) -> Timeline:
-    """A Timeline of random arrays with the contract's dtypes and shapes."""
-    rng = np.random.default_rng(seed)
-    frames: dict[str, np.ndarray] = {}
-    for name, dtype in DRIVER_CHANNELS.items():
-        frames[name] = _random_array(rng, dtype, (n_frames, n_drivers))
-    for name, dtype in SESSION_CHANNELS.items():
-        frames[name] = _random_array(rng, dtype, (n_frames,))
-    frames["gap"][::7, 0] = np.nan  # missing values must survive
-    drivers = [
-        Driver(f"D{i:02d}", str(i + 1), f"Team {i}", "#3671C6", f"Driver {i}")
-        for i in range(n_drivers)
-    ]
-    events = [
-        Event(
-            10.5,
-            EventKind.LAP,
-            "D00",
-            {"lap": 1, "lap_time": 91.25, "sectors": [30.1, math.nan, 31.0]},
-        ),
-        Event(12.0, EventKind.TRACK_STATUS, None, {"status": 4, "label": "Safety Car"}),
-        Event(13.0, EventKind.MESSAGE, None, {"message": "CAR 1 (VER) - ünïcode ✓", "lap": None}),
-    ]
-    geometry = TrackGeometry(
-        outline=rng.normal(size=(300, 2)).astype(np.float32),
-        width=12.0,
-        sector_starts=[1800.5, 3600.25],
-        corners=[{"number": 1, "letter": "", "x": 1.0, "y": 2.0, "angle": 90.0, "distance": 300.0}],
-        pit_lane=np.empty((0, 2), dtype=np.float32),
-        rotation=44.0,
-        length=5278.0,
-    )
-    return Timeline(
-        info=SessionInfo(
-            2025, "Test Grand Prix", "Race", SessionKind.RACE, "Nowhere", "2025-03-16", 3600.0, 57
-        ),
-        drivers=drivers,
-        t0=3500.04,
-        fps=FPS,
-        frames=frames,
-        events=events,
-        laps=[
-            {"driver": "D00", "number": 1, "lap_time": 91.25, "compound": None, "pit_in": math.nan}
-        ],
-        results=[{"driver": "D00", "position": 1, "status": "Finished"}],
-        geometry=geometry,
-        problems=["D03 has no telemetry for lap 4"],
-    )
-
-
-def _random_array(rng: np.random.Generator, dtype: np.dtype, shape: tuple[int, ...]) -> np.ndarray:
-    if dtype.kind == "f":
-        return rng.normal(scale=1000, size=shape).astype(dtype)
-    info = np.iinfo(dtype)
-    return rng.integers(info.min, info.max, size=shape, endpoint=True, dtype=dtype)
 
 
 def assert_same_timeline(a: Timeline, b: Timeline) -> None:

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from test_store import random_timeline
+from factories import random_timeline
 
 from racereplay.store.cache import (
     PARTIAL_FILE_MAX_AGE_SECONDS,
@@ -93,7 +93,7 @@ _KILLED_WRITER = textwrap.dedent(
     """
     import os, signal, sys
     sys.path.insert(0, sys.argv[2])
-    from test_store import random_timeline
+    from factories import random_timeline
     from racereplay.store import format
 
     def killed(fd):
