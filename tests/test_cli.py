@@ -8,14 +8,20 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
+
+from racereplay import __version__
+from racereplay.server.process import serve_process
 
 TINY_DEMO = "demo?cars=4&laps=2"
 RACEREPLAY = Path(sys.executable).with_name("racereplay")
 
 
-def racereplay(*args: str, cache: Path | None = None) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ)
+def racereplay(
+    *args: str, cache: Path | None = None, **environ: str
+) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, **environ}
     if cache is not None:
         env["RACEREPLAY_CACHE"] = str(cache)
     command = [str(RACEREPLAY)] if RACEREPLAY.exists() else [sys.executable, "-m", "racereplay.cli"]
@@ -115,3 +121,46 @@ def test_build_without_argument_builds_the_demo() -> None:
     from racereplay.cli import _parser
 
     assert _parser().parse_args(["build"]).sessions == ["demo"]
+
+
+def test_version() -> None:
+    done = racereplay("--version")
+    assert done.returncode == 0
+    assert done.stdout.strip() == f"racereplay {__version__}"
+
+
+def test_python_m_racereplay_is_the_command() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "racereplay", "--version"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"racereplay {__version__}"
+
+
+def test_a_bad_log_level_is_a_usage_error(tmp_path: Path) -> None:
+    done = racereplay("serve", "--log-level", "loud", cache=tmp_path)
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert "argument --log-level: invalid choice: 'loud'" in done.stderr
+
+
+def test_a_bad_environment_variable_is_one_clear_error(tmp_path: Path) -> None:
+    line = _one_clear_line(racereplay("serve", cache=tmp_path, RACEREPLAY_PORT="eighty"))
+    assert "$RACEREPLAY_PORT='eighty' is not a whole number" in line
+
+
+@pytest.mark.parametrize(("level", "shown"), [("info", True), ("warning", False)])
+def test_racereplay_info_lines_follow_the_log_level(
+    tmp_path: Path, level: str, shown: bool
+) -> None:
+    log = tmp_path / "server.log"
+    with serve_process(["--cache", str(tmp_path), "--log-level", level], log) as (port, _):
+        assert httpx.get(f"http://127.0.0.1:{port}/api/catalogue", timeout=30).is_success
+    text = log.read_text()
+    # The start-up line of racereplay's own logger, and uvicorn's access line.
+    assert ("racereplay.server.app: racereplay" in text) is shown, text
+    assert ('"GET /api/catalogue HTTP/1.1" 200' in text) is shown, text

@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from racereplay import __version__
+from racereplay.server.options import SettingsError
 from racereplay.sources import SessionNotFound, SessionRef
 
 
@@ -23,7 +25,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.run(args) or 0)
-    except (UsageError, SessionNotFound) as exc:
+    except (UsageError, SettingsError, SessionNotFound) as exc:
         print(f"racereplay: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -35,6 +37,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="racereplay", description="Replay Formula 1 sessions from real timing and telemetry."
     )
+    parser.add_argument("--version", action="version", version=f"racereplay {__version__}")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
         "--cache",
@@ -74,7 +77,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _add_serve_options(serve: argparse.ArgumentParser) -> None:
     # The server package adds its own options.
-    from racereplay.server.app import add_arguments
+    from racereplay.server.options import add_arguments
 
     add_arguments(serve)
 

@@ -1,13 +1,16 @@
-"""Log lines a client can cause are rate-limited, so a flood cannot fill the disk."""
+"""The server's one logging configuration (racereplay.* and uvicorn.*, one level), and
+its rate limit: log lines a client can cause are limited, so a flood cannot fill the disk."""
 
 from __future__ import annotations
 
+import copy
 import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from typing import Any
 
-LOGGERS = ("", "uvicorn", "uvicorn.error", "uvicorn.access")  # where the handlers are
+LOGGERS = ("", "racereplay", "uvicorn", "uvicorn.error", "uvicorn.access")  # where the handlers are
 
 
 class RateLimit(logging.Filter):
@@ -44,6 +47,33 @@ class RateLimit(logging.Filter):
         return allowed
 
 
+def config(level: str) -> dict[str, Any]:
+    """`logging.config.dictConfig` input for `uvicorn.run(log_config=...)`: uvicorn's own
+    loggers and formats, plus the `racereplay` loggers (named in each line), all at
+    `level` (a uvicorn level name), every handler behind one shared `RateLimit`."""
+    from uvicorn.config import LOG_LEVELS, LOGGING_CONFIG
+
+    number = LOG_LEVELS[level]
+    conf = copy.deepcopy(LOGGING_CONFIG)
+    conf["filters"] = {"rate_limit": {"()": RateLimit}}
+    conf["formatters"]["racereplay"] = {
+        "()": "uvicorn.logging.DefaultFormatter",
+        "fmt": "%(levelprefix)s %(name)s: %(message)s",
+        "use_colors": None,
+    }
+    conf["handlers"]["racereplay"] = {
+        "formatter": "racereplay",
+        "class": "logging.StreamHandler",
+        "stream": "ext://sys.stderr",
+    }
+    for handler in conf["handlers"].values():
+        handler["filters"] = ["rate_limit"]
+    conf["loggers"]["racereplay"] = {"handlers": ["racereplay"], "propagate": False}
+    for logger in conf["loggers"].values():
+        logger["level"] = number
+    return conf
+
+
 def install(limit: RateLimit | None = None) -> RateLimit:
     """Add one shared rate limit to every handler the server logs through (a logger's own
     filters would miss the records its children propagate)."""
@@ -52,6 +82,6 @@ def install(limit: RateLimit | None = None) -> RateLimit:
     if logging.lastResort is not None:
         handlers.add(logging.lastResort)
     for handler in handlers:
-        if limit not in handler.filters:
+        if not any(isinstance(f, RateLimit) for f in handler.filters):  # config() put one
             handler.addFilter(limit)
     return limit

@@ -12,7 +12,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 HEALTH_TIMEOUT_SECONDS = 60
@@ -26,13 +26,18 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serve_process(args: list[str], log_path: Path) -> Iterator[tuple[int, int]]:
+def serve_process(
+    args: list[str],
+    log_path: Path,
+    racereplay: Sequence[str] = (sys.executable, "-m", "racereplay"),
+) -> Iterator[tuple[int, int]]:
     """`racereplay serve ARGS` in a child process on a free loopback port, once it
-    answers /api/health; yields (port, pid). Its output goes to `log_path`."""
+    answers /api/health; yields (port, pid). Its output goes to `log_path`.
+    `racereplay` is the command to run (another install's, say)."""
     import httpx
 
     port = free_port()
-    command = [sys.executable, "-m", "racereplay.cli", "serve", "--port", str(port), *args]
+    command = [*racereplay, "serve", "--port", str(port), *args]
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
             command,

@@ -7,6 +7,8 @@ from pathlib import Path
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
+DEFAULT_LOG_LEVEL = "info"
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")  # uvicorn's names
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 
@@ -42,3 +44,6 @@ class Settings:
     max_demo_cars: int = 40
     max_demo_laps: int = 100
     extra_demo: tuple[str, ...] = field(default_factory=tuple)  # more demo names to list
+    # The prefix a proxy serves the app under ("/f1"; it strips it before passing requests on).
+    root_path: str = ""
+    log_level: str = DEFAULT_LOG_LEVEL  # racereplay.* and uvicorn.* loggers

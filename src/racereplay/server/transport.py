@@ -203,6 +203,7 @@ class Guard:
 def _headers_for(scope: Scope) -> list[tuple[bytes, bytes]]:
     headers = list(SECURITY_HEADERS)
     path = str(scope.get("path", ""))
+    path = path.removeprefix(str(scope.get("root_path", "")))  # uvicorn puts it in front
     if not path.startswith("/api/") and not path.startswith(OPENAPI_PATHS):
         headers.append((b"content-security-policy", CLIENT_CSP.encode()))
     return headers
