@@ -59,14 +59,24 @@ def test_health_docs_and_the_page_without_a_built_client(client: httpx.Client) -
     assert page.status_code == 200 and "npm run build" in page.text
 
 
-def test_catalogue_lists_demo_and_data_folder_sessions(client: httpx.Client) -> None:
-    names = [s["name"] for s in client.get("/api/catalogue").json()["sessions"]]
-    assert names == [
+def test_catalogue_lists_data_folder_sessions_then_the_demos(client: httpx.Client) -> None:
+    sessions = client.get("/api/catalogue").json()["sessions"]
+    assert [s["name"] for s in sessions] == [
+        "tracinginsights:2025/Test Grand Prix/Race",
         "demo",
         "demo?session=qualifying",
         "demo?session=practice",
-        "tracinginsights:2025/Test Grand Prix/Race",
     ]
+    real = sessions[0]
+    assert real["title"] == "Test Grand Prix 2025 — Race"
+    assert (real["kind"], real["season"], real["event"], real["session_type"]) == (
+        "real",
+        2025,
+        "Test Grand Prix",
+        "Race",
+    )
+    assert real["cached"] is False and real["id"].startswith("tracinginsights-")
+    assert {s["kind"] for s in sessions[1:]} == {"demo"}
 
 
 def test_open_status_metadata_laps_results_events(client: httpx.Client) -> None:

@@ -7,6 +7,7 @@ The schedule comes from the real FastF1 library over the frozen HTTP cache in
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -18,6 +19,7 @@ from racereplay.bench import shared_data
 from racereplay.server.catalogue import Catalogue, SessionForbidden
 from racereplay.server.settings import Settings
 from racereplay.sources import SessionNotFound, load
+from racereplay.sources.fastf1_schedule import ScheduledEvent, ScheduledSession
 
 BROWSED = "fastf1:2025/Australian Grand Prix/R"
 
@@ -90,20 +92,40 @@ def offline_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.C
 
 
 @pytest.mark.realdata
-def test_the_catalogue_lists_a_seasons_events_and_sessions(offline_server: httpx.Client) -> None:
-    assert 2025 in offline_server.get("/api/catalogue").json()["fastf1_seasons"]
+def test_offline_the_catalogue_lists_what_the_caches_can_open(offline_server: httpx.Client) -> None:
+    # Offline, a season is offered when the caches open some of it: not every season
+    # to next year.
+    assert offline_server.get("/api/catalogue").json()["fastf1_seasons"] == [2025]
     reply = offline_server.get("/api/fastf1/2025")
     assert reply.status_code == 200, reply.text
     events = reply.json()["events"]
-    assert len(events) == 24 and events[0]["round"] == 1
-    melbourne = events[0]
-    assert (melbourne["name"], melbourne["country"]) == ("Australian Grand Prix", "Australia")
-    sessions = {s["code"]: s for s in melbourne["sessions"]}
-    assert list(sessions) == ["FP1", "FP2", "FP3", "Q", "R"]
-    assert sessions["R"]["session"] == BROWSED
-    assert sessions["R"]["start_utc"] == "2025-03-16T04:00:00Z"
-    china = events[1]  # a sprint weekend
-    assert [s["code"] for s in china["sessions"]] == ["FP1", "SQ", "S", "Q", "R"]
+    # Of the season's 24 events, the FastF1 cache holds sessions of the first two.
+    assert [(e["round"], e["name"], e["country"]) for e in events] == [
+        (1, "Australian Grand Prix", "Australia"),
+        (2, "Chinese Grand Prix", "China"),
+    ]
+    sessions = {s["code"]: s for s in events[0]["sessions"]}
+    assert list(sessions) == ["FP1", "R"]
+    assert sessions["R"] == {
+        "name": "Race",
+        "code": "R",
+        "start_utc": "2025-03-16T04:00:00Z",
+        "session": BROWSED,
+        "openable": True,
+        "cached": False,
+    }
+    assert [s["code"] for s in events[1]["sessions"]] == ["R"]
+
+
+def test_online_sessions_not_run_yet_cannot_be_opened() -> None:
+    """Online the whole schedule is listed; a session that has not started says so."""
+    future = ScheduledSession("Race", "R", "2999-03-16T04:00:00Z")
+    past = ScheduledSession("Practice 1", "FP1", "2025-03-14T01:30:00Z")
+    event = ScheduledEvent(1, "Australian Grand Prix", "Australia", "Melbourne", "2025-03-16", ())
+    catalogue = Catalogue(Settings())
+    now = datetime.now(UTC)
+    assert catalogue.describe_scheduled(2025, event, future, set(), now)["openable"] is False
+    assert catalogue.describe_scheduled(2025, event, past, set(), now)["openable"] is True
 
 
 @pytest.mark.realdata

@@ -79,11 +79,16 @@ async def health(request: Request) -> dict[str, Any]:
 @router.get("/catalogue")
 async def catalogue(request: Request) -> dict[str, Any]:
     # Scanning data folders touches the disk: keep it off the event loop.
+    # Offline, which seasons open is read from the FastF1 caches and schedules too.
     catalogue = _state(request).catalogue
-    return {
-        "sessions": await asyncio.to_thread(catalogue.entries),
-        "fastf1_seasons": catalogue.fastf1_seasons(),  # browsable with GET /api/fastf1/{year}
-    }
+
+    def listing() -> dict[str, Any]:
+        return {
+            "sessions": catalogue.entries(),  # ordered and grouped for the picker
+            "fastf1_seasons": catalogue.fastf1_seasons(),  # see GET /api/fastf1/{year}
+        }
+
+    return await asyncio.to_thread(listing)
 
 
 @router.get("/fastf1/{year}")
@@ -91,7 +96,7 @@ async def fastf1_season(request: Request, year: int) -> dict[str, Any]:
     """FastF1's schedule of a season: its events and their sessions, each with the
     session name that opens it. 503 when FastF1 cannot get the schedule here."""
     catalogue = _state(request).catalogue
-    if year not in catalogue.fastf1_seasons():
+    if year not in catalogue.fastf1_years():
         raise HTTPException(
             404, f"no FastF1 season {year} here: see fastf1_seasons in the catalogue"
         )

@@ -14,15 +14,26 @@ relative to the data folders, `redact` takes the folders out of any message.
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import asdict
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from racereplay.server.catalogue_listing import (
+    Listed,
+    ordered,
+    real_session,
+    with_schedule,
+)
+from racereplay.server.fastf1_cache_index import cached_sessions
 from racereplay.server.settings import Settings
 from racereplay.sources import BadOption, SessionNotFound, SessionRef
-from racereplay.sources.fastf1_timing import session_long_name
+from racereplay.sources.fastf1_schedule import ScheduledEvent, ScheduledSession
+from racereplay.sources.fastf1_timing import SESSION_TYPES, session_long_name
 
 MAX_SCAN_DEPTH = 4  # data/YEAR/EVENT/SESSION
+SCHEDULE_RETRY_SECONDS = 600.0  # a schedule FastF1 could not give, for listing
 
 
 class SessionForbidden(ValueError):
@@ -44,71 +55,199 @@ def _scan(root: Path) -> list[Path]:
     return found
 
 
+def _data_folder_session(folder: Path, root: Path) -> Listed:
+    """A data folder's session: YEAR/EVENT/SESSION where the folders say so."""
+    rel = folder.relative_to(root)
+    name = f"tracinginsights:{rel.as_posix()}"
+    parts = rel.parts
+    if len(parts) >= 3 and parts[-3].isdigit() and parts[-1] in SESSION_TYPES.values():
+        return real_session(name, "tracinginsights", int(parts[-3]), parts[-2], parts[-1])
+    return Listed(name, "tracinginsights", "real", " / ".join(parts) or folder.name)
+
+
 class Catalogue:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._roots = tuple(Path(d).expanduser().resolve() for d in settings.data_dirs)
-        self._seasons: dict[int, list[dict[str, Any]]] = {}  # schedules fetched (not failures)
+        self._schedules: dict[int, list[ScheduledEvent]] = {}  # fetched (not failures)
+        self._schedule_failed: dict[int, tuple[float, str]] = {}  # when, why
 
     # -- listing ----------------------------------------------------------
 
-    def names(self) -> list[tuple[str, str, str]]:
-        """(client name, title, source) of every offered session."""
-        entries = [
-            ("demo", "Demo race (simulated)", "demo"),
-            ("demo?session=qualifying", "Demo qualifying (simulated)", "demo"),
-            ("demo?session=practice", "Demo practice (simulated)", "demo"),
-        ]
-        entries += [(name, f"Demo: {name}", "demo") for name in self.settings.extra_demo]
-        for root in self._roots:
-            for folder in _scan(root):
-                rel = folder.relative_to(root).as_posix()
-                title = " ".join(reversed(folder.parts[-3:])) if rel != "." else folder.name
-                entries.append((f"tracinginsights:{rel}", title, "tracinginsights"))
-        for spec in self.settings.fastf1_sessions:
-            entries.append((f"fastf1:{spec}", f"FastF1 {spec}", "fastf1"))
-        return entries
-
     def entries(self) -> list[dict[str, Any]]:
+        """Every offered session, described and ordered for the picker (blocking: it
+        scans the data folders and may read FastF1's schedules)."""
         from racereplay.store.cache import cache_path
 
+        real = [with_schedule(x, self._schedule_at_hand(x.season)) for x in self._real()]
+        if self.settings.offline:
+            real = [x for x in real if x.source != "fastf1" or self._opens_offline(x)]
         result = []
-        for name, title, source in self.names():
-            ref = self.resolve(name)
+        for listed in ordered(real + self._demos()):
+            ref = self.resolve(listed.name)
             cached = cache_path(ref, self.settings.cache_dir).exists()
-            result.append(
-                {"name": name, "id": ref.key, "title": title, "source": source, "cached": cached}
-            )
+            result.append({**listed.fields(), "id": ref.key, "cached": cached})
         return result
 
-    def fastf1_seasons(self) -> list[int]:
-        """The seasons whose FastF1 schedule clients may browse (none when browsing is off)."""
+    def _demos(self) -> list[Listed]:
+        from racereplay.sources.demo import parse_options
+
+        demos = [
+            Listed("demo", "demo", "demo", "Demo race (simulated)", session_type="Race"),
+            Listed(
+                "demo?session=qualifying",
+                "demo",
+                "demo",
+                "Demo qualifying (simulated)",
+                session_type="Qualifying",
+            ),
+            Listed(
+                "demo?session=practice",
+                "demo",
+                "demo",
+                "Demo practice (simulated)",
+                session_type="Practice",
+            ),
+        ]
+        for name in self.settings.extra_demo:
+            kind = parse_options(SessionRef.parse(name).options).kind.value
+            demos.append(
+                Listed(
+                    name,
+                    "demo",
+                    "demo",
+                    f"Demo: {name}",
+                    session_type=kind.replace("_", " ").title(),
+                )
+            )
+        return demos
+
+    def _real(self) -> list[Listed]:
+        """The data folders' sessions and the configured FastF1 sessions, undescribed."""
+        from racereplay.sources.fastf1 import parse_arg
+
+        listed = []
+        for root in self._roots:
+            for folder in _scan(root):
+                listed.append(_data_folder_session(folder, root))
+        for spec in self.settings.fastf1_sessions:
+            year, event, session = parse_arg(spec)
+            listed.append(
+                real_session(f"fastf1:{spec}", "fastf1", year, event, session_long_name(session))
+            )
+        return listed
+
+    def _opens_offline(self, listed: Listed) -> bool:
+        """Offline, a FastF1 session opens only from the FastF1 cache."""
+        held = cached_sessions(self.settings.fastf1_cache).get(listed.season or 0, set())
+        return (str(listed.event).lower(), str(listed.session_type).lower()) in held
+
+    def fastf1_years(self) -> list[int]:
+        """The seasons whose FastF1 schedule may be asked for here, newest first: every
+        season FastF1 has up to this year (none when browsing is off)."""
         from racereplay.sources.fastf1_schedule import seasons
 
-        return list(reversed(seasons())) if self.settings.fastf1_browse else []
+        if not self.settings.fastf1_browse:
+            return []
+        return [y for y in reversed(seasons()) if y <= date.today().year]
+
+    def fastf1_seasons(self) -> list[int]:
+        """The seasons the picker offers, newest first (blocking): online, every one of
+        `fastf1_years`; offline, those with at least one session the caches can open."""
+        years = self.fastf1_years()
+        if not self.settings.offline:
+            return years
+        held = set(cached_sessions(self.settings.fastf1_cache))
+        held |= {x.season for x in self._real() if x.source == "tracinginsights" and x.season}
+        return [y for y in years if y in held and self._offers_sessions(y)]
+
+    def _offers_sessions(self, year: int) -> bool:
+        if self._schedule_at_hand(year) is None:
+            return False
+        return any(e["sessions"] for e in self.fastf1_season(year))
 
     def fastf1_season(self, year: int) -> list[dict[str, Any]]:
         """FastF1's schedule of `year`, each session named as the client opens it (blocking).
 
+        Each session says whether it can be opened here (`openable`: online, it has
+        started; offline, the caches hold it) and whether its timeline is `cached`.
+        Offline, only the sessions that open are listed: from the FastF1 cache, or
+        else, under its `tracinginsights:` name, from a data folder.
+
         Raises SessionForbidden when browsing is off, SessionNotFound when FastF1
         has no schedule for the year here (offline and not cached, no network).
         """
-        from racereplay.sources.fastf1_schedule import season_schedule
-
         if not self.settings.fastf1_browse:
             raise SessionForbidden("this server does not offer FastF1's schedules")
-        if year in self._seasons:
-            return self._seasons[year]
-        s = self.settings
-        events = season_schedule(year, s.fastf1_cache, s.fastf1_http_cache, s.offline)
-        self._seasons[year] = [
-            {
-                **asdict(e),
-                "sessions": [{**asdict(x), "session": e.session_name(year, x)} for x in e.sessions],
-            }
-            for e in events
-        ]
-        return self._seasons[year]
+        events = self._schedule(year)
+        held = cached_sessions(self.settings.fastf1_cache).get(year, set())
+        now = datetime.now(UTC)
+        listed = []
+        for event in events:
+            sessions = [self.describe_scheduled(year, event, s, held, now) for s in event.sessions]
+            sessions = [s for s in sessions if s is not None]
+            if sessions or not self.settings.offline:
+                listed.append({**asdict(event), "sessions": sessions})
+        return listed
+
+    def describe_scheduled(
+        self,
+        year: int,
+        event: ScheduledEvent,
+        session: ScheduledSession,
+        held: set[tuple[str, str]],
+        now: datetime,
+    ) -> dict[str, Any] | None:
+        """One session of the schedule as the picker offers it; None when it cannot
+        open here (offline). `held`: what the FastF1 cache holds (`cached_sessions`)."""
+        name = event.session_name(year, session)
+        if self.settings.offline:
+            if (event.name.lower(), session.name.lower()) not in held:
+                folder = self._local_telemetry(f"{year}/{event.name}/{session.code}")
+                if folder is None:
+                    return None
+                name = self.public_name(SessionRef("tracinginsights", str(folder)))
+            openable = True
+        else:
+            start = session.start_utc
+            openable = start is None or datetime.fromisoformat(start.replace("Z", "+00:00")) <= now
+        cached = self._cached(name)
+        return {**asdict(session), "session": name, "openable": openable, "cached": cached}
+
+    def _cached(self, name: str) -> bool:
+        from racereplay.store.cache import cache_path
+
+        try:
+            return cache_path(self.resolve(name), self.settings.cache_dir).exists()
+        except (SessionNotFound, SessionForbidden, BadOption):
+            return False
+
+    def _schedule(self, year: int) -> list[ScheduledEvent]:
+        """FastF1's schedule of `year`, fetched once (raises SessionNotFound)."""
+        from racereplay.sources.fastf1_schedule import season_schedule
+
+        if year not in self._schedules:
+            s = self.settings
+            try:
+                events = season_schedule(year, s.fastf1_cache, s.fastf1_http_cache, s.offline)
+            except SessionNotFound as exc:
+                self._schedule_failed[year] = (time.monotonic(), str(exc))
+                raise
+            self._schedules[year] = events
+        return self._schedules[year]
+
+    def _schedule_at_hand(self, year: int | None) -> list[ScheduledEvent] | None:
+        """The schedule for describing sessions: None when FastF1 cannot give it. A
+        failure is not asked again for a while: listing must stay fast without a network."""
+        if year is None:
+            return None
+        failed = self._schedule_failed.get(year)
+        if failed is not None and time.monotonic() - failed[0] < SCHEDULE_RETRY_SECONDS:
+            return None
+        try:
+            return self._schedule(year)
+        except SessionNotFound:
+            return None
 
     # -- resolving a client's name ---------------------------------------
 
