@@ -33,11 +33,12 @@ def ti_quali_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
-def ff1_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A writable copy of the FastF1 cache of the same race (FastF1 writes into its cache)."""
+def ff1_cache_dir() -> Path:
+    """The FastF1 cache of the same race, in place: offline loads only read it (FastF1's
+    writes go to a temporary overlay, see sources/fastf1_timing.py `_cache_folder`)."""
     need_shared_data(shared_data.FASTF1_CACHE)
     pytest.importorskip("fastf1", reason="FastF1 is an optional extra: pip install -e .[fastf1]")
-    return shared_data.copy_fastf1_cache(tmp_path_factory.mktemp("ff1cache"))
+    return shared_data.FASTF1_CACHE
 
 
 @pytest.fixture(scope="session")

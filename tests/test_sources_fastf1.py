@@ -2,21 +2,28 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import hashlib
 import math
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
+from conftest import need_shared_data
 
+from racereplay.bench import shared_data
 from racereplay.model import RawSession
-from racereplay.sources import SessionNotFound, load
+from racereplay.sources import SessionNotFound, fastf1_timing, load
 from racereplay.sources.fastf1 import load_session, merge_car_and_position, parse_arg
 from racereplay.sources.fastf1_timing import (
     Timing,
     estimate_t0_date,
-    open_session,
+    load_timing,
+    loaded_session,
     session_long_name,
     team_colour,
 )
@@ -53,11 +60,11 @@ def test_fastf1_timing_with_tracinginsights_telemetry(race_with_ti_telemetry: Ra
 def test_session_time_zero_is_found_from_safety_car_messages(
     ff1_cache_dir: Path, ff1_http_cache_dir: Path
 ) -> None:
-    ff1_session = open_session(
-        2025, "Australia", "R", ff1_cache_dir, ff1_http_cache_dir, offline=True
-    )
     problems: list[str] = []
-    t0 = estimate_t0_date(ff1_session, problems)
+    with loaded_session(
+        2025, "Australia", "R", ff1_cache_dir, ff1_http_cache_dir, offline=True
+    ) as ff1_session:
+        t0 = estimate_t0_date(ff1_session, problems)
     assert t0 is not None and problems == []
     assert abs((t0 - datetime(2025, 3, 16, 3, 7, 22)).total_seconds()) < 0.5
 
@@ -153,3 +160,82 @@ def test_missing_lap_start_falls_back_to_the_previous_lap_end(
     ver_lap_5.start = math.nan
     timing = Timing(race_with_ti_telemetry.info, [], laps, [], [], [], [], None, None)
     assert timing.lap_starts()["VER"][5] == ver_lap_4_end
+
+
+def _tree(root: Path) -> dict[str, tuple[str, int] | str]:
+    """Every entry under `root`: files by content hash and mtime, folders by name."""
+    entries: dict[str, tuple[str, int] | str] = {}
+    for path in sorted(root.rglob("*")):
+        key = str(path.relative_to(root))
+        if path.is_dir():
+            entries[key] = "folder"
+        else:
+            stat = path.lstat()
+            entries[key] = (hashlib.sha256(path.read_bytes()).hexdigest(), stat.st_mtime_ns)
+    return entries
+
+
+def _written(folder: Path) -> int:
+    """Bytes of the regular files under `folder` (its symlinks are reads in place)."""
+    return sum(p.lstat().st_size for p in folder.rglob("*") if p.is_file() and not p.is_symlink())
+
+
+@pytest.fixture
+def overlay_sizes(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
+    """(bytes written, files linked) of every FastF1 cache overlay, measured as it closes."""
+    sizes: list[tuple[int, int]] = []
+    real = fastf1_timing._cache_folder
+
+    @contextlib.contextmanager
+    def measured(*args: Any) -> Iterator[Path | None]:
+        with real(*args) as folder:
+            assert folder is not None
+            try:
+                yield folder
+            finally:  # a failed load is measured too
+                links = sum(1 for p in folder.rglob("*") if p.is_symlink())
+                sizes.append((_written(folder), links))
+
+    monkeypatch.setattr(fastf1_timing, "_cache_folder", measured)
+    return sizes
+
+
+def test_an_offline_load_reads_the_shared_cache_in_place(
+    overlay_sizes: list[tuple[int, int]],
+) -> None:
+    """The shared cache, read-only input, is used where it is: nothing in it changes, and
+    only FastF1's HTTP database (seeded from the frozen responses) is written elsewhere."""
+    cache = need_shared_data(shared_data.FASTF1_CACHE, shared_data.FASTF1_HTTP_CACHE)
+    pytest.importorskip("fastf1", reason="FastF1 is an optional extra: pip install -e .[fastf1]")
+    before = _tree(shared_data.ROOT / "fastf1")
+    timing = load_timing(2025, "Australia", "R", cache, shared_data.FASTF1_HTTP_CACHE, offline=True)
+    assert len(timing.laps) == 927 and timing.results[0].driver == "NOR"
+    with pytest.raises(SessionNotFound, match="does it hold this session"):
+        load_timing(2025, "Australia", "Q", cache, shared_data.FASTF1_HTTP_CACHE, offline=True)
+    assert _tree(shared_data.ROOT / "fastf1") == before
+    pickles = sum(1 for p in cache.rglob("*") if p.is_file())
+    frozen = sum(p.stat().st_size for p in shared_data.FASTF1_HTTP_CACHE.glob("*.json"))
+    for written, linked in overlay_sizes:
+        assert linked == pickles  # every cache file read through a link, none copied
+        assert written < frozen  # the seeded HTTP database (the frozen JSON, compacted)
+    assert len(overlay_sizes) == 2
+
+
+def test_a_users_own_http_database_is_read_in_place(
+    tmp_path: Path, overlay_sizes: list[tuple[int, int]]
+) -> None:
+    """A user's FastF1 cache as FastF1 leaves it (pickles + fastf1_http_cache.sqlite), offline
+    and without frozen responses: loads, and its database is not changed."""
+    cache = need_shared_data(shared_data.FASTF1_CACHE, shared_data.FASTF1_HTTP_CACHE)
+    pytest.importorskip("fastf1", reason="FastF1 is an optional extra: pip install -e .[fastf1]")
+    user = tmp_path / "fastf1"
+    for pickle in cache.rglob("*.ff1pkl"):  # the pickles by link: only the database is new
+        (user / pickle.relative_to(cache)).parent.mkdir(parents=True, exist_ok=True)
+        (user / pickle.relative_to(cache)).symlink_to(pickle)
+    database = user / fastf1_timing.HTTP_CACHE_FILE
+    fastf1_timing._seed_http_cache(shared_data.FASTF1_HTTP_CACHE, database)
+    before = _tree(user)
+    timing = load_timing(2025, "Australia", "R", user, offline=True)
+    assert len(timing.laps) == 927 and timing.results[0].driver == "NOR"
+    assert _tree(user) == before
+    assert overlay_sizes[0][0] == 0  # nothing written at all

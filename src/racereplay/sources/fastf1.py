@@ -18,7 +18,12 @@ import numpy as np
 from racereplay.model import Corner, RawSession, Telemetry, drs_from_f1_code
 from racereplay.sources import Progress, SessionNotFound, SessionRef
 from racereplay.sources import tracinginsights as ti
-from racereplay.sources.fastf1_timing import assemble, open_session, timing_from_fastf1
+from racereplay.sources.fastf1_timing import (
+    assemble,
+    check_laps_loaded,
+    loaded_session,
+    timing_from_fastf1,
+)
 
 _OPTIONS = ("cache", "http_cache", "offline", "telemetry")
 
@@ -140,9 +145,22 @@ def load_session(
         progress(0.0, "loading FastF1 timing")
     if telemetry is not None:
         ti.open_folder(Path(telemetry))  # fail on a bad folder before the slow FastF1 load
-    ff1_session = open_session(
+    with loaded_session(
         year, event, session, cache, http_cache, offline, telemetry=telemetry is None
-    )
+    ) as ff1_session:
+        return session_from_fastf1(ff1_session, telemetry, progress)
+
+
+def session_from_fastf1(
+    ff1_session: Any, telemetry: Path | None = None, progress: Progress | None = None
+) -> RawSession:
+    """A FastF1 session that is already loaded, as it is (nothing is fetched or reloaded).
+
+    It needs its laps (`session.load(laps=True)`); cars are on the map when it was
+    loaded with `telemetry=True`, or when `telemetry` names a TracingInsights folder
+    of the same session. Whatever else it lacks (weather, messages) is a problem line.
+    """
+    check_laps_loaded(ff1_session)
     timing = timing_from_fastf1(ff1_session)
     problems: list[str] = []
     corners: tuple[Corner, ...] = ()

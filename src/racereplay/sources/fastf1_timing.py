@@ -13,8 +13,8 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import math
+import os
 import re
-import shutil
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -133,17 +133,98 @@ def team_colour(team: str, fastf1_colour: str | None = None) -> str:
 _FASTF1_LOCK = threading.Lock()
 
 
+# FastF1 keeps its requests-cache database here, inside its cache folder. FastF1 3.x
+# names it so (its `Cache.clear_cache` deletes this file); nothing public says so, so
+# `_check_http_cache_name` fails loudly if a FastF1 release ever puts it elsewhere.
+HTTP_CACHE_FILE = "fastf1_http_cache.sqlite"
+
+
+def _mirror(cache: Path, overlay: Path, skip: frozenset[str]) -> int:
+    """`cache`'s folders recreated under `overlay`, each file a symlink to the original.
+
+    FastF1 then reads every file in place, and whatever it writes (a pickle a load
+    had to parse, the folder of a session the cache lacks) lands in the overlay,
+    never in `cache`. The one exception is a pickle FastF1 cannot read at all: it
+    rewrites that file, through its link. Returns the number of files linked.
+    """
+    linked = 0
+    for folder, _, files in os.walk(cache):
+        relative = Path(folder).relative_to(cache)
+        (overlay / relative).mkdir(parents=True, exist_ok=True)
+        for name in files:
+            if relative == Path(".") and name in skip:
+                continue
+            (overlay / relative / name).symlink_to(Path(folder, name).resolve())
+            linked += 1
+    return linked
+
+
+def _seed_http_cache(frozen: Path, database: Path) -> int:
+    """Copy the frozen responses of a requests-cache *filesystem* folder into a new SQLite
+    requests-cache database (FastF1's own kind); the number of responses.
+
+    Each response is filed under the key the SQLite cache computes for its request
+    (requests-cache keys include the serializer, so the folder's own keys would not
+    match); its expiry is kept. The folder is read with requests-cache's `FileDict`
+    alone: a whole `FileCache` would create `redirects.sqlite` in the frozen folder.
+    """
+    from requests_cache import SQLiteCache
+    from requests_cache.backends.filesystem import FileDict
+
+    responses = FileDict(frozen)
+    target = SQLiteCache(str(database))
+    try:
+        for key in responses:
+            try:
+                response = responses[key]
+                target.responses[target.create_key(response.request)] = response
+            except (KeyError, ValueError, TypeError) as exc:
+                raise SessionNotFound(
+                    f"frozen HTTP response {key} in {frozen} cannot be read ({exc}): "
+                    "give http_cache a requests-cache filesystem folder of JSON responses"
+                ) from exc
+        return len(target.responses)
+    finally:
+        target.close()
+
+
+def _check_http_cache_name(fastf1: Any, overlay: Path) -> None:
+    """Raise if FastF1 opened another HTTP cache database than `HTTP_CACHE_FILE`."""
+    others = sorted(p.name for p in overlay.glob("*.sqlite") if p.name != HTTP_CACHE_FILE)
+    if others:
+        raise SessionNotFound(
+            f"FastF1 {fastf1.__version__} keeps its HTTP cache in {others[0]}, not "
+            f"{HTTP_CACHE_FILE}: this racereplay cannot give it the frozen responses; "
+            "install the FastF1 version racereplay supports (pip install 'fastf1>=3.9,<4')"
+        )
+
+
 @contextlib.contextmanager
-def _writable_cache(cache: Path | None, offline: bool) -> Iterator[Path | None]:
-    """Offline, FastF1 loads from a copy: it rewrites its cache, which may be frozen or shared."""
-    if cache is None or not offline:
+def _cache_folder(
+    cache: Path | None, http_cache: Path | None, offline: bool
+) -> Iterator[Path | None]:
+    """The folder to configure FastF1's cache with, for as long as the load lasts.
+
+    Online with no frozen responses: the user's cache itself, which FastF1 reads and
+    fills as it always does. Offline, or with frozen responses (`http_cache`): a
+    temporary overlay that reads the user's cache in place (`_mirror`: symlinks, no
+    copy) and holds FastF1's HTTP database, seeded from `http_cache` when given, else
+    a link to the user's own (an offline load only reads it). What FastF1 writes
+    there is thrown away with the overlay.
+    """
+    if cache is not None and not cache.is_dir():
+        raise SessionNotFound(f"FastF1 cache {cache} is not a directory")
+    if not offline and http_cache is None:
         yield cache
         return
-    if not cache.is_dir():
-        raise SessionNotFound(f"FastF1 cache {cache} is not a directory")
     with tempfile.TemporaryDirectory(prefix="racereplay-ff1-") as tmp:
-        shutil.copytree(cache, tmp, dirs_exist_ok=True)
-        yield Path(tmp)
+        overlay = Path(tmp)
+        skip = frozenset({HTTP_CACHE_FILE}) if http_cache is not None else frozenset()
+        if cache is not None:
+            _mirror(cache, overlay, skip)
+        if http_cache is not None:
+            _seed_http_cache(http_cache, overlay / HTTP_CACHE_FILE)
+        yield overlay
 
 
 @contextlib.contextmanager
@@ -152,31 +233,37 @@ def configured_fastf1(
 ) -> Iterator[Any]:
     """FastF1 (the module) set up with these caches, held under the lock while in use.
 
-    `http_cache` is a frozen requests-cache folder (FastF1's test-data format);
-    offline, only cached responses are used and nothing is fetched.
+    `http_cache` is a frozen requests-cache filesystem folder (FastF1's test-data
+    format); offline, only cached responses are used and nothing is fetched. Neither
+    cache is written to (see `_cache_folder`). Only FastF1's public cache API is used;
+    afterwards FastF1 is pointed back at the cache folder it had before, if any.
     """
     try:
         import fastf1
-        from requests_cache.backends.filesystem import FileCache
     except ImportError as exc:
         raise SessionNotFound(
-            "FastF1 timing needs the optional extra: pip install -e .[fastf1]"
+            "FastF1 timing needs the optional extra: pip install 'racereplay[fastf1]'"
         ) from exc
     if offline and cache is None and http_cache is None:
         raise SessionNotFound("offline FastF1 loading needs cache=DIR (and usually http_cache=DIR)")
     if http_cache is not None and not http_cache.is_dir():
         raise SessionNotFound(f"FastF1 HTTP cache {http_cache} is not a directory")
     fastf1.set_log_level("WARNING")  # its INFO lines would drown our progress bar
-    with _FASTF1_LOCK, _writable_cache(cache, offline) as cache_dir:
-        backend = FileCache(str(http_cache)) if http_cache is not None else None
-        fastf1.Cache.configure(
-            cache_dir=str(cache_dir) if cache_dir else None, ignore_version=True, _backend=backend
-        )
+    with _FASTF1_LOCK, _cache_folder(cache, http_cache, offline) as cache_dir:
+        previous, _ = fastf1.Cache.get_cache_info()
+        fastf1.Cache.configure(cache_dir=str(cache_dir) if cache_dir else None, ignore_version=True)
         fastf1.Cache.offline_mode(offline)
-        yield fastf1
+        if cache_dir is not None and cache_dir != cache:
+            _check_http_cache_name(fastf1, cache_dir)
+        try:
+            yield fastf1
+        finally:
+            if previous is not None and Path(previous).is_dir() and previous != str(cache_dir):
+                fastf1.Cache.configure(cache_dir=previous)  # FastF1's defaults, online
 
 
-def open_session(
+@contextlib.contextmanager
+def loaded_session(
     year: int,
     event: str | int,
     session: str,
@@ -184,8 +271,10 @@ def open_session(
     http_cache: Path | None = None,
     offline: bool = False,
     telemetry: bool = False,
-) -> Any:
-    """Load a FastF1 session (laps, weather, messages; telemetry when asked)."""
+) -> Iterator[Any]:
+    """A loaded FastF1 session (laps, weather, messages; telemetry when asked), with FastF1
+    still configured with these caches: convert it inside the block, where FastF1's
+    lazy look-ups (the circuit's corners) still find the caches."""
     long_name = session_long_name(session)
     with configured_fastf1(cache, http_cache, offline) as fastf1:
         try:
@@ -196,16 +285,30 @@ def open_session(
                 f"FastF1 could not load {year} {event} {long_name}: {exc} "
                 "(check the event name; offline, check that the caches hold this session)"
             ) from exc
+        if not laps_loaded(ff1_session):  # FastF1 logged why (offline: the caches lack it)
+            raise SessionNotFound(
+                f"FastF1 found no laps for {year} {event} {long_name}"
+                + (" in the given cache: does it hold this session?" if offline else "")
+            )
+        yield ff1_session
+
+
+def laps_loaded(ff1_session: Any) -> bool:
+    """Whether a FastF1 session has laps (FastF1 raises DataNotLoadedError before a load)."""
     try:
         laps = ff1_session.laps
-    except fastf1.exceptions.DataNotLoadedError:
-        laps = None  # FastF1 logged why (offline: the caches do not hold this session)
-    if laps is None or len(laps) == 0:
+    except Exception:  # DataNotLoadedError, or an object that is no FastF1 session
+        return False
+    return laps is not None and len(laps) > 0
+
+
+def check_laps_loaded(ff1_session: Any) -> None:
+    """Raise SessionNotFound, saying what to do, for a FastF1 session without laps."""
+    if not laps_loaded(ff1_session):
         raise SessionNotFound(
-            f"FastF1 found no laps for {year} {event} {long_name}"
-            + (" in the given cache: does it hold this session?" if offline else "")
+            f"the FastF1 session {getattr(ff1_session, 'name', ff1_session)!r} has no laps: "
+            "load them first with session.load(laps=True) (telemetry=True puts cars on the map)"
         )
-    return ff1_session
 
 
 # ---------------------------------------------------------------- conversion
@@ -585,7 +688,8 @@ def load_timing(
     offline: bool = False,
 ) -> Timing:
     """Open a FastF1 session (without telemetry) and convert its timing."""
-    return timing_from_fastf1(open_session(year, event, session, cache, http_cache, offline))
+    with loaded_session(year, event, session, cache, http_cache, offline) as ff1_session:
+        return timing_from_fastf1(ff1_session)
 
 
 def assemble(
