@@ -8,7 +8,7 @@ WEB_STAMP := web/node_modules/.installed-$(shell sha1sum web/package-lock.json |
 WEB_STATIC := src/racereplay/server/static/index.html
 WEB_SOURCES := $(shell find web/src -type f) web/index.html web/vite.config.ts web/tsconfig.json
 
-.PHONY: install run test test-fast lint bench clean web chromium
+.PHONY: install run test test-fast lint bench clean web chromium nginx
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || python3 -m venv $(VENV)
@@ -32,6 +32,11 @@ chromium:
 	@test -x /usr/bin/chromium || (apt-get update && apt-get install -y chromium) \
 		|| echo "warning: could not install chromium: the end-to-end tests will be skipped"
 
+# Debian's nginx for the sub-path test (tests/test_e2e_subpath.py); it skips with a message without it.
+nginx:
+	@test -x /usr/sbin/nginx || (apt-get update && apt-get install -y nginx) \
+		|| echo "warning: could not install nginx: the sub-path test will be skipped"
+
 run: install web
 	$(BIN)/racereplay serve
 
@@ -41,7 +46,7 @@ lint: install $(WEB_STAMP)
 	$(BIN)/mypy src
 	cd web && npm run format:check
 
-test: install lint web chromium
+test: install lint web chromium nginx
 	$(BIN)/pytest
 
 # The quick loop (~1 min): no lint, no real data, no browser, nothing marked slow.

@@ -1,6 +1,7 @@
 import { defineConfig } from "vite";
 
-// The build lands inside the Python package, which serves it at `/` (same origin as the API).
+// The build lands inside the Python package, which serves it beside the API. Every URL
+// in it is relative (`base: "./"`), so it also works under a proxy's sub-path (`/f1/`).
 export default defineConfig({
   base: "./",
   build: {
@@ -10,6 +11,9 @@ export default defineConfig({
     sourcemap: true,
   },
   server: {
-    proxy: { "/api": { target: "http://127.0.0.1:8000", ws: true } },
+    proxy: {
+      "/api": { target: "http://127.0.0.1:8000" },
+      "/ws": { target: "ws://127.0.0.1:8000", ws: true },
+    },
   },
 });

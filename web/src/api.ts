@@ -21,8 +21,9 @@ export interface SeasonEvent {
   sessions: { name: string; code: string; start_utc: string | null; session: string }[];
 }
 
+// Paths are relative to the page, so the app also works under a proxy's sub-path (`/f1/`).
 async function json<T>(path: string, init?: RequestInit): Promise<T> {
-  const res = await fetch(path, init);
+  const res = await fetch(new URL(path, document.baseURI), init);
   if (!res.ok) {
     let detail = res.statusText;
     try {
@@ -40,23 +41,23 @@ export const api = {
     json<{
       sessions: { name: string; title: string; source: string; cached: boolean }[];
       fastf1_seasons: number[];
-    }>("/api/catalogue"),
-  season: (year: number) => json<{ year: number; events: SeasonEvent[] }>(`/api/fastf1/${year}`),
+    }>("api/catalogue"),
+  season: (year: number) => json<{ year: number; events: SeasonEvent[] }>(`api/fastf1/${year}`),
   open: (name: string) =>
-    json<SessionStatus>("/api/sessions", {
+    json<SessionStatus>("api/sessions", {
       method: "POST",
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ name }),
     }),
-  status: (id: string) => json<SessionStatus>(`/api/sessions/${encodeURIComponent(id)}`),
-  metadata: (id: string) => json<SessionMeta>(`/api/sessions/${encodeURIComponent(id)}/metadata`),
-  laps: (id: string) => json<{ laps: LapRow[] }>(`/api/sessions/${encodeURIComponent(id)}/laps`),
+  status: (id: string) => json<SessionStatus>(`api/sessions/${encodeURIComponent(id)}`),
+  metadata: (id: string) => json<SessionMeta>(`api/sessions/${encodeURIComponent(id)}/metadata`),
+  laps: (id: string) => json<{ laps: LapRow[] }>(`api/sessions/${encodeURIComponent(id)}/laps`),
   events: (id: string) =>
-    json<{ events: SessionEvent[] }>(`/api/sessions/${encodeURIComponent(id)}/events`),
+    json<{ events: SessionEvent[] }>(`api/sessions/${encodeURIComponent(id)}/events`),
   results: (id: string) =>
-    json<{ results: Record<string, unknown>[] }>(`/api/sessions/${encodeURIComponent(id)}/results`),
+    json<{ results: Record<string, unknown>[] }>(`api/sessions/${encodeURIComponent(id)}/results`),
   telemetry: (id: string, driver: string, lap: number) =>
     json<Record<string, (number | null)[]>>(
-      `/api/sessions/${encodeURIComponent(id)}/telemetry/${driver}/${lap}`,
+      `api/sessions/${encodeURIComponent(id)}/telemetry/${driver}/${lap}`,
     ),
 };

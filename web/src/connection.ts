@@ -21,9 +21,11 @@ export class Connection {
 
   /** Open the WebSocket for `session` (the worker reconnects by itself). */
   connect(session: string, codec: string, rate: string): void {
-    const proto = location.protocol === "https:" ? "wss" : "ws";
-    const query = new URLSearchParams({ session, codec, rate });
-    this.post({ type: "connect", url: `${proto}://${location.host}/ws?${query}` });
+    // Beside the page (`/f1/ws` under a proxy's sub-path), on ws: or wss: as the page is.
+    const url = new URL("ws", document.baseURI);
+    url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+    url.search = new URLSearchParams({ session, codec, rate }).toString();
+    this.post({ type: "connect", url: url.href });
   }
 
   send(command: WireCommand): void {

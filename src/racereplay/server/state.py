@@ -141,7 +141,8 @@ class ServerState:
             )
         meta = {
             "id": session.id,
-            "chunk_url": f"/api/sessions/{session.id}/chunks/{content_version()}"
+            "chunk_url": f"{self.settings.root_path}/api/sessions/{session.id}/chunks/"
+            f"{content_version()}"
             "/{codec}/{rate}/{index}",
             "name": self.catalogue.public_name(session.ref),
             "protocol": PROTOCOL_VERSION,
