@@ -26,6 +26,8 @@ from racereplay.server.process import serve_process
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = PROJECT_ROOT / "artifacts" / "e2e"
 VIEWPORT = {"width": 1400, "height": 860}
+AXE_SCRIPT = PROJECT_ROOT / "web" / "node_modules" / "axe-core" / "axe.min.js"
+AXE_BLOCKING = ("serious", "critical")
 
 
 def require_browser() -> None:
@@ -83,9 +85,14 @@ def browser() -> Iterator[Any]:
             b.close()
 
 
-def open_page(chromium: Any, url: str, viewport: dict[str, int] | None = None) -> Any:
-    """A new page at `url`, ready to play; page errors are collected in `page.errors`."""
-    page = chromium.new_page(viewport=viewport or VIEWPORT)
+def open_page(
+    chromium: Any, url: str, viewport: dict[str, int] | None = None, axe: bool = False
+) -> Any:
+    """A new page at `url`, ready to play; page errors are collected in `page.errors`.
+
+    `axe`: the page's Content-Security-Policy is bypassed, so `axe_violations` can add
+    axe-core's script (keep it off otherwise: the CSP is part of what the tests check)."""
+    page = chromium.new_page(viewport=viewport or VIEWPORT, bypass_csp=axe)
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.goto(url)
@@ -112,3 +119,32 @@ def moved(before: list[tuple[float, float]], after: list[tuple[float, float]], p
         if x0 == x0 and x1 == x1 and ((x1 - x0) ** 2 + (y1 - y0) ** 2) ** 0.5 > px:
             count += 1
     return count
+
+
+def axe_violations(page: Any) -> list[dict[str, Any]]:
+    """axe-core's serious and critical violations on the page as it is now (its default rules:
+    WCAG 2.0 and 2.1 A and AA, and best practices).
+
+    axe.min.js comes from web/node_modules (a dev dependency: `make web` installs it)."""
+    if not AXE_SCRIPT.exists():
+        pytest.fail(f"{AXE_SCRIPT} is missing: run `npm install` in web/ (or `make web`)")
+    if not page.evaluate("() => typeof window.axe === 'object'"):
+        # The page's CSP allows only its own scripts: a page from `open_page(..., axe=True)`
+        # bypasses it, so that the script tag may go in.
+        page.add_script_tag(path=str(AXE_SCRIPT))
+    result = page.evaluate("() => axe.run()")
+    return [v for v in result["violations"] if v["impact"] in AXE_BLOCKING]
+
+
+def describe_violations(violations: list[dict[str, Any]]) -> str:
+    """axe's violations readably: each rule, then its offending elements and why."""
+    lines: list[str] = []
+    for v in violations:
+        lines.append(f"{v['impact']}: {v['id']}: {v['help']} ({v['helpUrl']})")
+        for node in v["nodes"][:8]:
+            lines.append(
+                f"    {' '.join(node['target'])}: {node['failureSummary'].splitlines()[-1].strip()}"
+            )
+        if len(v["nodes"]) > 8:
+            lines.append(f"    … and {len(v['nodes']) - 8} more")
+    return "\n".join(lines)

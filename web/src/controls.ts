@@ -1,6 +1,10 @@
 // The replay's controls: the footer's buttons, selects, seek bar and lap form, and
 // the keyboard, read through one table from key to action (the help panel, `?`,
 // lists the same keys). Each action is carried out by the handlers the page wires in.
+// Keys typed into a field or a select stay theirs; Enter (no shortcut) presses the
+// focused button or follows the focused leaderboard row, while Space plays and pauses
+// wherever the focus is, as in a media player. While the help dialog is open only `?`
+// and Escape act.
 
 import { SPEEDS } from "./clock";
 import { $ } from "./dom";
@@ -48,6 +52,15 @@ export function keyAction(e: { key: string } & Modifiers): Action | null {
   return of ? of(e) : null;
 }
 
+/** Whether keys pressed on `target` are its own (typing, choosing). */
+function ownsKeys(target: EventTarget | null): boolean {
+  return (
+    target instanceof HTMLInputElement ||
+    target instanceof HTMLSelectElement ||
+    target instanceof HTMLTextAreaElement
+  );
+}
+
 /** What the controls ask the replay for. */
 export interface ControlHandlers {
   speed(): number; // the replay's speed now
@@ -68,7 +81,7 @@ export class Controls {
   private speed = $<HTMLSelectElement>("select.speed");
   private seekbar = $<HTMLInputElement>("input.seekbar");
   private lap = $<HTMLInputElement>("form.jump input");
-  private help = $(".help");
+  private help = $<HTMLDialogElement>("dialog.help");
 
   constructor(
     private handlers: ControlHandlers,
@@ -93,11 +106,13 @@ export class Controls {
       handlers.seekLap(Number(this.lap.value));
     });
     $(".help-btn").addEventListener("click", () => this.perform({ do: "toggleHelp" }));
+    // A click anywhere on the dialog or its backdrop closes it, as its Close button does.
     this.help.addEventListener("click", () => this.perform({ do: "closeHelp" }));
     document.addEventListener("keydown", (e) => {
-      if (e.target instanceof HTMLInputElement || e.target instanceof HTMLSelectElement) return;
+      if (ownsKeys(e.target)) return;
       const action = keyAction(e);
       if (!action) return;
+      if (this.help.open && action.do !== "toggleHelp" && action.do !== "closeHelp") return;
       this.perform(action);
       e.preventDefault();
     });
@@ -117,10 +132,12 @@ export class Controls {
       case "speed":
         return h.setSpeed(action.value);
       case "toggleHelp":
-        this.help.hidden = !this.help.hidden;
+        // A modal dialog: focus moves into it, Escape closes it, and focus returns where it was.
+        if (this.help.open) this.help.close();
+        else this.help.showModal();
         return;
       case "closeHelp":
-        this.help.hidden = true;
+        if (this.help.open) this.help.close();
         return;
       case "toggleGap":
         return h.toggleGap();
@@ -141,6 +158,7 @@ export class Controls {
   /** Show the play state and speed (after every change, the viewer's or the server's). */
   show(playing: boolean, speed: number): void {
     this.play.textContent = playing ? "❚❚" : "▶";
+    this.play.setAttribute("aria-label", playing ? "Pause" : "Play");
     this.speed.value = String(speed);
   }
 

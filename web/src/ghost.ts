@@ -151,6 +151,10 @@ export class GhostPanel {
           textContent: picked === 0 ? "A" : picked === 1 ? "B" : "+",
           title: "Compare this lap",
         });
+        btn.setAttribute(
+          "aria-label",
+          `Compare lap ${r.lap}${picked >= 0 ? ` (picked as ${btn.textContent})` : ""}`,
+        );
         btn.addEventListener("click", () => void this.pick(code, r.lap));
         const td = document.createElement("td");
         td.append(btn);

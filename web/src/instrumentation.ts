@@ -43,6 +43,7 @@ export interface Probes {
   carStyles: () => { colour: string; second: boolean }[];
   telemetrySeries: () => Series[];
   ghostSeries: () => Series[][];
+  announcements: () => string[]; // the last polite announcements, oldest first
 }
 
 type Exposed = Stats &

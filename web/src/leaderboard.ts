@@ -3,9 +3,12 @@
 // changes: rows slide rather than being rebuilt, so nothing ever flickers.
 // Races show the gap (or interval) in seconds, or in whole laps ("+1 L") for a
 // lapped car; qualifying draws the elimination zone and greys the knocked-out.
+// The rows are a listbox: Tab reaches it, the arrow keys move along the running order,
+// Enter follows (focuses) a driver, as a click does.
 
 import type { DriverStyle } from "./driverstyle";
 import { formatLapTime, type LapIndex, SectorMark } from "./laps";
+import { roving, setTabStop } from "./roving";
 import { COMPOUNDS, COMPOUND_COLOURS, DriverStatus, type Driver, type Snapshot } from "./types";
 
 const ROW_PX = 26;
@@ -31,6 +34,7 @@ interface Row {
   text: Record<Cell, string>;
   cls: Record<Cell, string>;
   y: number;
+  pos: number; // the place shown (0: none)
 }
 
 /**
@@ -85,17 +89,23 @@ export class Leaderboard {
     head.querySelector("button")!.addEventListener("click", () => this.toggleGap());
     const body = document.createElement("div");
     body.className = "lb-body";
+    body.setAttribute("role", "listbox");
+    body.setAttribute("aria-label", "Leaderboard: Enter follows a driver");
     body.style.height = `${drivers.length * ROW_PX}px`;
     this.cutLine = document.createElement("div");
     this.cutLine.className = "lb-cut";
     this.cutLine.hidden = true;
     this.cutLine.title = "Elimination zone below this line";
+    this.cutLine.setAttribute("aria-hidden", "true");
     body.appendChild(this.cutLine);
     root.replaceChildren(head, body);
     this.rows = drivers.map((drv, d) => {
       const el = document.createElement("div");
       el.className = "lb-row";
       el.dataset.driver = drv.code;
+      el.setAttribute("role", "option");
+      el.setAttribute("aria-selected", "false");
+      el.setAttribute("aria-setsize", String(drivers.length));
       el.style.setProperty("--team", styles[d].colour);
       el.classList.toggle("second", styles[d].second);
       const cells = {} as Record<Cell, HTMLElement>;
@@ -110,9 +120,23 @@ export class Leaderboard {
         cls[c] = c;
       }
       el.addEventListener("click", () => this.onPick(d));
+      el.addEventListener("keydown", (e) => {
+        if (e.key !== "Enter") return; // Space stays the replay's play / pause
+        e.preventDefault();
+        this.onPick(d);
+      });
       body.appendChild(el);
-      return { el, cells, text, cls, y: -1 };
+      return { el, cells, text, cls, y: -1, pos: 0 };
     });
+    const shown = () => [...this.rows].sort((a, b) => a.y - b.y).map((r) => r.el);
+    roving(body, shown, "vertical");
+    setTabStop(shown());
+  }
+
+  /** The place driver `d` has on the board now (0: none) and the gap cell's text. */
+  standing(d: number): { position: number; gap: string } {
+    const row = this.rows[d];
+    return { position: row.pos, gap: row.text.gap };
   }
 
   toggleGap(): void {
@@ -178,9 +202,15 @@ export class Leaderboard {
       const lap = this.laps.state(drv.code, sessionTime);
       if (row.y !== rank) {
         row.el.style.transform = `translateY(${rank * ROW_PX}px)`;
+        row.el.setAttribute("aria-posinset", String(rank + 1));
         row.y = rank;
       }
-      row.el.classList.toggle("focused", d === this.focused);
+      row.pos = pos > 0 ? pos : 0;
+      const focused = d === this.focused;
+      if (row.el.classList.contains("focused") !== focused) {
+        row.el.classList.toggle("focused", focused);
+        row.el.setAttribute("aria-selected", String(focused));
+      }
       row.el.classList.toggle(
         "retired",
         status === DriverStatus.Retired || status === DriverStatus.DidNotStart,

@@ -110,6 +110,7 @@ function startReplay(name: string, opened: OpenedSession, params: URLSearchParam
     carStyles: () => view.map.carStyles(),
     telemetrySeries: () => view.telemetry.series(),
     ghostSeries: () => view.ghost.series(),
+    announcements: () => view.announcer.log.slice(),
   });
   if (opening.focus) view.focusCode(opening.focus);
   connection.connect(opened.id, "compact", String(opening.rate));

@@ -52,6 +52,7 @@ export class DataNotes {
     panel.querySelector(".notes-close")!.addEventListener("click", () => this.show(false));
     reopen.textContent = `ⓘ ${n}`;
     reopen.title = `Data notes (${n}): what this session's data lacks`;
+    reopen.setAttribute("aria-label", `Data notes (${n})`);
     reopen.addEventListener("click", () => this.show(panel.hidden));
     this.render(n > 0 && !remembered(this.key));
   }

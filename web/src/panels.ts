@@ -1,14 +1,30 @@
 // The header (lap, clock, track status, weather, the link), the race control feed and
 // the seek bar's markers: small DOM views updated a few times per second, only on change.
 // Times read from the start (lights out / green light): before it the header counts
-// down to it and earlier messages show a negative time.
+// down to it and earlier messages show a negative time. The feed's messages and the
+// markers are buttons, reached with Tab and moved along with the arrow keys.
 
 import { formatClock, formatCountdown } from "./laps";
+import { roving, setTabStop } from "./roving";
 import { lastAtOrBefore } from "./search";
 import { TRACK_STATUS, type SessionEvent } from "./types";
 
 function setText(el: HTMLElement, text: string): void {
   if (el.textContent !== text) el.textContent = text;
+}
+
+/** "Lap 3 / 58" (`of`: " / ", or " of " spoken); "Lap –" before the start. */
+export function lapText(leaderLap: number, totalLaps: number | null, of: string): string {
+  const lap =
+    Number.isFinite(leaderLap) && leaderLap > 0
+      ? String(Math.min(leaderLap, totalLaps ?? Infinity))
+      : "–"; // – : not started
+  return totalLaps ? `Lap ${lap}${of}${totalLaps}` : `Lap ${lap}`;
+}
+
+/** The track status's name ("GREEN", "SAFETY CAR"), "—" for a code without one. */
+export function trackStatusOf(code: number): { label: string; cls: string } {
+  return TRACK_STATUS[code] ?? { label: "—", cls: "unknown" };
 }
 
 export class Header {
@@ -26,20 +42,13 @@ export class Header {
   }
 
   update(leaderLap: number, sessionTime: number, trackStatus: number): void {
-    const lap =
-      Number.isFinite(leaderLap) && leaderLap > 0
-        ? String(Math.min(leaderLap, this.totalLaps ?? Infinity))
-        : "–"; // – : not started
-    setText(
-      this.el.querySelector<HTMLElement>(".lap")!,
-      this.totalLaps ? `Lap ${lap} / ${this.totalLaps}` : `Lap ${lap}`,
-    );
+    setText(this.el.querySelector<HTMLElement>(".lap")!, lapText(leaderLap, this.totalLaps, " / "));
     const clock = this.el.querySelector<HTMLElement>(".clock")!;
     const sinceStart = sessionTime - (Number.isFinite(this.raceStart) ? this.raceStart : 0);
     const before = Number.isFinite(this.raceStart) && sinceStart < 0;
     setText(clock, before ? `Start in ${formatCountdown(-sinceStart)}` : formatClock(sinceStart));
     clock.classList.toggle("countdown", before);
-    const status = TRACK_STATUS[trackStatus] ?? { label: "—", cls: "unknown" };
+    const status = trackStatusOf(trackStatus);
     const banner = this.el.querySelector<HTMLElement>(".status")!;
     setText(banner, status.label);
     const cls = `status ${status.cls}`;
@@ -72,12 +81,21 @@ export class MessageFeed {
       const li = (e.target as HTMLElement).closest("li");
       if (li?.dataset.time) onPick(Number(li.dataset.time));
     });
+    roving(el, () => this.buttons(), "vertical");
+  }
+
+  private buttons(): HTMLButtonElement[] {
+    return [...this.el.querySelectorAll("button")];
   }
 
   update(sessionTime: number): void {
     const last = lastAtOrBefore(this.times, sessionTime);
     if (last === this.shown) return;
     this.shown = last;
+    // The list is rebuilt: the keyboard's place in it (the Tab stop, the focus) stays on its message.
+    const active = document.activeElement;
+    const hadFocus = active instanceof HTMLElement && this.el.contains(active);
+    const stop = this.el.querySelector('button[tabindex="0"]')?.closest("li")?.dataset.time;
     const items = this.messages
       .slice(Math.max(0, last - 49), last + 1)
       .reverse()
@@ -90,11 +108,17 @@ export class MessageFeed {
         const flag = String(m.data.flag ?? m.data.category ?? "").toLowerCase();
         li.className = flag.replace(/[^a-z]/g, "");
         li.dataset.time = String(m.time);
-        li.title = "Replay from here";
-        li.append(t, document.createTextNode(String(m.data.message ?? "")));
+        const button = document.createElement("button");
+        button.title = "Replay from here";
+        button.append(t, document.createTextNode(String(m.data.message ?? "")));
+        li.append(button);
         return li;
       });
     this.el.replaceChildren(...items);
+    const buttons = this.buttons();
+    const again = buttons.find((b) => b.closest("li")?.dataset.time === stop);
+    setTabStop(buttons, again);
+    if (hadFocus) (again ?? buttons[0])?.focus();
   }
 }
 
@@ -152,18 +176,31 @@ export function markers(events: SessionEvent[], focused: string | null): Marker[
   return out;
 }
 
-/** The seek bar's markers; a click (or N / P) lands `INCIDENT_LEAD` seconds before one. */
+/**
+ * The seek bar's markers; a click, Enter or Space on one (or N / P) lands `INCIDENT_LEAD`
+ * seconds before it. A toolbar: Tab reaches it, ← → move along the markers by time.
+ */
 export class SeekMarks {
   private marks: Marker[] = [];
 
-  /** `onPick` receives the session time to seek to. */
+  /** `onPick` receives the session time to seek to; `raceStart` is where times read from. */
   constructor(
     private el: HTMLElement,
     private events: SessionEvent[],
     private t0: number,
     private duration: number,
+    private raceStart: number,
     private onPick: (sessionTime: number) => void,
-  ) {}
+  ) {
+    el.setAttribute("role", "toolbar");
+    el.setAttribute("aria-label", "Incidents (← → move, Enter jumps)");
+    roving(el, () => this.buttons(), "horizontal");
+  }
+
+  private buttons(): HTMLButtonElement[] {
+    const time = (b: HTMLElement) => Number(b.dataset.time);
+    return [...this.el.querySelectorAll("button")].sort((a, b) => time(a) - time(b));
+  }
 
   /** Draw the markers, the pit stops of the focused driver (`code`) among them. */
   show(code: string | null): void {
@@ -171,9 +208,10 @@ export class SeekMarks {
     this.marks = markers(this.events, code);
     this.el.replaceChildren(
       ...this.marks.map((m) => {
-        const el = document.createElement("span");
+        const el = document.createElement("button");
         el.className = `mark ${m.kind}`;
         el.title = `${m.label} (click or N / P to jump)`;
+        el.setAttribute("aria-label", `${m.label} at ${formatClock(m.time - this.raceStart)}`);
         el.dataset.time = String(m.time);
         el.addEventListener("click", () => this.onPick(m.time - INCIDENT_LEAD));
         el.style.left = pct(m.time);
@@ -181,6 +219,7 @@ export class SeekMarks {
         return el;
       }),
     );
+    setTabStop(this.buttons());
   }
 
   /** Where a jump to the next (1) or previous (-1) incident from `sessionTime` lands, or null. */

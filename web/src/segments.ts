@@ -73,6 +73,7 @@ export class SegmentTabs {
         const b = document.createElement("button");
         b.textContent = seg.name;
         b.dataset.segment = seg.name;
+        b.setAttribute("aria-pressed", "false");
         b.addEventListener("click", () => onPick(seg));
         return b;
       }),
@@ -92,7 +93,10 @@ export class SegmentTabs {
   select(i: number): boolean {
     if (i === this.shown) return false;
     this.shown = i;
-    this.nav.querySelectorAll("button").forEach((b, k) => b.classList.toggle("active", k === i));
+    this.nav.querySelectorAll("button").forEach((b, k) => {
+      b.classList.toggle("active", k === i);
+      b.setAttribute("aria-pressed", String(k === i));
+    });
     return true;
   }
 }

@@ -1,19 +1,23 @@
 // Everything the viewer sees of a session: the map, the leaderboard, the header,
 // the race control feed, the focused driver's telemetry and laps, the ghost
-// comparison, the segment tabs, the seek bar's markers and the data notes. Built
+// comparison, the segment tabs, the seek bar's markers and the data notes, and for a
+// screen reader the map's text summary and the announcements. Built
 // once from the opened session; the loop (loop.ts) draws the map every animation
 // frame and refreshes the panels a few times a second.
 
+import { Announcer } from "./announcer";
 import { $ } from "./dom";
 import { type DriverStyle, driverStyles } from "./driverstyle";
 import { GhostPanel, ghostPosition } from "./ghost";
 import { LapIndex } from "./laps";
 import { Leaderboard } from "./leaderboard";
+import { Narration } from "./narration";
 import { DataNotes } from "./notices";
 import { Header, MessageFeed, SeekMarks } from "./panels";
 import type { OpenedSession } from "./picker";
 import { Qualifying, QUALIFYING_KINDS } from "./qualifying";
 import { findSegments, type Segment, SegmentTabs, segmentAt } from "./segments";
+import { MapSummary } from "./summary";
 import { TelemetryPanel } from "./telemetry";
 import { TrackMap } from "./trackmap";
 import type { Driver, Snapshot } from "./types";
@@ -24,6 +28,7 @@ export class ReplayView {
   readonly telemetry: TelemetryPanel;
   readonly ghost: GhostPanel;
   readonly marks: SeekMarks;
+  readonly announcer = new Announcer($(".announcer"));
   readonly styles: DriverStyle[];
   readonly drivers: Driver[];
   /** The driver in focus (index into `drivers`), -1 for none. */
@@ -38,6 +43,8 @@ export class ReplayView {
   private tabs: SegmentTabs;
   private qualifying: Qualifying | null;
   private buffering = $(".buffering");
+  private narration: Narration;
+  private summary: MapSummary;
 
   /** `seekTime` moves the replay to a session time (a message, a marker, a tab clicked). */
   constructor(
@@ -82,7 +89,9 @@ export class ReplayView {
       unsplit ? meta.info.kind : null,
       (seg) => seekTime(seg.start),
     );
-    this.marks = new SeekMarks($(".marks"), events, meta.t0, duration, seekTime);
+    this.marks = new SeekMarks($(".marks"), events, meta.t0, duration, raceStart, seekTime);
+    this.narration = new Narration(this.announcer, meta.drivers, events);
+    this.summary = new MapSummary($("#map-summary"), meta.info.total_laps);
     this.map.onPick = this.board.onPick = (d) => this.focus(d === this.focused ? -1 : d);
     this.marks.show(null);
   }
@@ -140,6 +149,21 @@ export class ReplayView {
     this.header.update(snap.session.leader_lap, sessionTime, snap.session.track_status);
     this.feed.update(sessionTime);
     this.telemetry.update(this.focused, snap, sessionTime);
+    this.tell(snap, sessionTime);
+  }
+
+  /** The screen reader's view: the announcements and the map's text summary. */
+  private tell(snap: Snapshot, sessionTime: number): void {
+    const d = this.focused;
+    const standing = d >= 0 ? this.board.standing(d) : null;
+    const status = snap.session.track_status;
+    this.narration.update(sessionTime, status, d, standing?.position ?? 0);
+    this.summary.update(performance.now(), {
+      leaderLap: snap.session.leader_lap,
+      trackStatus: status,
+      leader: this.board.order()[0] ?? null,
+      followed: standing && { code: this.drivers[d].code, ...standing },
+    });
   }
 
   private showSegment(sessionTime: number): void {
