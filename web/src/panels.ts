@@ -92,10 +92,11 @@ export class MessageFeed {
     const last = lastAtOrBefore(this.times, sessionTime);
     if (last === this.shown) return;
     this.shown = last;
-    // The list is rebuilt: the keyboard's place in it (the Tab stop, the focus) stays on its message.
+    // The list is rebuilt. With the focus in it, the focus stays on its message; else
+    // Tab enters the list at the newest message.
     const active = document.activeElement;
     const hadFocus = active instanceof HTMLElement && this.el.contains(active);
-    const stop = this.el.querySelector('button[tabindex="0"]')?.closest("li")?.dataset.time;
+    const stop = hadFocus ? active.closest("li")?.dataset.time : undefined;
     const items = this.messages
       .slice(Math.max(0, last - 49), last + 1)
       .reverse()
