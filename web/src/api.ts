@@ -1,6 +1,13 @@
 // REST calls (docs/protocol.md §1). Errors carry the server's own explanation.
 
-import type { BuildState, LapRow, SessionEvent, SessionMeta } from "./types";
+import type {
+  BuildState,
+  CatalogueEntry,
+  LapRow,
+  ScheduledSession,
+  SessionEvent,
+  SessionMeta,
+} from "./types";
 
 export interface SessionStatus {
   id: string;
@@ -18,20 +25,35 @@ export interface SeasonEvent {
   country: string;
   location: string;
   date: string;
-  sessions: { name: string; code: string; start_utc: string | null; session: string }[];
+  sessions: ScheduledSession[];
+}
+
+/** A REST call the server answered with an error: its HTTP status, its own explanation
+ * (`detail`: null when the body is not the API's JSON) and its Retry-After in seconds. */
+export class ApiError extends Error {
+  constructor(
+    readonly path: string,
+    readonly status: number,
+    readonly detail: string | null,
+    readonly retryAfter: number | null,
+  ) {
+    super(`${path}: ${status} ${detail ?? ""}`.trim());
+  }
 }
 
 // Paths are relative to the page, so the app also works under a proxy's sub-path (`/f1/`).
 async function json<T>(path: string, init?: RequestInit): Promise<T> {
   const res = await fetch(new URL(path, document.baseURI), init);
   if (!res.ok) {
-    let detail = res.statusText;
+    let detail: string | null = null;
     try {
-      detail = ((await res.json()) as { detail?: string }).detail ?? detail;
+      const body = (await res.json()) as { detail?: unknown };
+      if (typeof body.detail === "string") detail = body.detail; // not a validation list
     } catch {
-      // not JSON: keep the status text
+      // not JSON (a proxy's page): no explanation to show
     }
-    throw new Error(`${path}: ${res.status} ${detail}`);
+    const retryAfter = Number.parseInt(res.headers.get("retry-after") ?? "", 10);
+    throw new ApiError(path, res.status, detail, Number.isFinite(retryAfter) ? retryAfter : null);
   }
   return (await res.json()) as T;
 }
@@ -39,7 +61,7 @@ async function json<T>(path: string, init?: RequestInit): Promise<T> {
 export const api = {
   catalogue: () =>
     json<{
-      sessions: { name: string; title: string; source: string; cached: boolean }[];
+      sessions: CatalogueEntry[];
       fastf1_seasons: number[];
     }>("api/catalogue"),
   season: (year: number) => json<{ year: number; events: SeasonEvent[] }>(`api/fastf1/${year}`),

@@ -1,7 +1,10 @@
 // The picker's FastF1 section: a season's events and their sessions, from FastF1's
-// schedule on the server. A session not run yet cannot be opened.
+// schedule on the server. The server says which sessions open here (offline, only
+// those the caches hold are listed at all; online, one not run yet cannot be opened)
+// and which are cached.
 
 import { api, type SeasonEvent } from "./api";
+import { describeProblem, showProblem } from "./picker_errors";
 
 export function showSeasons(
   el: HTMLElement,
@@ -16,11 +19,12 @@ export function showSeasons(
     new Option("choose a season", ""),
     ...seasons.map((y) => new Option(String(y), String(y))),
   );
-  select.addEventListener("change", async () => {
+  const show = async (year: string) => {
     list.replaceChildren();
-    const year = select.value;
+    note.removeAttribute("role");
+    note.hidden = false; // a Retry hid it
+    note.textContent = year ? `Asking FastF1 for the ${year} schedule…` : "";
     if (!year) return;
-    note.textContent = `Asking FastF1 for the ${year} schedule…`;
     try {
       const { events } = await api.season(Number(year));
       if (select.value !== year) return; // another season was chosen meanwhile
@@ -28,24 +32,27 @@ export function showSeasons(
       list.replaceChildren(...events.map((e) => eventRow(e, open)));
     } catch (err) {
       if (select.value !== year) return;
-      note.textContent = `FastF1's schedule is not reachable: ${err instanceof Error ? err.message : err}`;
+      const problem = describeProblem(err, `FastF1's ${year} schedule`);
+      showProblem(note, problem, () => void show(year));
     }
-  });
+  };
+  select.addEventListener("change", () => void show(select.value));
 }
 
 function eventRow(event: SeasonEvent, open: (name: string) => void): HTMLLIElement {
   const li = document.createElement("li");
   const title = document.createElement("span");
-  title.textContent = `${event.round}. ${event.name} · ${event.date}`;
+  title.textContent = `${event.round}. ${event.name} · ${event.location} · ${event.date}`;
   li.append(title);
-  const now = Date.now();
   for (const s of event.sessions) {
     const b = document.createElement("button");
-    b.textContent = s.code;
+    b.type = "button";
+    b.textContent = s.cached ? `${s.code} ✓` : s.code;
     b.dataset.session = s.session;
-    const future = s.start_utc !== null && Date.parse(s.start_utc) > now;
-    b.disabled = future;
-    b.title = future ? `${s.name}: not run yet` : `${s.name} (${s.session})`;
+    b.disabled = !s.openable;
+    b.title = !s.openable
+      ? `${s.name}: not run yet`
+      : `${event.name} ${s.name}${s.cached ? " (cached: opens fast)" : ""}`;
     b.addEventListener("click", () => open(s.session));
     li.append(b);
   }

@@ -274,3 +274,31 @@ export interface Snapshot {
   values: Record<DriverChannel, Float32Array>; // nearest-sample values (not interpolated)
   session: Record<SessionChannel, number>;
 }
+
+/** One session of GET /api/catalogue (docs/protocol.md §1), ordered by the server:
+ * real sessions by season and event, then those without a season, demos last. */
+export interface CatalogueEntry {
+  name: string; // what opens it
+  id: string;
+  title: string; // "Australian Grand Prix 2025 — Race"
+  source: string; // "tracinginsights", "fastf1", "demo"
+  kind: "real" | "demo";
+  cached: boolean; // its timeline is in the server's cache: it opens fast
+  season: number | null;
+  event: string | null;
+  session_type: string | null; // "Race", "Practice 1"
+  round: number | null;
+  circuit: string | null; // "Melbourne"
+  country: string | null;
+  date: string | null; // ISO date
+}
+
+/** A session of a FastF1 season schedule (GET /api/fastf1/{year}). */
+export interface ScheduledSession {
+  name: string; // "Race"
+  code: string; // "R"
+  start_utc: string | null;
+  session: string; // the name that opens it
+  openable: boolean; // online: it has started; offline: the caches hold it
+  cached: boolean;
+}
