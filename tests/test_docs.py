@@ -115,3 +115,17 @@ def test_protocol_doc_gives_the_constants_the_server_sends() -> None:
     block = text[text.index("### Protocol constants") :].split("```")[1]
     documented = json.loads(re.sub(r"//[^\n]*", "", block))
     assert documented == json.loads(json.dumps(CLIENT_CONSTANTS))
+
+
+def test_python_api_doc_lists_every_channel_with_its_unit() -> None:
+    from racereplay.timeline.model import CHANNELS
+
+    text = (DOCS / "python-api.md").read_text()
+    after = text[text.index("| channel | per | unit | meaning |") :]
+    documented = {}
+    for line in after.splitlines()[2:]:
+        if not line.startswith("|"):
+            break
+        name, _, unit, _ = (cell.strip() for cell in line.strip().strip("|").split("|"))
+        documented[name.strip("`")] = "" if unit == "—" else unit
+    assert documented == {name: unit for name, (unit, _) in CHANNELS.items()}

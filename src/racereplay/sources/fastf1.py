@@ -22,6 +22,7 @@ from racereplay.sources.fastf1_timing import (
     assemble,
     check_laps_loaded,
     loaded_session,
+    loaded_table,
     timing_from_fastf1,
 )
 
@@ -93,8 +94,8 @@ def merge_car_and_position(
 
 def telemetry_from_fastf1(ff1_session: Any, problems: list[str]) -> dict[str, Telemetry]:
     """Merge FastF1's per-driver car and position streams (loaded with telemetry=True)."""
-    car_data = getattr(ff1_session, "car_data", None) or {}
-    pos_data = getattr(ff1_session, "pos_data", None) or {}
+    car_data = loaded_table(ff1_session, "car_data") or {}  # not loaded: FastF1 raises
+    pos_data = loaded_table(ff1_session, "pos_data") or {}
     if not car_data or not pos_data:
         problems.append(
             "FastF1 has no car/position telemetry for this session (offline cache without it?): "

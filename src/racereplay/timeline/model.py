@@ -17,14 +17,20 @@ whole column. In-memory timelines have none.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 from racereplay.model import Driver, SessionInfo
+
+if TYPE_CHECKING:
+    import pandas
+    import polars
+
+    from racereplay.timeline.table import FrameTable
 
 FPS = 25
 
@@ -54,6 +60,34 @@ DRIVER_CHANNELS: dict[str, np.dtype] = {
 SESSION_CHANNELS: dict[str, np.dtype] = {
     "leader_lap": np.dtype(np.uint16),
     "track_status": np.dtype(np.uint8),  # TrackStatusCode
+}
+
+# Every channel's unit and meaning: the one description of them, for docstrings, the
+# notebook exports (timeline/table.py) and docs/python-api.md (checked by a test).
+CHANNELS: dict[str, tuple[str, str]] = {
+    "x": ("m", "position on the map, the circuit's own frame; NaN when off the map"),
+    "y": ("m", "position on the map, the circuit's own frame; NaN when off the map"),
+    "speed": ("km/h", "speed"),
+    "gear": ("", "gear engaged, 1-8; 0 neutral or unknown"),
+    "throttle": ("%", "throttle pedal, 0-100"),
+    "brake": ("%", "brake, 0-100 (most sources only say on, 100, or off, 0)"),
+    "drs": ("DrsState", "OFF, ELIGIBLE (within a second in a DRS zone) or OPEN"),
+    "rpm": ("1/min", "engine revolutions per minute"),
+    "lap": ("lap", "lap being driven, 1-based; 0 before the start"),
+    "distance": ("m", "race distance from the start line (negative on the grid), never decreasing"),
+    "position": ("", "running position, 1-based; 0 when not classified"),
+    "gap": ("s", "time behind the leader (0 for the leader); NaN where meaningless (retired)"),
+    "interval": ("s", "time behind the car ahead; NaN for the leader and where meaningless"),
+    "compound": ("Compound", "tyre: SOFT, MEDIUM, HARD, INTERMEDIATE, WET or UNKNOWN"),
+    "tyre_age": ("laps", "laps driven on this set of tyres"),
+    "status": (
+        "DriverStatus",
+        "NOT_STARTED, RUNNING, PIT_LANE, RETIRED, FINISHED or DID_NOT_START",
+    ),
+    "gap_laps": ("laps", "whole laps behind the leader (the board shows +1 L)"),
+    "interval_laps": ("laps", "whole laps behind the car ahead"),
+    "leader_lap": ("lap", "the lap the leader is on (whole session)"),
+    "track_status": ("TrackStatusCode", "GREEN, YELLOW, SAFETY_CAR, RED, VSC or VSC_ENDING"),
 }
 
 
@@ -130,12 +164,47 @@ class DamagedTimeline(RuntimeError):
     """
 
 
+class SupportsTotalSeconds(Protocol):
+    """A duration: `datetime.timedelta`, `pandas.Timedelta` (FastF1's session times)."""
+
+    def total_seconds(self) -> float: ...
+
+
 # verify_frames(first_frame, end_frame): check rows [first_frame, end_frame) before reading.
 SpanVerifier = Callable[[int, int], None]
 
 
 @dataclass
 class Timeline:
+    """A session replayed: every channel on one frame clock (`fps` frames per second).
+
+    Get one with `racereplay.open(name_or_fastf1_session)`. Times are seconds of
+    session time (FastF1's `SessionTime`); frame `k` shows `t0 + k / fps`.
+
+    Attributes:
+        info: the session (`year`, `event`, `name`, `kind`, `circuit`, `date`;
+            `start_time`, lights out, session time in s; `total_laps` of a race).
+        drivers: `Driver`s (`code`, `number`, `team`, `colour`, `name`); column `i`
+            of every per-driver channel is `drivers[i]`.
+        t0: session time of frame 0, s.
+        fps: frames per second of session time (25).
+        frames: the channels by name: `(n_frames, n_drivers)` arrays for
+            `DRIVER_CHANNELS`, `(n_frames,)` for `SESSION_CHANNELS`; units and
+            meanings in `CHANNELS` (x, y m; speed km/h; gap, interval s; ...).
+        events: `Event`s in time order (`time` s, `kind` an `EventKind`, `driver`,
+            `data`): laps, sectors, pit stops, overtakes, retirements, track status,
+            race control messages, weather.
+        laps: the lap table, one dict per driver and lap (`driver`, `lap`, `start`,
+            `end`, `lap_time`, `sectors` in s; `compound`, `tyre_age` laps, `stint`,
+            `pit_in`, `pit_out` s, `position`, `personal_best`, `deleted`).
+        results: the final classification, one dict per driver.
+        geometry: the track map (`TrackGeometry`, metres), or None without telemetry.
+        problems: what the data could not give, one line each.
+
+    Read it with `at(time)` (one frame as a table) and `to_pandas()` /
+    `to_polars()` (every frame of a span, one row per frame and driver).
+    """
+
     info: SessionInfo
     drivers: list[Driver]
     t0: float  # session time of frame 0
@@ -164,3 +233,49 @@ class Timeline:
 
     def time_of(self, frame: int) -> float:
         return self.t0 + frame / self.fps
+
+    def at(self, time: float | SupportsTotalSeconds) -> FrameTable:
+        """The frame showing session time `time` (s, or a `timedelta` / pandas
+        `Timedelta` such as FastF1's `SessionTime`), as a small table: one row per
+        driver, leader first, with every driver channel (units: `CHANNELS`).
+
+        `info.start_time` is lights out; `t0` and `t0 + duration` bound the timeline
+        (times outside it give its first or last frame).
+        """
+        from racereplay.timeline.table import frame_table
+
+        seconds = time.total_seconds() if hasattr(time, "total_seconds") else float(time)
+        return frame_table(self, self.frame_at(seconds))
+
+    def to_pandas(
+        self,
+        drivers: Sequence[str] | None = None,
+        start: float | None = None,
+        end: float | None = None,
+        fps: float | None = None,
+    ) -> pandas.DataFrame:
+        """Every frame from session time `start` to `end` (s; default: all), or `fps`
+        of them per second, of `drivers` (codes; default: all), as a pandas DataFrame.
+
+        One row per frame and driver: `time` (session time, s), `frame`, `driver`,
+        then every channel of `CHANNELS` (session channels repeated on each driver's
+        row). `status`, `compound`, `drs` and `track_status` are categoricals of their
+        names. `df.attrs["units"]` gives each column's unit. A whole race at 25 fps is
+        millions of rows: `fps=1` is often plenty. Needs `pip install 'racereplay[pandas]'`.
+        """
+        from racereplay.timeline import table
+
+        return table.to_pandas(self, table.frame_span(self, drivers, start, end, fps))
+
+    def to_polars(
+        self,
+        drivers: Sequence[str] | None = None,
+        start: float | None = None,
+        end: float | None = None,
+        fps: float | None = None,
+    ) -> polars.DataFrame:
+        """The same rows and columns as `to_pandas`, as a polars DataFrame (names as
+        `pl.Enum`). Needs `pip install 'racereplay[polars]'`."""
+        from racereplay.timeline import table
+
+        return table.to_polars(self, table.frame_span(self, drivers, start, end, fps))
