@@ -44,6 +44,7 @@ lint: install $(WEB_STAMP)
 	$(BIN)/ruff check src tests
 	$(BIN)/ruff format --check src tests
 	$(BIN)/mypy src
+	$(BIN)/hadolint Dockerfile
 	cd web && npm run format:check
 
 test: install lint web chromium nginx

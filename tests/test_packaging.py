@@ -65,6 +65,7 @@ def client_files(wheel: Path) -> list[str]:
         return [n for n in archive.namelist() if n.startswith(f"{STATIC}/")]
 
 
+@pytest.mark.e2e
 def test_a_wheel_from_the_sdist_serves_the_client(tmp_path: Path) -> None:
     require_browser()
     if shutil.which("npm") is None:
