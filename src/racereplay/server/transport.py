@@ -152,7 +152,8 @@ class Guard:
                 scope,
                 send,
                 421,
-                f"host {host[:100]!r} is not served here: start the server with --allow-host",
+                f"host {host[:100]!r} is not served here: start the server with "
+                "--allow-host NAME (or RACEREPLAY_ALLOW_HOST=NAME)",
             )
             return
         if scope["type"] == "websocket":  # the endpoint checks the origin and says why

@@ -490,7 +490,8 @@ def _refusal(ws: WebSocket, state: ServerState, session: str) -> tuple[int, str,
         return (
             CLOSE_FORBIDDEN,
             "forbidden",
-            f"origin {str(origin)[:100]!r} may not use this server (start it with --allow-origin)",
+            f"origin {str(origin)[:100]!r} may not use this server "
+            "(start it with --allow-origin URL or RACEREPLAY_ALLOW_ORIGIN=URL)",
         )
     if not session:
         return (
