@@ -109,7 +109,7 @@ def proxied(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Pat
         yield base, prefix
 
 
-def test_chunk_urls_carry_the_root_path(proxied: tuple[str, Path]) -> None:
+def test_server_urls_carry_the_root_path(proxied: tuple[str, Path]) -> None:
     base, _ = proxied
     session_id = build_session(base, DEMO)
     meta = httpx.get(f"{base}/api/sessions/{session_id}/metadata", timeout=30).json()
@@ -118,6 +118,9 @@ def test_chunk_urls_carry_the_root_path(proxied: tuple[str, Path]) -> None:
     origin = base.removesuffix(PREFIX)
     chunk = template.format(codec="compact", rate=25, index=0)
     assert httpx.get(origin + chunk, timeout=30).is_success
+    # The OpenAPI page loads its schema through the prefix too.
+    assert f"'{PREFIX}/openapi.json'" in httpx.get(f"{base}/docs", timeout=30).text
+    assert httpx.get(f"{base}/openapi.json", timeout=30).is_success
 
 
 def test_the_demo_plays_under_the_sub_path(proxied: tuple[str, Path]) -> None:
