@@ -18,8 +18,10 @@ from conftest import need_shared_data
 from e2e_browser import (
     REAL_DATA,
     VIEWPORT,
+    axe_violations,
     browser,
     build_session,
+    describe_violations,
     real_data_options,
     require_browser,
     running_server,
@@ -60,6 +62,19 @@ def page(chromium: Any) -> Iterator[Any]:
     page.close()
 
 
+@pytest.fixture
+def axe_page(chromium: Any) -> Iterator[Any]:
+    """A page axe-core can be added to (its Content-Security-Policy bypassed)."""
+    page = chromium.new_page(viewport=VIEWPORT, bypass_csp=True)
+    yield page
+    page.close()
+
+
+def _assert_accessible(page: Any, where: str) -> None:
+    violations = axe_violations(page)
+    assert not violations, f"axe on {where}:\n{describe_violations(violations)}"
+
+
 def _texts(page: Any, selector: str) -> list[str]:
     return [t.strip() for t in page.locator(selector).all_inner_texts()]
 
@@ -69,7 +84,8 @@ def _show_picker(page: Any, base: str) -> None:
     page.wait_for_selector("#picker .sessions button[data-session]")
 
 
-def test_real_sessions_come_first_grouped_by_season_and_event(server: str, page: Any) -> None:
+def test_real_sessions_come_first_grouped_by_season_and_event(server: str, axe_page: Any) -> None:
+    page = axe_page
     _show_picker(page, server)
     assert _texts(page, "#picker .season-group > h2") == ["2025", "Demos"]
     assert _texts(page, "#picker .event-group > h3") == [
@@ -101,11 +117,13 @@ def test_real_sessions_come_first_grouped_by_season_and_event(server: str, page:
     seasons = page.eval_on_selector_all("select.season option", "os => os.map(o => o.value)")
     assert seasons == ["", "2025"]
     shot(page, "picker-groups")
+    _assert_accessible(page, "the grouped picker")
 
 
 def test_a_failed_build_says_so_offers_retry_and_clears_its_progress(
-    server: str, page: Any
+    server: str, axe_page: Any
 ) -> None:
+    page = axe_page
     page.goto(f"{server}/?session={quote(BROKEN)}")
     retry = page.locator("#picker .error button.retry")
     retry.wait_for(timeout=60_000)
@@ -116,6 +134,7 @@ def test_a_failed_build_says_so_offers_retry_and_clears_its_progress(
     assert "no driver folders with lap files" in error.locator(".problem-detail").inner_text()
     assert "{" not in error.inner_text()  # the server's words, not its JSON
     shot(page, "picker-failed-open")
+    _assert_accessible(page, "the picker after a failed open")
     retry.click()  # fails again (a failure is not cached): the same message, a new Retry
     page.locator("#picker .error button.retry").wait_for(timeout=60_000)
     _progress_cleared(page)
