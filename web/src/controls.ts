@@ -162,8 +162,10 @@ export class Controls {
     this.speed.value = String(speed);
   }
 
-  /** Move the seek bar's thumb to `frame` (a few times a second). */
-  showFrame(frame: number): void {
+  /** Move the seek bar's thumb to `frame` (a few times a second); `clock`: its spoken value. */
+  showFrame(frame: number, clock: string): void {
     this.seekbar.value = String(Math.round(frame));
+    if (this.seekbar.getAttribute("aria-valuetext") !== clock)
+      this.seekbar.setAttribute("aria-valuetext", clock);
   }
 }

@@ -51,7 +51,7 @@ export function startLoop(p: LoopParts): void {
     if (now - lastPanel > PANEL_EVERY_MS && have) {
       lastPanel = now;
       view.refresh(snap, sessionTime, t0 + snap.valuesFrame / fps, stats.ghostTime);
-      p.controls.showFrame(frame);
+      p.controls.showFrame(frame, view.clockText(sessionTime));
       stats.frame = frame;
       stats.sessionTime = sessionTime;
       stats.leaderLap = snap.session.leader_lap;

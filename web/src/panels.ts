@@ -41,13 +41,23 @@ export class Header {
     this.weatherTimes = Float64Array.from(this.weather, (e) => e.time);
   }
 
+  private beforeStart(sessionTime: number): boolean {
+    return Number.isFinite(this.raceStart) && sessionTime < this.raceStart;
+  }
+
+  /** The clock at `sessionTime` as the header shows it: "1:02:03", or "Start in 0:42". */
+  clockText(sessionTime: number): string {
+    const sinceStart = sessionTime - (Number.isFinite(this.raceStart) ? this.raceStart : 0);
+    return this.beforeStart(sessionTime)
+      ? `Start in ${formatCountdown(-sinceStart)}`
+      : formatClock(sinceStart);
+  }
+
   update(leaderLap: number, sessionTime: number, trackStatus: number): void {
     setText(this.el.querySelector<HTMLElement>(".lap")!, lapText(leaderLap, this.totalLaps, " / "));
     const clock = this.el.querySelector<HTMLElement>(".clock")!;
-    const sinceStart = sessionTime - (Number.isFinite(this.raceStart) ? this.raceStart : 0);
-    const before = Number.isFinite(this.raceStart) && sinceStart < 0;
-    setText(clock, before ? `Start in ${formatCountdown(-sinceStart)}` : formatClock(sinceStart));
-    clock.classList.toggle("countdown", before);
+    setText(clock, this.clockText(sessionTime));
+    clock.classList.toggle("countdown", this.beforeStart(sessionTime));
     const status = trackStatusOf(trackStatus);
     const banner = this.el.querySelector<HTMLElement>(".status")!;
     setText(banner, status.label);
@@ -111,7 +121,7 @@ export class MessageFeed {
         li.dataset.time = String(m.time);
         const button = document.createElement("button");
         button.title = "Replay from here";
-        button.append(t, document.createTextNode(String(m.data.message ?? "")));
+        button.append(t, document.createTextNode(` ${String(m.data.message ?? "")}`));
         li.append(button);
         return li;
       });
@@ -199,14 +209,13 @@ export class SeekMarks {
   }
 
   private buttons(): HTMLButtonElement[] {
-    const time = (b: HTMLElement) => Number(b.dataset.time);
-    return [...this.el.querySelectorAll("button")].sort((a, b) => time(a) - time(b));
+    return [...this.el.querySelectorAll("button")]; // by time, as `show` writes them
   }
 
   /** Draw the markers, the pit stops of the focused driver (`code`) among them. */
   show(code: string | null): void {
     const pct = (t: number) => `${(((t - this.t0) / this.duration) * 100).toFixed(3)}%`;
-    this.marks = markers(this.events, code);
+    this.marks = markers(this.events, code).sort((a, b) => a.time - b.time);
     this.el.replaceChildren(
       ...this.marks.map((m) => {
         const el = document.createElement("button");

@@ -131,6 +131,11 @@ export class ReplayView {
     return ghostTime;
   }
 
+  /** The clock at `sessionTime` as the header shows it (the seek bar's spoken value). */
+  clockText(sessionTime: number): string {
+    return this.header.clockText(sessionTime);
+  }
+
   /** "buffering…" over the map. */
   showBuffering(show: boolean): void {
     this.buffering.hidden = !show;
