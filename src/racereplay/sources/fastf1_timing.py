@@ -5,7 +5,10 @@ extra, so it is imported only inside the functions that need it; the session
 name helpers at the top work without it.
 
 FastF1 configures its cache globally, so opening a session holds a lock:
-two loads with different caches in one process must not interleave.
+two loads with different caches in one process must not interleave. Only
+FastF1's public cache API is used (`Cache.configure`, `Cache.offline_mode`); an
+offline load reads the user's cache in place, through a temporary overlay that
+takes whatever FastF1 writes (`_cache_folder`).
 """
 
 from __future__ import annotations
@@ -139,15 +142,14 @@ _FASTF1_LOCK = threading.Lock()
 HTTP_CACHE_FILE = "fastf1_http_cache.sqlite"
 
 
-def _mirror(cache: Path, overlay: Path, skip: frozenset[str]) -> int:
+def _mirror(cache: Path, overlay: Path, skip: frozenset[str]) -> None:
     """`cache`'s folders recreated under `overlay`, each file a symlink to the original.
 
     FastF1 then reads every file in place, and whatever it writes (a pickle a load
     had to parse, the folder of a session the cache lacks) lands in the overlay,
     never in `cache`. The one exception is a pickle FastF1 cannot read at all: it
-    rewrites that file, through its link. Returns the number of files linked.
+    rewrites that file, through its link.
     """
-    linked = 0
     for folder, _, files in os.walk(cache):
         relative = Path(folder).relative_to(cache)
         (overlay / relative).mkdir(parents=True, exist_ok=True)
@@ -155,13 +157,11 @@ def _mirror(cache: Path, overlay: Path, skip: frozenset[str]) -> int:
             if relative == Path(".") and name in skip:
                 continue
             (overlay / relative / name).symlink_to(Path(folder, name).resolve())
-            linked += 1
-    return linked
 
 
-def _seed_http_cache(frozen: Path, database: Path) -> int:
+def _seed_http_cache(frozen: Path, database: Path) -> None:
     """Copy the frozen responses of a requests-cache *filesystem* folder into a new SQLite
-    requests-cache database (FastF1's own kind); the number of responses.
+    requests-cache database (FastF1's own kind).
 
     Each response is filed under the key the SQLite cache computes for its request
     (requests-cache keys include the serializer, so the folder's own keys would not
@@ -183,7 +183,6 @@ def _seed_http_cache(frozen: Path, database: Path) -> int:
                     f"frozen HTTP response {key} in {frozen} cannot be read ({exc}): "
                     "give http_cache a requests-cache filesystem folder of JSON responses"
                 ) from exc
-        return len(target.responses)
     finally:
         target.close()
 
@@ -234,9 +233,9 @@ def configured_fastf1(
     """FastF1 (the module) set up with these caches, held under the lock while in use.
 
     `http_cache` is a frozen requests-cache filesystem folder (FastF1's test-data
-    format); offline, only cached responses are used and nothing is fetched. Neither
-    cache is written to (see `_cache_folder`). Only FastF1's public cache API is used;
-    afterwards FastF1 is pointed back at the cache folder it had before, if any.
+    format); offline, only cached responses are used, nothing is fetched and neither
+    cache is written to (see `_cache_folder`). Afterwards FastF1 is pointed back at
+    the cache folder it had before, if any (with its default options: online).
     """
     try:
         import fastf1
