@@ -239,3 +239,13 @@ def test_a_users_own_http_database_is_read_in_place(
     assert len(timing.laps) == 927 and timing.results[0].driver == "NOR"
     assert _tree(user) == before
     assert overlay_sizes[0][0] == 0  # nothing written at all
+
+
+def test_a_fastf1_that_keeps_its_http_cache_elsewhere_is_a_clear_error(tmp_path: Path) -> None:
+    """The one FastF1 convention relied on beyond its public API: the database's name."""
+    future = type("FastF1", (), {"__version__": "3.99"})
+    (tmp_path / fastf1_timing.HTTP_CACHE_FILE).touch()
+    fastf1_timing._check_http_cache_name(future, tmp_path)  # only ours: fine
+    (tmp_path / "fastf1_requests.sqlite").touch()
+    with pytest.raises(SessionNotFound, match=r"FastF1 3\.99 keeps its HTTP cache in fastf1_req"):
+        fastf1_timing._check_http_cache_name(future, tmp_path)
