@@ -34,6 +34,11 @@ from racereplay.sources.fastf1_timing import SESSION_TYPES, session_long_name
 
 MAX_SCAN_DEPTH = 4  # data/YEAR/EVENT/SESSION
 SCHEDULE_RETRY_SECONDS = 600.0  # a schedule FastF1 could not give, for listing
+DEMOS = (  # name, title, session type
+    ("demo", "Demo race (simulated)", "Race"),
+    ("demo?session=qualifying", "Demo qualifying (simulated)", "Qualifying"),
+    ("demo?session=practice", "Demo practice (simulated)", "Practice"),
+)
 
 
 class SessionForbidden(ValueError):
@@ -92,34 +97,11 @@ class Catalogue:
     def _demos(self) -> list[Listed]:
         from racereplay.sources.demo import parse_options
 
-        demos = [
-            Listed("demo", "demo", "demo", "Demo race (simulated)", session_type="Race"),
-            Listed(
-                "demo?session=qualifying",
-                "demo",
-                "demo",
-                "Demo qualifying (simulated)",
-                session_type="Qualifying",
-            ),
-            Listed(
-                "demo?session=practice",
-                "demo",
-                "demo",
-                "Demo practice (simulated)",
-                session_type="Practice",
-            ),
-        ]
+        demos = [Listed(n, "demo", "demo", title, session_type=t) for n, title, t in DEMOS]
         for name in self.settings.extra_demo:
             kind = parse_options(SessionRef.parse(name).options).kind.value
-            demos.append(
-                Listed(
-                    name,
-                    "demo",
-                    "demo",
-                    f"Demo: {name}",
-                    session_type=kind.replace("_", " ").title(),
-                )
-            )
+            session_type = kind.replace("_", " ").title()
+            demos.append(Listed(name, "demo", "demo", f"Demo: {name}", session_type=session_type))
         return demos
 
     def _real(self) -> list[Listed]:
