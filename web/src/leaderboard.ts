@@ -69,6 +69,8 @@ export class Leaderboard {
   /** Qualifying and practice: best lap and gap to the fastest since this session time. */
   bestSince: number | null = null;
   private placed = false;
+  private body: HTMLElement;
+  private owned = ""; // the rows' ids in the running order, as the listbox's aria-owns has them
   onPick: (driver: number) => void = () => {};
 
   constructor(
@@ -87,7 +89,7 @@ export class Leaderboard {
       `<span class="last">Last</span><span class="best">Best</span><span class="s1">S1</span><span class="s2">S2</span>` +
       `<span class="s3">S3</span><span class="tyre">Tyre</span><span class="pits">Pit</span><span class="status"></span>`;
     head.querySelector("button")!.addEventListener("click", () => this.toggleGap());
-    const body = document.createElement("div");
+    const body = (this.body = document.createElement("div"));
     body.className = "lb-body";
     body.setAttribute("role", "listbox");
     body.setAttribute("aria-label", "Leaderboard: Enter follows a driver");
@@ -103,6 +105,7 @@ export class Leaderboard {
       const el = document.createElement("div");
       el.className = "lb-row";
       el.dataset.driver = drv.code;
+      el.id = `lb-row-${d}`;
       el.setAttribute("role", "option");
       el.setAttribute("aria-selected", "false");
       el.setAttribute("aria-setsize", String(drivers.length));
@@ -191,6 +194,9 @@ export class Leaderboard {
           (Number.isFinite(segmentBest[b]) ? segmentBest[b] : Infinity)) ||
       byPosition(a, b);
     const order = Array.from({ length: n }, (_, i) => i).sort(timed ? byBest : byPosition);
+    // A screen reader reads the rows in the running order, not in the DOM's (which never changes).
+    const owned = order.map((d) => this.rows[d].el.id).join(" ");
+    if (owned !== this.owned) this.body.setAttribute("aria-owns", (this.owned = owned));
     // Rows slide into place from the second update on; the first one places them at once.
     if (!this.placed) requestAnimationFrame(() => this.root.classList.add("animated"));
     this.placed = true;
