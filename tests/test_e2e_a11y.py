@@ -136,7 +136,13 @@ def test_leaderboard_marks_and_help_from_the_keyboard(race: Any) -> None:
     at = order.index(code)
     down = at + 1 < len(order)
     race.keyboard.press("ArrowDown" if down else "ArrowUp")
-    assert _active(race, "el.dataset.driver") == order[at + 1 if down else at - 1]
+    nxt = order[at + 1 if down else at - 1]
+    assert _active(race, "el.dataset.driver") == nxt
+    # Space presses the focused row too (it follows that driver) and leaves play / pause be.
+    playing = race.evaluate("() => window.__rr.playing")
+    race.keyboard.press("Space")
+    race.wait_for_selector(f".lb-row.focused[data-driver={nxt}][aria-selected=true]")
+    assert race.evaluate("() => window.__rr.playing") == playing
 
     # ? opens the help as a modal dialog; Escape closes it and the focus comes back.
     row = _active(race, "el.dataset.driver")
