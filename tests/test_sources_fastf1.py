@@ -249,3 +249,18 @@ def test_a_fastf1_that_keeps_its_http_cache_elsewhere_is_a_clear_error(tmp_path:
     (tmp_path / "fastf1_requests.sqlite").touch()
     with pytest.raises(SessionNotFound, match=r"FastF1 3\.99 keeps its HTTP cache in fastf1_req"):
         fastf1_timing._check_http_cache_name(future, tmp_path)
+
+
+def test_fastf1_is_left_on_a_folder_that_exists(tmp_path: Path, monkeypatch: Any) -> None:
+    """After an offline load through a temporary overlay, a FastF1 that had no cache
+    folder is pointed at its default one (a notebook's next FastF1 call must work), not
+    at the deleted overlay."""
+    cache = need_shared_data(shared_data.FASTF1_CACHE, shared_data.FASTF1_HTTP_CACHE)
+    fastf1 = pytest.importorskip("fastf1", reason="FastF1 is an optional extra")
+    monkeypatch.setenv("FASTF1_CACHE", str(tmp_path / "default"))
+    monkeypatch.setattr(fastf1.Cache, "_CACHE_DIR", None)  # FastF1 as on its first import
+    with fastf1_timing.configured_fastf1(cache, shared_data.FASTF1_HTTP_CACHE, offline=True):
+        overlay, _ = fastf1.Cache.get_cache_info()
+    after, _ = fastf1.Cache.get_cache_info()
+    assert overlay is not None and not Path(overlay).exists()
+    assert after == str(tmp_path / "default") and Path(after).is_dir()

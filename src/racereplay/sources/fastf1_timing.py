@@ -235,7 +235,8 @@ def configured_fastf1(
     `http_cache` is a frozen requests-cache filesystem folder (FastF1's test-data
     format); offline, only cached responses are used, nothing is fetched and neither
     cache is written to (see `_cache_folder`). Afterwards FastF1 is pointed back at
-    the cache folder it had before, if any (with its default options: online).
+    the cache folder it had before (with its default options: online), or, when it had
+    none, at its default folder, as on its own first use: never at a deleted overlay.
     """
     try:
         import fastf1
@@ -259,6 +260,8 @@ def configured_fastf1(
         finally:
             if previous is not None and Path(previous).is_dir() and previous != str(cache_dir):
                 fastf1.Cache.configure(cache_dir=previous)  # FastF1's defaults, online
+            elif previous is None and cache_dir is not None and cache_dir != cache:
+                fastf1.Cache.configure()  # $FASTF1_CACHE or FastF1's default folder
 
 
 @contextlib.contextmanager
