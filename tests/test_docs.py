@@ -40,6 +40,14 @@ def test_architecture_doc_names_modules_that_exist() -> None:
     assert sorted(p for p in named if not (PACKAGE / p).exists()) == []
 
 
+def test_web_readme_gives_every_client_module_its_job() -> None:
+    web = PACKAGE.parents[1] / "web"
+    listed = set(re.findall(r"^\| `src/([\w.]+\.ts)` \|", (web / "README.md").read_text(), re.M))
+    modules = {p.name for p in (web / "src").glob("*.ts")}
+    assert sorted(modules - listed) == [], "modules web/README.md does not list"
+    assert sorted(listed - modules) == [], "web/README.md lists modules that do not exist"
+
+
 def _declared_dependencies(text: str) -> dict[str, set[str]]:
     """The architecture table's `depends on` column: package -> the racereplay packages
     it imports ("—": none). The job cell may hold `|` (the CLI's), so the first and last
