@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,17 @@ import pytest
 from racereplay.bench import shared_data
 from racereplay.model import RawSession
 from racereplay.timeline.model import Timeline
+
+
+@pytest.fixture(scope="session", autouse=True)
+def own_fastf1_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """FastF1's default cache folder for the whole run (servers started by the tests
+    inherit it): an online schedule lookup must never write to the user's ~/.cache/fastf1."""
+    folder = tmp_path_factory.mktemp("fastf1-default")
+    patch = pytest.MonkeyPatch()
+    patch.setenv("FASTF1_CACHE", str(folder))
+    yield folder
+    patch.undo()
 
 
 def need_shared_data(path: Path, *more: Path) -> Path:
