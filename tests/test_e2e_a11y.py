@@ -16,7 +16,6 @@ import pytest
 from e2e_browser import (
     VIEWPORT,
     axe_violations,
-    browser,
     build_session,
     describe_violations,
     open_page,
@@ -39,13 +38,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with running_server(tmp_path_factory.mktemp("a11y-cache")) as base:
         build_session(base, DEMO)
         yield base
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Any]:
-    require_browser()
-    with browser() as b:
-        yield b
 
 
 @pytest.fixture
@@ -138,11 +130,14 @@ def test_leaderboard_marks_and_help_from_the_keyboard(race: Any) -> None:
     race.keyboard.press("ArrowDown" if down else "ArrowUp")
     nxt = order[at + 1 if down else at - 1]
     assert _active(race, "el.dataset.driver") == nxt
-    # Space presses the focused row too (it follows that driver) and leaves play / pause be.
+    # Space stays play / pause with a row focused (the media player's convention), and
+    # the keyboard's place stays on the row.
     playing = race.evaluate("() => window.__rr.playing")
     race.keyboard.press("Space")
-    race.wait_for_selector(f".lb-row.focused[data-driver={nxt}][aria-selected=true]")
-    assert race.evaluate("() => window.__rr.playing") == playing
+    race.wait_for_function(f"() => window.__rr.playing === {str(not playing).lower()}")
+    race.keyboard.press("Space")
+    race.wait_for_function(f"() => window.__rr.playing === {str(playing).lower()}")
+    assert _active(race, "el.dataset.driver") == nxt
 
     # ? opens the help as a modal dialog; Escape closes it and the focus comes back.
     row = _active(race, "el.dataset.driver")

@@ -1,10 +1,10 @@
 // The replay's controls: the footer's buttons, selects, seek bar and lap form, and
 // the keyboard, read through one table from key to action (the help panel, `?`,
 // lists the same keys). Each action is carried out by the handlers the page wires in.
-// Keys typed into a field or a select stay theirs; Enter and Space press the focused
-// button or follow the focused leaderboard row (as buttons and list options do
-// everywhere), and Space plays and pauses wherever else the focus is, as in a media
-// player. While the help dialog is open only `?` and Escape act.
+// Keys typed into a field or a select stay theirs; Enter (no shortcut) presses the
+// focused button or follows the focused leaderboard row, while Space plays and pauses
+// wherever the focus is, as in a media player. While the help dialog is open only `?`
+// and Escape act.
 
 import { SPEEDS } from "./clock";
 import { $ } from "./dom";
@@ -52,18 +52,13 @@ export function keyAction(e: { key: string } & Modifiers): Action | null {
   return of ? of(e) : null;
 }
 
-/** Whether `key` pressed on `target` is its own (typing, choosing, pressing). */
-function ownsKey(target: EventTarget | null, key: string): boolean {
-  if (
+/** Whether keys pressed on `target` are its own (typing, choosing). */
+function ownsKeys(target: EventTarget | null): boolean {
+  return (
     target instanceof HTMLInputElement ||
     target instanceof HTMLSelectElement ||
     target instanceof HTMLTextAreaElement
-  )
-    return true;
-  const pressable =
-    target instanceof HTMLButtonElement ||
-    (target instanceof HTMLElement && target.getAttribute("role") === "option");
-  return key === " " && pressable;
+  );
 }
 
 /** What the controls ask the replay for. */
@@ -114,7 +109,7 @@ export class Controls {
     // A click anywhere on the dialog or its backdrop closes it, as its Close button does.
     this.help.addEventListener("click", () => this.perform({ do: "closeHelp" }));
     document.addEventListener("keydown", (e) => {
-      if (ownsKey(e.target, e.key)) return;
+      if (ownsKeys(e.target)) return;
       const action = keyAction(e);
       if (!action) return;
       if (this.help.open && action.do !== "toggleHelp" && action.do !== "closeHelp") return;

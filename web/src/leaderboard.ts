@@ -124,7 +124,7 @@ export class Leaderboard {
       }
       el.addEventListener("click", () => this.onPick(d));
       el.addEventListener("keydown", (e) => {
-        if (e.key !== "Enter" && e.key !== " ") return;
+        if (e.key !== "Enter") return; // Space stays the replay's play / pause
         e.preventDefault();
         this.onPick(d);
       });
