@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,6 +23,17 @@ def own_fastf1_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]
     patch.setenv("FASTF1_CACHE", str(folder))
     yield folder
     patch.undo()
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Any]:
+    """A headless Chromium for the end-to-end tests of one module (tests/e2e_browser.py);
+    they skip with a message where it cannot start."""
+    from e2e_browser import browser, require_browser
+
+    require_browser()
+    with browser() as b:
+        yield b
 
 
 def need_shared_data(path: Path, *more: Path) -> Path:

@@ -23,7 +23,6 @@ import pytest
 from conftest import need_shared_data
 from e2e_browser import (
     REAL_DATA,
-    browser,
     build_session,
     open_page,
     real_data_options,
@@ -53,13 +52,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     require_browser()
     with running_server(tmp_path_factory.mktemp("e2e-fidelity"), *real_data_options()) as base:
         yield base
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Any]:
-    require_browser()
-    with browser() as b:
-        yield b
 
 
 def _session(server: str, name: str) -> tuple[str, dict[str, Any]]:

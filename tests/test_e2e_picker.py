@@ -19,7 +19,6 @@ from e2e_browser import (
     REAL_DATA,
     VIEWPORT,
     axe_violations,
-    browser,
     build_session,
     describe_violations,
     real_data_options,
@@ -46,13 +45,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     cache = tmp_path_factory.mktemp("picker-cache")
     with running_server(cache, *real_data_options(), "--data", str(broken)) as base:
         yield base
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Any]:
-    require_browser()
-    with browser() as b:
-        yield b
 
 
 @pytest.fixture

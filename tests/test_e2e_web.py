@@ -20,7 +20,6 @@ from conftest import need_shared_data
 from e2e_browser import (
     REAL_DATA,
     VIEWPORT,
-    browser,
     build_session,
     cars,
     moved,
@@ -61,13 +60,6 @@ def demo(server: str) -> str:
 def real_race(server: str) -> str:
     need_shared_data(*REAL_DATA)
     return build_session(server, REAL_RACE)
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Any]:
-    require_browser()
-    with browser() as b:
-        yield b
 
 
 def _labels_apart(page: Any) -> int:
