@@ -423,7 +423,8 @@ def laps_from_fastf1(ff1_session: Any) -> list[Lap]:
     sectors = [_seconds(laps[f"Sector{i}Time"]) for i in (1, 2, 3)]
     pit_in = _seconds(laps["PitInTime"])
     pit_out = _seconds(laps["PitOutTime"])
-    deleted = laps["Deleted"].fillna(False).astype(bool).to_numpy()
+    # True only where FastF1 says so: a missing flag (None, NaN) is a lap not deleted.
+    deleted = laps["Deleted"].eq(True).to_numpy()
     return [
         Lap(
             driver=str(row.Driver),
