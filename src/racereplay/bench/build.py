@@ -36,18 +36,17 @@ OPEN_SPEEDUP_TARGET = Target.at_least(50.0)
 NAIVE_SAMPLE_FRAMES = 10_000
 
 
-def real_race_session(scratch: Path) -> str | None:
-    """The real race's name, with a private copy of the FastF1 cache (FastF1 writes to it)."""
+def real_race_session() -> str | None:
+    """The real race's name, with timing from the shared FastF1 cache (read in place)."""
     race = shared_data.AUS_RACE.path
     if shared_data.missing(race, shared_data.FASTF1_CACHE, shared_data.FASTF1_HTTP_CACHE):
         return None
-    ff1_cache = shared_data.copy_fastf1_cache(scratch / "fastf1-cache")
     return str(
         SessionRef(
             "tracinginsights",
             str(race),
             {
-                "fastf1_cache": str(ff1_cache),
+                "fastf1_cache": str(shared_data.FASTF1_CACHE),
                 "fastf1_http_cache": str(shared_data.FASTF1_HTTP_CACHE),
             },
         )
@@ -68,7 +67,7 @@ def run(options: BenchOptions) -> BenchResult:
     result = BenchResult()
     with tempfile.TemporaryDirectory(prefix="racereplay-bench-") as scratch_name:
         scratch = Path(scratch_name)
-        session = options.session or real_race_session(scratch)
+        session = options.session or real_race_session()
         if session is None:
             result.notes.append(
                 f"real race not found at {shared_data.AUS_RACE.path}: measured the demo instead"

@@ -68,7 +68,7 @@ def _settings(scratch: Path, options: BenchOptions) -> tuple[Settings, str]:
         settings = Settings(
             cache_dir=cache,
             data_dirs=(shared_data.TRACINGINSIGHTS,),
-            fastf1_cache=shared_data.copy_fastf1_cache(scratch / "fastf1-cache"),
+            fastf1_cache=shared_data.FASTF1_CACHE,
             fastf1_http_cache=shared_data.FASTF1_HTTP_CACHE,
             offline=True,
         )

@@ -6,14 +6,13 @@ server and the CLI are told their data folders on the command line, and a
 checkout-relative path means nothing in an installed package, so this lives with
 the benchmarks, the only package code that measures the shared sessions.
 
-../shared/data/README.md says what each folder holds. It is read-only input:
-FastF1 writes into its cache, so whoever runs FastF1 on it works on
-`copy_fastf1_cache()`.
+../shared/data/README.md says what each folder holds. It is read-only input, read
+in place: an offline FastF1 load writes only to a temporary overlay
+(sources/fastf1_timing.py), never into the cache it reads.
 """
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,9 +80,3 @@ def missing(*paths: Path) -> str | None:
 def available() -> list[SharedSession]:
     """The shared sessions whose archive folder is there."""
     return [s for s in SHARED_SESSIONS if s.path.is_dir()]
-
-
-def copy_fastf1_cache(target: Path) -> Path:
-    """A private, writable copy of the FastF1 cache at `target` (FastF1 writes into it)."""
-    shutil.copytree(FASTF1_CACHE, target, dirs_exist_ok=True)
-    return target

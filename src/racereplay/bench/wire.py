@@ -10,10 +10,8 @@ second of replay at 1x (bytes per frame x frames per second).
 from __future__ import annotations
 
 import statistics
-import tempfile
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -59,13 +57,13 @@ def measure(
     return WireFigures(total_bytes / total_frames, statistics.median(times) * 1e3, len(chunks))
 
 
-def _load_timeline(result: BenchResult, options: BenchOptions, scratch: Path) -> Timeline:
+def _load_timeline(result: BenchResult, options: BenchOptions) -> Timeline:
     from racereplay.bench.build import real_race_session
     from racereplay.bench.shared_data import AUS_RACE
     from racereplay.sources import load
     from racereplay.timeline.build import build_timeline
 
-    session = options.session or real_race_session(scratch)
+    session = options.session or real_race_session()
     if session is None:
         result.notes.append(f"real race not found at {AUS_RACE.path}: measured the demo instead")
         session = "demo"
@@ -81,8 +79,7 @@ def _load_timeline(result: BenchResult, options: BenchOptions, scratch: Path) ->
 def run(options: BenchOptions, timeline: Timeline | None = None) -> BenchResult:
     result = BenchResult()
     if timeline is None:
-        with tempfile.TemporaryDirectory(prefix="racereplay-bench-wire-") as scratch:
-            timeline = _load_timeline(result, options, Path(scratch))
+        timeline = _load_timeline(result, options)
     compact = get_codec("compact")
     n = compact.n_chunks(timeline)
     baseline_chunks = sample_chunks(n, options.repeats(40, 6))
