@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import os
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ import httpx
 import pytest
 from e2e_browser import browser, build_session, require_browser, rr, running_server, wait_ready
 
-from racereplay.server.process import free_port
+from racereplay.server.process import free_port, healthy
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -77,23 +76,13 @@ def nginx(upstream: int, prefix: Path) -> Iterator[str]:
         stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}{PREFIX}"
-    try:
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while True:
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{base}/api/health", timeout=2).is_success:
-                    break
-            if proc.poll() is not None or time.monotonic() > deadline:
-                log = (prefix / "error.log").read_text() if (prefix / "error.log").exists() else ""
-                raise RuntimeError(f"nginx did not proxy {base}/api/health: {log[-2000:]}")
-            time.sleep(0.1)
+    error_log = prefix / "error.log"
+
+    def log_tail() -> str:
+        return error_log.read_text()[-2000:] if error_log.exists() else ""
+
+    with healthy(proc, f"{base}/api/health", STARTUP_SECONDS, log_tail):
         yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 HEALTH_TIMEOUT_SECONDS = 60
@@ -34,8 +34,6 @@ def serve_process(
     """`racereplay serve ARGS` in a child process on a free loopback port, once it
     answers /api/health; yields (port, pid). Its output goes to `log_path`.
     `racereplay` is the command to run (another install's, say)."""
-    import httpx
-
     port = free_port()
     command = [*racereplay, "serve", "--port", str(port), *args]
     with log_path.open("wb") as log:
@@ -45,24 +43,35 @@ def serve_process(
             stderr=subprocess.STDOUT,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
-        try:
-            deadline = time.monotonic() + HEALTH_TIMEOUT_SECONDS
-            while True:
-                with contextlib.suppress(httpx.HTTPError):
-                    if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=2).is_success:
-                        break
-                if proc.poll() is not None:
-                    raise RuntimeError(f"server exited: {log_path.read_text()[-2000:]}")
-                if time.monotonic() > deadline:
-                    raise RuntimeError(
-                        f"server did not answer /api/health within {HEALTH_TIMEOUT_SECONDS} s: "
-                        f"{log_path}"
-                    )
-                time.sleep(0.1)
+        url = f"http://127.0.0.1:{port}/api/health"
+        with healthy(proc, url, HEALTH_TIMEOUT_SECONDS, lambda: log_path.read_text()[-2000:]):
             yield port, proc.pid
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+
+
+@contextlib.contextmanager
+def healthy(
+    proc: subprocess.Popen[bytes], url: str, timeout: float, log_tail: Callable[[], str]
+) -> Iterator[None]:
+    """Once `url` answers 2xx (polled while `proc` runs, for at most `timeout` seconds;
+    else RuntimeError with `log_tail()`), the caller's block runs; then `proc` is stopped
+    (terminated, killed after 10 s)."""
+    import httpx
+
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(url, timeout=2).is_success:
+                    break
+            if proc.poll() is not None:
+                raise RuntimeError(f"{proc.args!r} exited before {url} answered: {log_tail()}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{url} did not answer within {timeout} s: {log_tail()}")
+            time.sleep(0.1)
+        yield
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
