@@ -8,7 +8,7 @@ WEB_STAMP := web/node_modules/.installed-$(shell sha1sum web/package-lock.json |
 WEB_STATIC := src/racereplay/server/static/index.html
 WEB_SOURCES := $(shell find web/src -type f) web/index.html web/vite.config.ts web/tsconfig.json
 
-.PHONY: install run test test-fast lint bench clean web chromium nginx
+.PHONY: install run test test-fast lint bench clean web chromium nginx redis
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || python3 -m venv $(VENV)
@@ -37,6 +37,11 @@ nginx:
 	@test -x /usr/sbin/nginx || (apt-get update && apt-get install -y nginx) \
 		|| echo "warning: could not install nginx: the sub-path test will be skipped"
 
+# Debian's redis-server for the replica tests (serve --redis); they skip with a message without it.
+redis:
+	@test -x /usr/bin/redis-server || (apt-get update && apt-get install -y redis-server) \
+		|| echo "warning: could not install redis-server: the Redis tests will be skipped"
+
 run: install web
 	$(BIN)/racereplay serve
 
@@ -47,7 +52,7 @@ lint: install $(WEB_STAMP)
 	$(BIN)/hadolint Dockerfile
 	cd web && npm run format:check
 
-test: install lint web chromium nginx
+test: install lint web chromium nginx redis
 	$(BIN)/pytest
 
 # The quick loop (~1 min): no lint, no real data, no browser, nothing marked slow.

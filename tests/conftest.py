@@ -36,6 +36,30 @@ def chromium() -> Iterator[Any]:
         yield b
 
 
+@pytest.fixture(scope="session")
+def redis_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One real redis-server for the run (server/services.py); skips with a message
+    where Debian's redis-server or the redis client is missing."""
+    from racereplay.server.services import redis_missing, redis_server
+
+    why = redis_missing()
+    if why:
+        pytest.skip(why)
+    with redis_server(tmp_path_factory.mktemp("redis")) as url:
+        yield url
+
+
+@pytest.fixture
+def redis_url(redis_service: str) -> str:
+    """The run's Redis, emptied for this test."""
+    import redis
+
+    client = redis.Redis.from_url(redis_service)
+    client.flushall()
+    client.close()
+    return redis_service
+
+
 def need_shared_data(path: Path, *more: Path) -> Path:
     """`path`, once it and `more` (under `shared_data.ROOT`) are there; else skip the
     test with a message naming the missing path and ../shared/data/README.md."""

@@ -43,6 +43,7 @@ def create_app(settings: Settings | None = None, builder: Builder | None = None)
         gc.freeze()
         logs.install()
         state.remove_partial_files()
+        await state.connect_redis()
         log.info(
             "racereplay %s: timelines cached in %s, %d data folder(s), root path %r",
             state.version,
@@ -57,6 +58,7 @@ def create_app(settings: Settings | None = None, builder: Builder | None = None)
         state.gc_pauses.uninstall()
         await state.loop_lag.stop()
         await state.registry.close()
+        await state.close_redis()
 
     app = FastAPI(
         title="racereplay",

@@ -90,6 +90,13 @@ SERVE_OPTIONS = (
         "PATH",
     ),
     Option("--log-level", "log_level", "choice", f"log level (default {DEFAULT_LOG_LEVEL})"),
+    Option(
+        "--redis",
+        "redis",
+        "text",
+        "coordinate with other replicas through this Redis, e.g. redis://127.0.0.1:6379/0",
+        "URL",
+    ),
 )
 
 
@@ -145,6 +152,7 @@ def settings_from_args(
         allowed_origins=tuple(values.get("allow_origin", ())),
         root_path=_root_path(values.get("root_path", "")),
         log_level=values.get("log_level", DEFAULT_LOG_LEVEL),
+        redis_url=_redis_url(values.get("redis")),
     )
 
 
@@ -197,6 +205,16 @@ def _root_path(path: str) -> str:
     if path and not path.startswith("/"):
         raise SettingsError(f"--root-path / $RACEREPLAY_ROOT_PATH must start with '/': {path!r}")
     return path
+
+
+def _redis_url(url: str | None) -> str | None:
+    if url is None:
+        return None
+    if not url.startswith(("redis://", "rediss://", "unix://")):
+        raise SettingsError(
+            f"--redis / $RACEREPLAY_REDIS must be a redis://HOST:PORT/DB URL, not {url!r}"
+        )
+    return url
 
 
 def _bound_host(host: str) -> tuple[str, ...]:

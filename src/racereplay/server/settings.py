@@ -47,3 +47,7 @@ class Settings:
     # The prefix a proxy serves the app under ("/f1"; it strips it before passing requests on).
     root_path: str = ""
     log_level: str = DEFAULT_LOG_LEVEL  # racereplay.* and uvicorn.* loggers
+    # Replicas sharing one cache folder coordinate through this Redis (redis://HOST:PORT/DB):
+    # one build per session, progress to every replica's waiters, watch-party rooms.
+    # None: one process does all of it (the embedded default).
+    redis_url: str | None = None

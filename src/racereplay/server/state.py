@@ -31,6 +31,10 @@ class SessionRejected(ValueError):
         self.code = code
 
 
+class RedisUnavailable(RuntimeError):
+    """`--redis` names a Redis this server cannot use; the message says which and why."""
+
+
 class ServerState:
     def __init__(self, settings: Settings, builder: Builder | None = None) -> None:
         from racereplay import __version__
@@ -58,9 +62,39 @@ class ServerState:
             self.wire.drop_session,
             self._drop_metadata,
         ]
+        # Shared with the other replicas (settings.redis_url); None: this process alone.
+        self.redis: Any = None  # redis.asyncio.Redis, connected by `connect_redis`
         self.loop_lag = LoopLagMonitor()
         self.gc_pauses = GcPauses()
         self.viewers = 0  # open WebSocket connections
+
+    async def connect_redis(self) -> None:
+        """Connect to `settings.redis_url` (at start-up); RedisUnavailable names the URL."""
+        url = self.settings.redis_url
+        if url is None:
+            return
+        try:
+            import redis.asyncio as aioredis
+        except ImportError:
+            raise RedisUnavailable(
+                f"--redis {url}: the redis client is not installed: pip install 'racereplay[redis]'"
+            ) from None
+        client = aioredis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=10)
+        try:
+            await client.ping()
+        except Exception as exc:
+            await client.aclose()
+            raise RedisUnavailable(
+                f"cannot reach Redis at {url} ({exc}): start it, or serve without --redis "
+                "to run as one process"
+            ) from None
+        self.redis = client
+        log.info("coordinating with other replicas through Redis at %s", url)
+
+    async def close_redis(self) -> None:
+        if self.redis is not None:
+            await self.redis.aclose()
+            self.redis = None
 
     @property
     def cache_dir(self) -> Path:
