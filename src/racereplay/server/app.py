@@ -11,10 +11,11 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
-from fastapi.staticfiles import StaticFiles
+from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
 
 from racereplay.replay.registry import Builder
-from racereplay.server import api, logs, ws
+from racereplay.server import api, logs, rooms, ws
+from racereplay.server.client_files import ClientFiles
 from racereplay.server.options import settings_from_args
 from racereplay.server.settings import Settings
 from racereplay.server.state import ServerState
@@ -23,6 +24,9 @@ from racereplay.server.transport import Guard, guarded_protocols
 log = logging.getLogger(__name__)
 
 MAX_WS_MESSAGE = 1 << 16  # the protocol caps commands at 4 KiB; far larger frames close
+# Compact chunks are deflated already: gzip would spend CPU to gain nothing.
+NOT_GZIPPED = (*DEFAULT_EXCLUDED_CONTENT_TYPES, "application/octet-stream")
+GZIP_LEVEL = 6  # most of level 9's gain for a fraction of its CPU
 
 NO_CLIENT_PAGE = """<!doctype html><meta charset="utf-8"><title>racereplay</title>
 <h1>racereplay server is running</h1>
@@ -44,6 +48,7 @@ def create_app(settings: Settings | None = None, builder: Builder | None = None)
         logs.install()
         state.remove_partial_files()
         await state.connect_redis()
+        await state.rooms.start()
         log.info(
             "racereplay %s: timelines cached in %s, %d data folder(s), root path %r",
             state.version,
@@ -58,6 +63,7 @@ def create_app(settings: Settings | None = None, builder: Builder | None = None)
         state.gc_pauses.uninstall()
         await state.loop_lag.stop()
         await state.registry.close()
+        await state.rooms.close()
         await state.close_redis()
 
     app = FastAPI(
@@ -73,11 +79,18 @@ def create_app(settings: Settings | None = None, builder: Builder | None = None)
         allowed_origins=settings.allowed_origins,
         max_body_bytes=settings.max_body_bytes,
     )
+    # Text (the client's scripts, styles and page; JSON) gzipped for clients that accept it.
+    app.add_middleware(
+        GZipMiddleware,  # type: ignore[arg-type]
+        compresslevel=GZIP_LEVEL,
+        exclude_content_types=NOT_GZIPPED,
+    )
     app.include_router(api.router)
     app.include_router(ws.router)
+    app.include_router(rooms.router)
     static = Path(settings.static_dir)
     if (static / "index.html").is_file():
-        app.mount("/", StaticFiles(directory=static, html=True), name="client")
+        app.mount("/", ClientFiles(directory=static, html=True), name="client")
     else:
 
         @app.get("/", response_class=HTMLResponse, include_in_schema=False)

@@ -24,9 +24,17 @@ import msgpack
 
 from racereplay.server.protocol import MAX_COMMAND_BYTES
 
+# Watch parties (replay/rooms.py): create, join (or rejoin), leave, hand over, who controls.
+ROOM_COMMANDS = ("room_create", "room_join", "room_leave", "room_host", "room_policy")
+ROOM_TEXT_FIELDS = {
+    "room_create": ("name",),
+    "room_join": ("room", "name"),
+    "room_host": ("member",),
+}
 # Larger integers than a float holds exactly are no frame, lap, time or sequence number.
 MAX_SAFE_INTEGER = 2**53 - 1
-COMMAND_KINDS = ("play", "pause", "seek", "speed", "quality", "ping")
+COMMAND_KINDS = ("play", "pause", "seek", "speed", "quality", "ping", "delivery", *ROOM_COMMANDS)
+DELIVERIES = ("http", "push")  # how chunk bytes reach a viewer (docs/protocol.md §2)
 SeekTarget = Literal["time", "frame", "lap"]
 
 
@@ -46,10 +54,17 @@ class Command:
     target: SeekTarget | None = None  # seek only
     codec: str | None = None  # quality only; None keeps the current codec
     rate: int | Literal["auto"] | None = None  # quality only; None keeps the current rate
+    delivery: str | None = None  # delivery only: one of DELIVERIES
+    room: str | None = None  # room_join: the room's id
+    name: str | None = None  # room_create, room_join: the member's display name
+    member: str | None = None  # room_host: the member who takes over
+    policy: str | None = None  # room_policy: "host" or "everyone"
 
     @property
     def slot(self) -> str:
         """Commands in the same slot replace each other in a `CommandQueue`."""
+        if self.kind in ("room_create", "room_join", "room_leave"):
+            return "room"  # which room to be in: the last word wins
         return "playback" if self.kind in ("play", "pause") else self.kind
 
 
@@ -79,7 +94,8 @@ def parse_command(body: Mapping[str, Any]) -> Command:
     if kind not in COMMAND_KINDS:
         raise CommandError(
             "unknown_command",
-            f"unknown command {str(kind)[:40]!r}: use play, pause, seek, speed, quality or ping",
+            f"unknown command {str(kind)[:40]!r}: "
+            "use play, pause, seek, speed, quality, delivery, ping or a room_ command",
         )
     seq = body.get("seq")
     if seq is not None:
@@ -100,7 +116,37 @@ def parse_command(body: Mapping[str, Any]) -> Command:
         target: SeekTarget = given[0]  # type: ignore[assignment]
         value = _number(body[target], f"seek {target}", integer=target == "lap")
         return Command(kind, seq, value=value, target=target)
+    if kind in ROOM_COMMANDS:
+        return _room(kind, body, seq)
+    if kind == "delivery":
+        mode = body.get("mode")
+        if mode not in DELIVERIES:
+            raise CommandError(
+                "bad_value", f'delivery needs "mode": "http" or "push", not {str(mode)[:20]!r}'
+            )
+        return Command(kind, seq, delivery=mode)
     return _quality(body, seq)
+
+
+def _room(kind: str, body: Mapping[str, Any], seq: int | None) -> Command:
+    texts: dict[str, str | None] = {}
+    for field in ROOM_TEXT_FIELDS.get(kind, ()):
+        value = body.get(field)
+        if value is not None and not isinstance(value, str):
+            raise CommandError("bad_value", f"{kind} {field} must be text, not {value!r:.40}")
+        texts[field] = value
+    if kind in ("room_join", "room_host"):
+        needed = "room" if kind == "room_join" else "member"
+        if not texts.get(needed):
+            raise CommandError("bad_value", f'{kind} needs "{needed}": an id')
+    policy = None
+    if kind == "room_policy":
+        policy = body.get("policy")
+        if policy not in ("host", "everyone"):
+            raise CommandError(
+                "bad_value", f'room_policy needs "policy": "host" or "everyone", not {policy!r:.20}'
+            )
+    return Command(kind, seq, policy=policy, **texts)
 
 
 def _quality(body: Mapping[str, Any], seq: int | None) -> Command:

@@ -12,6 +12,11 @@ A viewer lives in two phases:
   or a heartbeat. When the queue is full it drops data and skips the viewer
   forward; a viewer stuck for `stuck_seconds` is closed (4008) and, if it does
   not read the close frame either, its transport is aborted.
+
+Delivery (`?delivery=`): `push` sends the chunk bytes over the socket; `http`
+sends, on the same schedule, `next` hints naming the chunk to fetch from its
+immutable URL, so an HTTP cache in front (nginx, a CDN) serves the bytes. A
+viewer whose fetches fail asks for `push` with a `delivery` command.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import contextlib
 import logging
 import math
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -30,7 +36,10 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from racereplay.codec import Codec, Message, UnknownCodec, get_codec, packb
 from racereplay.replay.player import ClockError, PlaybackClock
 from racereplay.replay.registry import BuildFailed, BuildRefused, LoadedSession, SessionStatus
+from racereplay.replay.rooms import CLOCK_REASONS
 from racereplay.server.commands import (
+    DELIVERIES,
+    ROOM_COMMANDS,
     Command,
     CommandError,
     CommandQueue,
@@ -50,6 +59,7 @@ from racereplay.server.protocol import (
     MAX_FRAMES_PER_WALL_SECOND,
     PROTOCOL_VERSION,
 )
+from racereplay.server.rooms import Party
 from racereplay.server.state import ServerState, SessionRejected
 from racereplay.server.transport import abort_transport, origin_allowed
 from racereplay.timeline.model import DamagedTimeline
@@ -127,6 +137,20 @@ def parse_rate(codec: Codec, rate: str | int) -> int:
     return value
 
 
+def check_delivery(delivery: str, codec: Codec) -> str:
+    """`delivery` if this codec can be delivered so; else CommandError (bad_value)."""
+    if delivery not in DELIVERIES:
+        raise CommandError(
+            "bad_value", f"delivery {delivery[:20]!r} is not offered: use http or push"
+        )
+    if delivery == "http" and codec.per_frame:
+        raise CommandError(
+            "bad_value",
+            f"http delivery carries compact chunks only: use delivery=push for {codec.name}",
+        )
+    return delivery
+
+
 def auto_rate(codec: Codec, speed: float, steps_down: int) -> int:
     """The best rate that keeps rate x speed within the cap, `steps_down` rates lower."""
     rates = sorted(codec.rates, reverse=True)
@@ -138,10 +162,13 @@ def auto_rate(codec: Codec, speed: float, steps_down: int) -> int:
 class Connection:
     """One WebSocket: commands in (paced, held while loading), messages out (bounded)."""
 
-    def __init__(self, ws: WebSocket, state: ServerState, codec: str, rate: str) -> None:
+    def __init__(
+        self, ws: WebSocket, state: ServerState, codec: str, rate: str, delivery: str = "push"
+    ) -> None:
         self.ws = ws
         self.state = state
         self.codec = get_codec(codec)
+        self.delivery = check_delivery(delivery, self.codec)
         self.auto = rate == "auto"
         self.rate = self.codec.rates[0] if self.auto else parse_rate(self.codec, rate)
         self.queue = SendQueue(data_limit(self.codec, self.rate))
@@ -261,6 +288,7 @@ class Watch:
         self.session = session
         self.clock = PlaybackClock(tl.n_frames, tl.fps)
         self.codec, self.auto, self.rate = connection.codec, connection.auto, connection.rate
+        self.delivery = connection.delivery  # "push": chunk bytes; "http": `next` hints
         self.auto_steps_down = 0  # auto quality: how many steps down from the best rate
         self.queue = connection.queue
         if self.auto:
@@ -272,6 +300,7 @@ class Watch:
         self.stuck_since: float | None = None
         self.last_state = 0.0
         self._wake: asyncio.Future[None] | None = None
+        self.party = Party(self, self.state.rooms)  # a watch party's member (server/rooms.py)
 
     def wake(self) -> None:
         if self._wake is not None and not self._wake.done():
@@ -290,6 +319,7 @@ class Watch:
             "codec": self.codec.name,
             "rate": self.rate,
             "auto": self.auto,
+            "delivery": self.delivery,
         }
         if seq is not None:
             message["seq"] = seq
@@ -299,6 +329,9 @@ class Watch:
     # -- commands ---------------------------------------------------------
 
     def apply(self, command: Command) -> None:
+        if command.kind in ROOM_COMMANDS or (self.party.in_room and command.kind in CLOCK_REASONS):
+            self._to_room(command)
+            return
         try:
             if command.kind == "play":
                 self.clock.play()
@@ -311,11 +344,54 @@ class Watch:
                 self._restart_data()
             elif command.kind == "quality":
                 self._quality(command)
+            elif command.kind == "delivery":
+                assert command.delivery is not None
+                self.delivery = check_delivery(command.delivery, self.codec)
+                self._restart_data()  # e.g. push what the client failed to fetch
             self.send_state(command.kind, command.seq)
         except (ClockError, CommandError) as exc:
             code = exc.code if isinstance(exc, CommandError) else "bad_value"
             self.connection.error(code, str(exc), command.seq)
         self.wake()
+
+    def _to_room(self, command: Command) -> None:
+        """A room command, or a clock command that moves the room's clock (the watch's
+        own clock follows the room's when the change comes back, server/rooms.py)."""
+        try:
+            move = self._clock_move(command) if command.kind in CLOCK_REASONS else None
+        except CommandError as exc:
+            self.connection.error(exc.code, str(exc), command.seq)
+            return
+        self.party.take(command, move)
+
+    def _clock_move(self, command: Command) -> Callable[[PlaybackClock], None]:
+        if command.kind == "seek":
+            frame = self._seek_frame(command)
+            return lambda clock: clock.seek(frame)
+        if command.kind == "speed":
+            speed = command.value
+            return lambda clock: clock.set_speed(speed)  # type: ignore[arg-type]
+        return PlaybackClock.play if command.kind == "play" else PlaybackClock.pause
+
+    # What a watch party needs of its member's watch (rooms.Watching).
+    @property
+    def session_id(self) -> str:
+        return self.session.id
+
+    def control(self, message: dict[str, Any]) -> None:
+        self.connection.control(message)
+
+    def error(self, code: str, message: str, seq: int | None = None) -> None:
+        self.connection.error(code, message, seq)
+
+    def restart_data(self) -> None:
+        self._restart_data()
+
+    def fit_rate_to_speed(self) -> None:
+        """Auto quality: the rate that suits the clock's speed (data restarts if it changed)."""
+        if self.auto and auto_rate(self.codec, self.clock.speed, self.auto_steps_down) != self.rate:
+            self.rate = auto_rate(self.codec, self.clock.speed, self.auto_steps_down)
+            self._restart_data()
 
     def _restart_data(self) -> None:
         """Forget queued data: the next chunk sent is the one at the clock's position."""
@@ -326,9 +402,7 @@ class Watch:
     def _speed(self, command: Command) -> None:
         assert command.value is not None
         self.clock.set_speed(command.value)
-        if self.auto and auto_rate(self.codec, self.clock.speed, self.auto_steps_down) != self.rate:
-            self.rate = auto_rate(self.codec, self.clock.speed, self.auto_steps_down)
-            self._restart_data()
+        self.fit_rate_to_speed()
 
     def _seek_frame(self, command: Command) -> float:
         tl = self.session.timeline
@@ -358,6 +432,7 @@ class Watch:
             codec = get_codec(command.codec or self.codec.name)
         except UnknownCodec as exc:
             raise CommandError("bad_value", str(exc)) from None
+        check_delivery(self.delivery, codec)
         rate = command.rate if command.rate is not None else ("auto" if self.auto else self.rate)
         auto = rate == "auto"
         chosen = auto_rate(codec, self.clock.speed, 0) if auto else parse_rate(codec, rate)
@@ -404,12 +479,19 @@ class Watch:
                 return self.clock.seconds_until(due_frame)
             generation, codec, rate = self.generation, self.codec, self.rate
             wire = self.state.wire
-            cached = wire.cached(self.session.id, codec.name, rate, self.next_chunk)
-            try:
-                messages = cached or await wire.messages(self.session, codec, rate, self.next_chunk)
-            except DamagedTimeline as exc:
-                self._damaged(exc)
-                return math.inf
+            if self.delivery == "http":
+                # The same schedule, a few bytes instead of the chunk: the client fetches it.
+                hint = {"type": "next", "codec": codec.name, "rate": rate, "chunk": self.next_chunk}
+                messages: tuple[Message, ...] = (packb(hint),)
+            else:
+                cached = wire.cached(self.session.id, codec.name, rate, self.next_chunk)
+                try:
+                    messages = cached or await wire.messages(
+                        self.session, codec, rate, self.next_chunk
+                    )
+                except DamagedTimeline as exc:
+                    self._damaged(exc)
+                    return math.inf
             if generation != self.generation:
                 continue  # a command moved the clock or changed quality while we encoded
             if not self.queue.room_for(len(messages)):
@@ -420,7 +502,8 @@ class Watch:
             self.stuck_since = None
             self.queue.put_data(messages)
             self.next_chunk += 1
-            wire.prefetch(self.session, codec, rate, self.next_chunk)
+            if self.delivery == "push":
+                wire.prefetch(self.session, codec, rate, self.next_chunk)
 
     def _damaged(self, exc: DamagedTimeline) -> None:
         self.state.damaged(self.session, exc)
@@ -452,13 +535,19 @@ class Watch:
 
 @router.websocket("/ws")
 async def viewer_socket(
-    ws: WebSocket, session: str = "", codec: str = "compact", rate: str = "auto"
+    ws: WebSocket,
+    session: str = "",
+    codec: str = "compact",
+    rate: str = "auto",
+    delivery: str = "push",
+    room: str = "",
+    name: str = "",
 ) -> None:
     state: ServerState = ws.app.state.racereplay
     await ws.accept()
     refusal = _refusal(ws, state, session)
     try:
-        connection = Connection(ws, state, codec, rate)
+        connection = Connection(ws, state, codec, rate, delivery)
     except (UnknownCodec, CommandError) as exc:
         refusal = refusal or (CLOSE_BAD_PARAMS, "bad_value", str(exc))
     if refusal is not None:
@@ -474,7 +563,7 @@ async def viewer_socket(
     try:
         loaded = await _race(tasks, _wait_for_session(connection, session))
         if loaded is not None and connection.closing is None:
-            await _watch(connection, loaded, tasks)
+            await _watch(connection, loaded, tasks, room, name)
         await _drain_then_close(connection, tasks)
     finally:
         state.viewers -= 1
@@ -558,7 +647,11 @@ async def _race(tasks: set[asyncio.Task[Any]], work: Any) -> Any:
 
 
 async def _watch(
-    connection: Connection, session: LoadedSession, tasks: set[asyncio.Task[Any]]
+    connection: Connection,
+    session: LoadedSession,
+    tasks: set[asyncio.Task[Any]],
+    room: str = "",
+    name: str = "",
 ) -> None:
     state = connection.state
     state.registry.attach(session)
@@ -567,6 +660,8 @@ async def _watch(
         connection.watch = watch
         connection.control({"type": "ready", "metadata": state.metadata(session)})
         watch.send_state("join")
+        if room:  # `?room=ID`: join the watch party at once
+            watch.apply(Command("room_join", room=room, name=name or None))
         for command in connection.held.drain():  # held while loading: already coalesced
             watch.apply(command)
         pump = asyncio.create_task(watch.pump(), name="ws pump")
@@ -579,6 +674,8 @@ async def _watch(
                     log.warning("viewer task %s failed: %r", task.get_name(), exc)
                     connection.close_soon(CLOSE_FAILED, "server error")
     finally:
+        if connection.watch is not None:
+            await connection.watch.party.close()
         state.registry.detach(session)
 
 
