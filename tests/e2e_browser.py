@@ -54,10 +54,10 @@ def real_data_options() -> list[str]:
 
 
 @contextmanager
-def running_server(cache: Path, *extra: str) -> Iterator[str]:
-    """`racereplay serve` on a free loopback port; yields its base URL."""
+def running_server(cache: Path, *extra: str, port: int | None = None) -> Iterator[str]:
+    """`racereplay serve` on `port` (default: a free loopback port); yields its base URL."""
     args = ["--cache", str(cache), "--log-level", "warning", *extra]
-    with serve_process(args, cache / "server.log") as (port, _):
+    with serve_process(args, cache / "server.log", port=port) as (port, _):
         yield f"http://127.0.0.1:{port}"
 
 

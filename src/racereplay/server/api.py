@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from typing import Any
 
@@ -13,7 +14,7 @@ from pydantic import BaseModel, Field
 
 from racereplay.codec import UnknownCodec, event_to_dict, get_codec, jsonable
 from racereplay.codec.baseline import column_values
-from racereplay.replay.registry import BuildRefused, BuildState, LoadedSession
+from racereplay.replay.registry import BuildFailed, BuildRefused, BuildState, LoadedSession
 from racereplay.server.catalogue import SessionForbidden
 from racereplay.server.protocol import PROTOCOL_VERSION
 from racereplay.server.state import ServerState, SessionRejected, content_version
@@ -42,21 +43,42 @@ def _json(body: Any, status: int = 200) -> Response:
     )
 
 
-def _loaded(request: Request, session_id: str) -> LoadedSession:
+async def _loaded(request: Request, session_id: str) -> LoadedSession:
+    """The loaded session of this id. An id this process has not opened yet (another
+    replica opened it, or this one before a restart) is opened here when its file is in
+    the shared cache folder, or its build is started (409: poll its status)."""
     state = _state(request)
     session = state.registry.loaded(session_id)
     if session is not None:
         return session
-    status = state.registry.status(session_id)
-    if status is None:
+    try:
+        ref = state.resolve(session_id)
+    except SessionRejected:
         raise HTTPException(
             404, f"unknown session id {session_id!r}: open it first with POST /api/sessions"
-        )
-    if status.state is BuildState.FAILED:
+        ) from None
+    status = state.registry.status(ref.key)
+    if status is not None and status.state is BuildState.FAILED:
         raise HTTPException(409, f"session {session_id!r} failed to load: {status.error}")
+    if status is None and state.is_cached(ref):
+        try:
+            return await state.get_session(ref, _client(request))
+        except (BuildFailed, BuildRefused) as exc:
+            raise HTTPException(409, f"session {session_id!r} cannot be opened: {exc}") from None
+    if status is None:
+        try:
+            status = state.registry.open(ref, _client(request))
+        except BuildRefused as exc:
+            raise HTTPException(
+                429, str(exc), headers={"Retry-After": str(exc.retry_after)}
+            ) from None
     raise HTTPException(
         409, f"session {session_id!r} is not ready yet ({status.state.value}): poll its status"
     )
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client is not None else "unknown"
 
 
 @router.get("/health")
@@ -116,9 +138,8 @@ async def open_session(request: Request, body: OpenRequest) -> Response:
         ref = state.resolve(body.name)
     except SessionRejected as exc:
         raise HTTPException(exc.status, str(exc)) from None
-    client = request.client.host if request.client is not None else None
     try:
-        status = state.registry.open(ref, client)
+        status = state.registry.open(ref, _client(request))
     except BuildRefused as exc:
         raise HTTPException(429, str(exc), headers={"Retry-After": str(exc.retry_after)}) from None
     return _json(status.to_json(), 200 if status.state is BuildState.READY else 202)
@@ -126,7 +147,12 @@ async def open_session(request: Request, body: OpenRequest) -> Response:
 
 @router.get("/sessions/{session_id}")
 async def session_status(request: Request, session_id: str) -> dict[str, Any]:
-    status = _state(request).registry.status(session_id)
+    state = _state(request)
+    status = state.registry.status(session_id)
+    if status is None:
+        with contextlib.suppress(HTTPException):  # opened by another replica: open it here
+            await _loaded(request, session_id)
+        status = state.registry.status(session_id)
     if status is None:
         raise HTTPException(
             404, f"unknown session id {session_id!r}: open it first with POST /api/sessions"
@@ -136,28 +162,28 @@ async def session_status(request: Request, session_id: str) -> dict[str, Any]:
 
 @router.get("/sessions/{session_id}/metadata")
 async def metadata(request: Request, session_id: str) -> Response:
-    return _json(_state(request).metadata(_loaded(request, session_id)))
+    return _json(_state(request).metadata(await _loaded(request, session_id)))
 
 
 @router.get("/sessions/{session_id}/laps")
 async def laps(request: Request, session_id: str) -> Response:
-    return _json({"laps": jsonable(_loaded(request, session_id).timeline.laps)})
+    return _json({"laps": jsonable((await _loaded(request, session_id)).timeline.laps)})
 
 
 @router.get("/sessions/{session_id}/results")
 async def results(request: Request, session_id: str) -> Response:
-    return _json({"results": jsonable(_loaded(request, session_id).timeline.results)})
+    return _json({"results": jsonable((await _loaded(request, session_id)).timeline.results)})
 
 
 @router.get("/sessions/{session_id}/events")
 async def events(request: Request, session_id: str) -> Response:
-    timeline = _loaded(request, session_id).timeline
+    timeline = (await _loaded(request, session_id)).timeline
     return _json({"events": [event_to_dict(e) for e in timeline.events]})
 
 
 @router.get("/sessions/{session_id}/telemetry/{driver}/{lap}")
 async def lap_telemetry(request: Request, session_id: str, driver: str, lap: int) -> Response:
-    session = _loaded(request, session_id)
+    session = await _loaded(request, session_id)
     tl = session.timeline
     codes = [d.code for d in tl.drivers]
     if driver not in codes:
@@ -189,7 +215,7 @@ async def chunk(
 
     `version` is the metadata's content version (in its `chunk_url`)."""
     state = _state(request)
-    session = _loaded(request, session_id)
+    session = await _loaded(request, session_id)
     if version != content_version():
         raise HTTPException(
             404,

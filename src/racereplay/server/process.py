@@ -30,13 +30,15 @@ def serve_process(
     args: list[str],
     log_path: Path,
     racereplay: Sequence[str] = (sys.executable, "-m", "racereplay"),
+    port: int | None = None,
 ) -> Iterator[tuple[int, int]]:
-    """`racereplay serve ARGS` in a child process on a free loopback port, once it
-    answers /api/health; yields (port, pid). Its output goes to `log_path`.
+    """`racereplay serve ARGS` in a child process on `port` (default: a free loopback
+    port), once it answers /api/health; yields (port, pid). Its output goes to
+    `log_path` (appended: a server restarted on one port keeps one log).
     `racereplay` is the command to run (another install's, say)."""
-    port = free_port()
+    port = free_port() if port is None else port
     command = [*racereplay, "serve", "--port", str(port), *args]
-    with log_path.open("wb") as log:
+    with log_path.open("ab") as log:
         proc = subprocess.Popen(
             command,
             stdout=log,

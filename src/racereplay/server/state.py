@@ -10,13 +10,21 @@ from typing import Any
 
 from racereplay.codec import CODEC_NAMES, ChunkCache, get_codec, jsonable
 from racereplay.replay.registry import Builder, Listener, LoadedSession, Registry, cache_builder
+from racereplay.replay.room_hub import EmbeddedRooms, RoomHub, room_hub
+from racereplay.replay.rooms import RoomLimits
 from racereplay.server.catalogue import Catalogue, SessionForbidden
 from racereplay.server.looplag import GcPauses, LoopLagMonitor
 from racereplay.server.protocol import CLIENT_CONSTANTS, PROTOCOL_VERSION
 from racereplay.server.settings import Settings
 from racereplay.server.wire import WireChunks
 from racereplay.sources import BadOption, Progress, SessionNotFound, SessionRef
-from racereplay.store.cache import cache_path, default_cache_dir, prune_cache, remove_partial_files
+from racereplay.store.cache import (
+    cache_path,
+    cached_session_name,
+    default_cache_dir,
+    prune_cache,
+    remove_partial_files,
+)
 from racereplay.timeline.model import DamagedTimeline, Timeline
 
 log = logging.getLogger(__name__)
@@ -64,6 +72,8 @@ class ServerState:
         ]
         # Shared with the other replicas (settings.redis_url); None: this process alone.
         self.redis: Any = None  # redis.asyncio.Redis, connected by `connect_redis`
+        # Watch parties: in this process until `connect_redis` (then shared through Redis).
+        self.rooms: RoomHub = EmbeddedRooms(RoomLimits(settings.room_size, settings.max_rooms))
         self.loop_lag = LoopLagMonitor()
         self.gc_pauses = GcPauses()
         self.viewers = 0  # open WebSocket connections
@@ -89,6 +99,7 @@ class ServerState:
                 "to run as one process"
             ) from None
         self.redis = client
+        self.rooms = room_hub(self.rooms.limits, client)
         log.info("coordinating with other replicas through Redis at %s", url)
 
     async def close_redis(self) -> None:
@@ -136,7 +147,8 @@ class ServerState:
         return await self.registry.get(ref, listener, client)
 
     def resolve(self, name_or_id: str) -> SessionRef:
-        """A session id the registry knows, or a client's session name."""
+        """A client's session name, or a session id: one this process knows, or one
+        whose file is in the cache folder (opened by another replica, or before a restart)."""
         known = self.registry.ref_of(name_or_id)
         if known is not None:
             return known
@@ -147,7 +159,26 @@ class ServerState:
         except BadOption as exc:
             raise SessionRejected(400, "bad_option", str(exc)) from None
         except SessionNotFound as exc:
-            raise SessionRejected(404, "session_not_found", str(exc)) from None
+            cached = self._cached_ref(name_or_id)
+            if cached is None:
+                raise SessionRejected(404, "session_not_found", str(exc)) from None
+            return cached
+
+    def _cached_ref(self, session_id: str) -> SessionRef | None:
+        """The session a cached file names, if this server would serve it under this id:
+        its name goes through the catalogue's checks as a client's would."""
+        name = cached_session_name(session_id, self.cache_dir)
+        if name is None:
+            return None
+        try:
+            ref = self.catalogue.resolve(self.catalogue.public_name(SessionRef.parse(name)))
+        except (SessionForbidden, BadOption, SessionNotFound):
+            return None
+        return ref if ref.key == session_id else None
+
+    def is_cached(self, ref: SessionRef) -> bool:
+        """Its timeline's file is in the cache folder: opening it costs milliseconds."""
+        return cache_path(ref, self.cache_dir).is_file()
 
     def metadata(self, session: LoadedSession) -> dict[str, Any]:
         cached = self._metadata.get(session.id)

@@ -21,6 +21,7 @@ import asyncio
 import logging
 import multiprocessing
 import os
+import re
 import time
 from collections.abc import Collection
 from pathlib import Path
@@ -31,6 +32,7 @@ from racereplay.store.format import (
     FORMAT_VERSION,
     TEMP_SUFFIX,
     CorruptStore,
+    read_header,
     read_timeline,
     temp_writer,
     write_timeline,
@@ -40,6 +42,7 @@ from racereplay.timeline.model import Timeline
 log = logging.getLogger(__name__)
 
 CACHE_ENV = "RACEREPLAY_CACHE"
+SESSION_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,99}")  # what SessionRef.key makes
 SUFFIX = ".rrtl"
 
 # Share of the progress bar each stage gets; the source parse dominates on real data.
@@ -69,8 +72,30 @@ def build_version() -> int:
 
 def cache_path(ref: SessionRef | str, cache_dir: str | os.PathLike[str] | None = None) -> Path:
     ref = SessionRef.parse(ref) if isinstance(ref, str) else ref
+    return cache_path_of_key(ref.key, cache_dir)
+
+
+def cache_path_of_key(session_key: str, cache_dir: str | os.PathLike[str] | None = None) -> Path:
     folder = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    return folder / f"{ref.key}.f{FORMAT_VERSION}b{build_version()}{SUFFIX}"
+    return folder / f"{session_key}.f{FORMAT_VERSION}b{build_version()}{SUFFIX}"
+
+
+def cached_session_name(
+    session_key: str, cache_dir: str | os.PathLike[str] | None = None
+) -> str | None:
+    """The full name of the session whose key is `session_key`, if its file is in the
+    cache folder (the file's header names it): how a process that never opened the
+    session, another replica sharing the folder or this one after a restart, resolves
+    its id. None when no such file (of this format and build) is there."""
+    if not SESSION_KEY.fullmatch(session_key):  # a client's text: a name, never a path
+        return None
+    path = cache_path_of_key(session_key, cache_dir)
+    try:
+        header = read_header(path)
+    except (OSError, CorruptStore):
+        return None
+    name = header.get("name")
+    return name if header.get("session") == session_key and isinstance(name, str) else None
 
 
 def _scaled(progress: Progress | None, share: tuple[float, float]) -> Progress | None:
@@ -238,7 +263,7 @@ def build_and_write(
     timeline = build_timeline(raw, progress=_scaled(progress, _BUILD_SHARE), workers=workers)
     if progress:
         progress(0.95, "writing")
-    write_timeline(timeline, path, session=ref.key)
+    write_timeline(timeline, path, session=ref.key, session_name=str(ref))
     _remove_stale_versions(ref, path)
     return timeline
 

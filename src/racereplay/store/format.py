@@ -4,7 +4,8 @@ Layout (all integers little-endian):
 
     preamble  32 bytes: magic (8) | format version u32 | reserved u32 |
                         header length u64 | data length u64
-    header    UTF-8 JSON, space-padded to a 64-byte boundary: the session key, session
+    header    UTF-8 JSON, space-padded to a 64-byte boundary: the session key and
+              full name (so any process sharing the folder resolves an id), session
               info, drivers, t0, fps, events, laps, results, geometry, problems,
               block_frames, and the array directory [{name, dtype, shape, offset,
               nbytes}] (offsets from the data start)
@@ -87,7 +88,10 @@ def _json_default(value: Any) -> Any:
 
 
 def _header_dict(
-    timeline: Timeline, directory: list[dict[str, Any]], session: str | None
+    timeline: Timeline,
+    directory: list[dict[str, Any]],
+    session: str | None,
+    session_name: str | None,
 ) -> dict[str, Any]:
     geometry = None
     if timeline.geometry is not None:
@@ -96,6 +100,7 @@ def _header_dict(
     info["kind"] = timeline.info.kind.value
     return {
         "session": session,
+        "name": session_name,
         "info": info,
         "drivers": [asdict(d) for d in timeline.drivers],
         "t0": timeline.t0,
@@ -151,7 +156,10 @@ def block_checksums(frames: Sequence[np.ndarray], block_frames: int = BLOCK_FRAM
 
 
 def encode_header(
-    timeline: Timeline, arrays: dict[str, np.ndarray], session: str | None = None
+    timeline: Timeline,
+    arrays: dict[str, np.ndarray],
+    session: str | None = None,
+    session_name: str | None = None,
 ) -> tuple[bytes, int]:
     """The padded header and the length of the data section that follows it."""
     directory = []
@@ -169,7 +177,8 @@ def encode_header(
             }
         )
         offset = _aligned(offset + arr.nbytes)
-    text = json.dumps(_header_dict(timeline, directory, session), default=_json_default)
+    header = _header_dict(timeline, directory, session, session_name)
+    text = json.dumps(header, default=_json_default)
     raw = text.encode()
     # The data must start 64-byte aligned in the file so every array view is aligned.
     padded = raw + b" " * (_aligned(PREAMBLE.size + len(raw)) - PREAMBLE.size - len(raw))
@@ -196,7 +205,10 @@ def temp_writer(name: str) -> tuple[str, int | None] | None:
 
 
 def write_timeline(
-    timeline: Timeline, path: str | os.PathLike[str], session: str | None = None
+    timeline: Timeline,
+    path: str | os.PathLike[str],
+    session: str | None = None,
+    session_name: str | None = None,
 ) -> int:
     """Write `timeline` to `path` atomically; returns the file size in bytes.
 
@@ -204,11 +216,13 @@ def write_timeline(
     the same folder (named by `temp_prefix`, so that a file left by a killed
     writer can be told from one being written), flushed to disk, then renamed over
     `path`. `session` (a `SessionRef.key`) is recorded in the header, so that a
-    reader can refuse another session's file under this name.
+    reader can refuse another session's file under this name, and so is
+    `session_name` (the session's full name), so that any process sharing the folder can tell
+    which session an id names (`read_header`).
     """
     path = Path(path)
     arrays = _arrays_of(timeline)
-    header, data_len = encode_header(timeline, arrays, session)
+    header, data_len = encode_header(timeline, arrays, session, session_name)
     digest = xxhash.xxh3_128()
     fd, tmp = tempfile.mkstemp(prefix=temp_prefix(path), suffix=TEMP_SUFFIX, dir=path.parent)
     try:
@@ -306,12 +320,7 @@ def read_timeline(
         header_raw = f.read(header_len)
         if verify:
             _verify_checksum(f, path, header_raw, data_len)
-        try:
-            header = json.loads(header_raw)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise CorruptStore(f"{path}: unreadable header: {exc}") from exc
-        if not isinstance(header, dict):
-            raise CorruptStore(f"{path}: header is not a JSON object")
+        header = _parse_header(header_raw, path)
         if session_key is not None and header.get("session") != session_key:
             raise CorruptStore(
                 f"{path}: holds session {header.get('session')!r}, not {session_key!r}: "
@@ -330,6 +339,25 @@ def read_timeline(
         raise
     except (KeyError, TypeError, ValueError) as exc:
         raise CorruptStore(f"{path}: header does not describe a timeline: {exc!r}") from exc
+
+
+def read_header(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The header of a store file, read without its arrays and without the checksum
+    (a cheap look at what a file holds; `read_timeline` verifies). Raises as it does."""
+    path = Path(path)
+    with open(path, "rb", buffering=0) as f:
+        header_len, _ = _read_preamble(f, path, os.fstat(f.fileno()).st_size)
+        return _parse_header(f.read(header_len), path)
+
+
+def _parse_header(raw: bytes, path: Path) -> dict[str, Any]:
+    try:
+        header = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CorruptStore(f"{path}: unreadable header: {exc}") from exc
+    if not isinstance(header, dict):
+        raise CorruptStore(f"{path}: header is not a JSON object")
+    return header
 
 
 class _FileSpans:
