@@ -7,6 +7,10 @@ cannot drift however irregularly the server wakes up:
 
 Every command re-anchors at the current position. The clock stops by itself at
 the last frame.
+
+The anchor is the whole state (`Anchor`): a watch party's room keeps one, dated in
+Unix seconds, and every member's clock `follow`s the clock it describes, so all of
+them compute the same position at the same instant (replay/rooms.py).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 MIN_SPEED = 0.25
 MAX_SPEED = 64.0
@@ -21,6 +26,17 @@ MAX_SPEED = 64.0
 
 class ClockError(ValueError):
     """A command with a value out of range; the message says what is valid."""
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """A clock's whole state: at wall time `wall` (in the clock's own time base) it
+    was at `frame`, and moves on at `speed` x fps while `playing`."""
+
+    frame: float
+    wall: float
+    playing: bool
+    speed: float
 
 
 class PlaybackClock:
@@ -61,6 +77,29 @@ class PlaybackClock:
 
     def at_end(self, now: float | None = None) -> bool:
         return self.position(now) >= self.last_frame
+
+    @property
+    def anchor(self) -> Anchor:
+        return Anchor(self._anchor_frame, self._anchor_wall, self.playing, self.speed)
+
+    def restore(self, anchor: Anchor) -> None:
+        """Take `anchor` as this clock's state (its wall time in this clock's time base)."""
+        if not (math.isfinite(anchor.frame) and math.isfinite(anchor.wall)):
+            raise ClockError(f"cannot anchor at frame {anchor.frame}, time {anchor.wall}")
+        if not MIN_SPEED <= anchor.speed <= MAX_SPEED:
+            raise ClockError(f"speed {anchor.speed!r} is out of range")
+        self._anchor_frame = self._clamp(anchor.frame)
+        self._anchor_wall = float(anchor.wall)
+        self.playing = bool(anchor.playing)
+        self.speed = float(anchor.speed)
+
+    def follow(self, other: PlaybackClock) -> None:
+        """Be where `other` is now, moving as it moves; the two may keep different time
+        bases (a room's Unix seconds, a viewer's monotonic seconds)."""
+        self._anchor_frame = self._clamp(other.position())
+        self._anchor_wall = self._now()
+        self.playing = other.playing and self._anchor_frame < self.last_frame
+        self.speed = other.speed
 
     def _reanchor(self, now: float) -> None:
         self._anchor_frame = self.position(now)
