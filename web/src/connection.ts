@@ -4,7 +4,7 @@
 import type { WireCommand } from "./commands";
 import type { FromWorker, ToWorker } from "./connection.worker";
 import ConnectionWorker from "./connection.worker?worker";
-import { type FrameBlock, type ServerMessage, unreachable } from "./types";
+import { type Delivery, type FrameBlock, type ServerMessage, unreachable } from "./types";
 
 export class Connection {
   private worker: Worker = new ConnectionWorker();
@@ -19,13 +19,16 @@ export class Connection {
     this.worker.onmessage = (e: MessageEvent<FromWorker>) => this.receive(e.data);
   }
 
-  /** Open the WebSocket for `session` (the worker reconnects by itself). */
-  connect(session: string, codec: string, rate: string): void {
+  /**
+   * Open the WebSocket for `session` (the worker reconnects by itself). `delivery` "http":
+   * chunks are fetched from their immutable URLs (cacheable), the socket carries hints.
+   */
+  connect(session: string, codec: string, rate: string, delivery: Delivery = "http"): void {
     // Beside the page (`/f1/ws` under a proxy's sub-path), on ws: or wss: as the page is.
     const url = new URL("ws", document.baseURI);
     url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
-    url.search = new URLSearchParams({ session, codec, rate }).toString();
-    this.post({ type: "connect", url: url.href });
+    url.search = new URLSearchParams({ session, codec, rate, delivery }).toString();
+    this.post({ type: "connect", url: url.href, page: document.baseURI });
   }
 
   send(command: WireCommand): void {
@@ -53,6 +56,9 @@ export class Connection {
         return this.onClosed(m.code, m.reason, m.retryInMs);
       case "unreadable":
         console.warn("connection:", m.reason);
+        return;
+      case "fallback":
+        console.warn("connection: chunk fetches failed, the server pushes them now:", m.reason);
         return;
       default:
         unreachable(m);

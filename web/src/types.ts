@@ -149,8 +149,40 @@ export interface StateMessage {
   codec: string;
   rate: number;
   auto: boolean;
-  reason: "join" | "play" | "pause" | "seek" | "speed" | "quality" | "heartbeat" | "end" | "skip";
+  reason:
+    | "join"
+    | "play"
+    | "pause"
+    | "seek"
+    | "speed"
+    | "quality"
+    | "delivery"
+    | "heartbeat"
+    | "end"
+    | "skip";
+  /** How chunk bytes arrive: "http" (fetched after `next` hints) or "push" (`data` messages). */
+  delivery?: Delivery;
   seq?: number;
+}
+
+export type Delivery = "http" | "push";
+
+/**
+ * `next` (delivery=http): the chunk to fetch now from the metadata's `chunk_url`. The
+ * connection worker fetches and decodes it; the message never reaches the page.
+ */
+export interface NextMessage {
+  type: "next";
+  codec: string;
+  rate: number;
+  chunk: number;
+}
+
+export function asNextMessage(value: unknown): NextMessage | null {
+  const m = value as Partial<NextMessage> | null;
+  return typeof m === "object" && m !== null && m.type === "next" && typeof m.chunk === "number"
+    ? (m as NextMessage)
+    : null;
 }
 
 export interface DataMessage {
