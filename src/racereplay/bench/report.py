@@ -25,6 +25,7 @@ BENCHES: dict[str, str] = {
     "wire": "racereplay.bench.wire",
     "server": "racereplay.bench.server",
     "attack": "racereplay.bench.attack",
+    "cluster": "racereplay.bench.cluster",
     "frontend": "racereplay.bench.frontend",
     "fidelity": "racereplay.bench.fidelity",
 }

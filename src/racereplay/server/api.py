@@ -92,7 +92,9 @@ async def health(request: Request) -> dict[str, Any]:
         "sessions_loaded": state.registry.sessions_loaded,
         "builds_running": state.registry.builds_running,
         "builds_queued": state.registry.builds_queued,
-        "builds_started": state.registry.builds_started,
+        "builds_started": state.builds_started,
+        # With --redis: whether it answers, the lease, builds waited for on other replicas.
+        "redis": None if state.leases is None else state.leases.health(),
         "loop_lag_ms": state.loop_lag.percentiles_ms(),  # recent event-loop lag of this server
         "gc_pause_ms": state.gc_pauses.worst_ms(),  # longest recent collector pass, by generation
     }

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import gc
 import logging
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -18,7 +20,7 @@ from racereplay.server import api, logs, rooms, ws
 from racereplay.server.client_files import ClientFiles
 from racereplay.server.options import settings_from_args
 from racereplay.server.settings import Settings
-from racereplay.server.state import ServerState
+from racereplay.server.state import RedisUnavailable, ServerState, open_redis
 from racereplay.server.transport import Guard, guarded_protocols
 
 log = logging.getLogger(__name__)
@@ -121,6 +123,13 @@ def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     settings = settings_from_args(args)
+    if settings.redis_url is not None:
+        # Before uvicorn: from its lifespan, the same error would come with a traceback.
+        try:
+            asyncio.run(_check_redis(settings.redis_url))
+        except RedisUnavailable as exc:
+            print(f"racereplay: error: {exc}", file=sys.stderr)
+            return 1
     behind = f" (a proxy serves it under {settings.root_path}/)" if settings.root_path else ""
     print(f"racereplay: serving on http://{settings.host}:{settings.port}{behind}")
     uvicorn.run(
@@ -132,3 +141,9 @@ def serve(args: argparse.Namespace) -> int:
         **uvicorn_config_options(settings),  # type: ignore[arg-type]
     )
     return 0
+
+
+async def _check_redis(url: str) -> None:
+    """RedisUnavailable (naming `url`) unless a Redis answers there."""
+    client = await open_redis(url)
+    await client.aclose()

@@ -97,6 +97,14 @@ SERVE_OPTIONS = (
         "coordinate with other replicas through this Redis, e.g. redis://127.0.0.1:6379/0",
         "URL",
     ),
+    Option(
+        "--lease-seconds",
+        "lease_seconds",
+        "int",
+        "with --redis: a build's lease; a killed builder's session is taken over after it "
+        "(default 10)",
+        "SECONDS",
+    ),
 )
 
 
@@ -153,6 +161,7 @@ def settings_from_args(
         root_path=_root_path(values.get("root_path", "")),
         log_level=values.get("log_level", DEFAULT_LOG_LEVEL),
         redis_url=_redis_url(values.get("redis")),
+        lease_seconds=float(values.get("lease_seconds", Settings.lease_seconds)),
     )
 
 

@@ -51,3 +51,6 @@ class Settings:
     # one build per session, progress to every replica's waiters, watch-party rooms.
     # None: one process does all of it (the embedded default).
     redis_url: str | None = None
+    # With redis_url: a replica building a session holds its lease this long, renewing it
+    # every third of it; a killed builder's sessions are taken over once it expires.
+    lease_seconds: float = 10.0

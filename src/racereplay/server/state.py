@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from racereplay.codec import CODEC_NAMES, ChunkCache, get_codec, jsonable
+from racereplay.replay.leases import BuildLeases
 from racereplay.replay.registry import Builder, Listener, LoadedSession, Registry, cache_builder
 from racereplay.replay.room_hub import EmbeddedRooms, RoomHub, room_hub
 from racereplay.replay.rooms import RoomLimits
@@ -43,6 +44,26 @@ class RedisUnavailable(RuntimeError):
     """`--redis` names a Redis this server cannot use; the message says which and why."""
 
 
+async def open_redis(url: str) -> Any:
+    """A connected redis.asyncio.Redis at `url`; RedisUnavailable names the URL and what to do."""
+    try:
+        import redis.asyncio as aioredis
+    except ImportError:
+        raise RedisUnavailable(
+            f"--redis {url}: the redis client is not installed: pip install 'racereplay[redis]'"
+        ) from None
+    client = aioredis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=10)
+    try:
+        await client.ping()
+    except Exception as exc:
+        await client.aclose()
+        raise RedisUnavailable(
+            f"cannot reach Redis at {url} ({exc}): start it, or serve without --redis "
+            "to run as one process"
+        ) from None
+    return client
+
+
 class ServerState:
     def __init__(self, settings: Settings, builder: Builder | None = None) -> None:
         from racereplay import __version__
@@ -72,6 +93,7 @@ class ServerState:
         ]
         # Shared with the other replicas (settings.redis_url); None: this process alone.
         self.redis: Any = None  # redis.asyncio.Redis, connected by `connect_redis`
+        self.leases: BuildLeases | None = None  # the builder's cluster layer, with Redis
         # Watch parties: in this process until `connect_redis` (then shared through Redis).
         self.rooms: RoomHub = EmbeddedRooms(RoomLimits(settings.room_size, settings.max_rooms))
         self.loop_lag = LoopLagMonitor()
@@ -83,29 +105,33 @@ class ServerState:
         url = self.settings.redis_url
         if url is None:
             return
-        try:
-            import redis.asyncio as aioredis
-        except ImportError:
-            raise RedisUnavailable(
-                f"--redis {url}: the redis client is not installed: pip install 'racereplay[redis]'"
-            ) from None
-        client = aioredis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=10)
-        try:
-            await client.ping()
-        except Exception as exc:
-            await client.aclose()
-            raise RedisUnavailable(
-                f"cannot reach Redis at {url} ({exc}): start it, or serve without --redis "
-                "to run as one process"
-            ) from None
+        client = await open_redis(url)
         self.redis = client
         self.rooms = room_hub(self.rooms.limits, client)
         log.info("coordinating with other replicas through Redis at %s", url)
+        # One build per session across the replicas: the registry builds through a lease.
+        self.leases = BuildLeases(
+            client,
+            self._builder,
+            lease_seconds=self.settings.lease_seconds,
+            cached=self.is_cached,
+            where=url,
+        )
+        self._builder = self.leases
+        self.leases.start()
 
     async def close_redis(self) -> None:
+        if self.leases is not None:
+            await self.leases.close()
         if self.redis is not None:
             await self.redis.aclose()
             self.redis = None
+
+    @property
+    def builds_started(self) -> int:
+        """Builds this process ran. With Redis, not the sessions it only opened from the
+        shared cache folder, nor those it waited for another replica to build."""
+        return self.registry.builds_started if self.leases is None else self.leases.builds_started
 
     @property
     def cache_dir(self) -> Path:
