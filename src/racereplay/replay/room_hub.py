@@ -277,6 +277,9 @@ class RedisRooms(RoomHub):
                 subscribe, room_id = self._subscriptions.get_nowait()
                 if subscribe:
                     await pubsub.subscribe(room_channel(room_id))
+                    # What changed before the subscription took effect is read once.
+                    with contextlib.suppress(RoomError):
+                        self._dispatch(await self.get(room_id))
                 elif room_id not in self._listeners:
                     await pubsub.unsubscribe(room_channel(room_id))
             message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.05)

@@ -146,7 +146,14 @@ def _room(kind: str, body: Mapping[str, Any], seq: int | None) -> Command:
             raise CommandError(
                 "bad_value", f'room_policy needs "policy": "host" or "everyone", not {policy!r:.20}'
             )
-    return Command(kind, seq, policy=policy, **texts)
+    return Command(
+        kind,
+        seq,
+        room=texts.get("room"),
+        name=texts.get("name"),
+        member=texts.get("member"),
+        policy=policy,
+    )
 
 
 def _quality(body: Mapping[str, Any], seq: int | None) -> Command:

@@ -105,6 +105,10 @@ SERVE_OPTIONS = (
         "(default 10)",
         "SECONDS",
     ),
+    Option("--room-size", "room_size", "int", "members in one watch party (default 50)", "N"),
+    Option(
+        "--max-rooms", "max_rooms", "int", "watch parties one process holds (default 500)", "N"
+    ),
 )
 
 
@@ -162,6 +166,8 @@ def settings_from_args(
         log_level=values.get("log_level", DEFAULT_LOG_LEVEL),
         redis_url=_redis_url(values.get("redis")),
         lease_seconds=float(values.get("lease_seconds", Settings.lease_seconds)),
+        room_size=values.get("room_size", Settings.room_size),
+        max_rooms=values.get("max_rooms", Settings.max_rooms),
     )
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from racereplay.replay.rooms import DEFAULT_MAX_ROOMS, DEFAULT_ROOM_SIZE
+
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
 DEFAULT_LOG_LEVEL = "info"
@@ -54,3 +56,6 @@ class Settings:
     # With redis_url: a replica building a session holds its lease this long, renewing it
     # every third of it; a killed builder's sessions are taken over once it expires.
     lease_seconds: float = 10.0
+    # Watch parties (replay/rooms.py): members in one room; rooms this process holds members of.
+    room_size: int = DEFAULT_ROOM_SIZE
+    max_rooms: int = DEFAULT_MAX_ROOMS
