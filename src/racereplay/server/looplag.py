@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import gc
 import time
 
 import numpy as np
@@ -43,33 +42,3 @@ class LoopLagMonitor:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
-
-
-class GcPauses:
-    """Durations of the garbage collector's passes: a full pass stalls every viewer at once."""
-
-    def __init__(self, keep: int = 200) -> None:
-        self.pauses: collections.deque[tuple[int, float]] = collections.deque(maxlen=keep)
-        self._started = 0.0
-
-    def install(self) -> None:
-        if self._callback not in gc.callbacks:
-            gc.callbacks.append(self._callback)
-
-    def uninstall(self) -> None:
-        if self._callback in gc.callbacks:
-            gc.callbacks.remove(self._callback)
-
-    def _callback(self, phase: str, info: dict[str, int]) -> None:
-        if phase == "start":
-            self._started = time.perf_counter()
-        else:
-            self.pauses.append((info["generation"], time.perf_counter() - self._started))
-
-    def worst_ms(self) -> dict[str, float]:
-        """Longest recent pass per generation, in ms."""
-        worst: dict[str, float] = {}
-        for generation, seconds in self.pauses:
-            key = f"gen{generation}"
-            worst[key] = round(max(worst.get(key, 0.0), seconds * 1e3), 2)
-        return worst

@@ -14,7 +14,8 @@ from racereplay.replay.registry import Builder, Listener, LoadedSession, Registr
 from racereplay.replay.room_hub import EmbeddedRooms, RoomHub, room_hub
 from racereplay.replay.rooms import RoomLimits
 from racereplay.server.catalogue import Catalogue, SessionForbidden
-from racereplay.server.looplag import GcPauses, LoopLagMonitor
+from racereplay.server.collector import Freezer, GcPauses
+from racereplay.server.looplag import LoopLagMonitor
 from racereplay.server.protocol import CLIENT_CONSTANTS, PROTOCOL_VERSION
 from racereplay.server.settings import Settings
 from racereplay.server.wire import WireChunks
@@ -98,6 +99,7 @@ class ServerState:
         self.rooms: RoomHub = EmbeddedRooms(RoomLimits(settings.room_size, settings.max_rooms))
         self.loop_lag = LoopLagMonitor()
         self.gc_pauses = GcPauses()
+        self.freezer = Freezer()
         self.viewers = 0  # open WebSocket connections
 
     async def connect_redis(self) -> None:
@@ -141,6 +143,7 @@ class ServerState:
         """Build (or open), then delete the least recently used store files over the disk
         budget, sparing the files of every session held."""
         timeline = await self._builder(ref, progress)
+        self.freezer.settle()  # its events, laps and metadata live as long as it is held
         held = [s.ref for s in self.registry.held_sessions()] + [ref]
         keep = {cache_path(r, self.cache_dir) for r in held}
         budget = self.settings.cache_budget_mb << 20
