@@ -97,6 +97,7 @@ async def health(request: Request) -> dict[str, Any]:
         "redis": None if state.leases is None else state.leases.health(),
         "loop_lag_ms": state.loop_lag.percentiles_ms(),  # recent event-loop lag of this server
         "gc_pause_ms": state.gc_pauses.worst_ms(),  # longest recent collector pass, by generation
+        "gc_full_passes": state.gc_pauses.full_passes(),  # [[ended (Unix s), ms], ...]
         "gc_frozen": state.freezer.frozen(),  # objects kept out of the collector's passes
     }
 

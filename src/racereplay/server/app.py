@@ -119,6 +119,17 @@ def uvicorn_config_options(settings: Settings | None = None) -> dict[str, object
     }
 
 
+def allow_open_files() -> int:
+    """Every viewer holds a socket: lift this process's soft limit on open files (often
+    1,024) to the hard one the system allows; returns that limit."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return int(hard)
+
+
 def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -130,6 +141,7 @@ def serve(args: argparse.Namespace) -> int:
         except RedisUnavailable as exc:
             print(f"racereplay: error: {exc}", file=sys.stderr)
             return 1
+    allow_open_files()
     behind = f" (a proxy serves it under {settings.root_path}/)" if settings.root_path else ""
     print(f"racereplay: serving on http://{settings.host}:{settings.port}{behind}")
     uvicorn.run(

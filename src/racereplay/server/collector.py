@@ -66,10 +66,14 @@ class Freezer:
 
 
 class GcPauses:
-    """Durations of the garbage collector's passes: a full pass stalls every viewer at once."""
+    """Durations of the collector's passes, kept per generation so that the rare full
+    passes (which stall every viewer at once) are not crowded out by the young ones."""
 
     def __init__(self, keep: int = 200) -> None:
-        self.pauses: collections.deque[tuple[int, float]] = collections.deque(maxlen=keep)
+        # Per generation: (wall time the pass ended, its duration in seconds).
+        self.pauses: tuple[collections.deque[tuple[float, float]], ...] = tuple(
+            collections.deque(maxlen=keep) for _ in range(3)
+        )
         self._started = 0.0
 
     def install(self) -> None:
@@ -84,12 +88,17 @@ class GcPauses:
         if phase == "start":
             self._started = time.perf_counter()
         else:
-            self.pauses.append((info["generation"], time.perf_counter() - self._started))
+            seconds = time.perf_counter() - self._started
+            self.pauses[info["generation"]].append((time.time(), seconds))
 
     def worst_ms(self) -> dict[str, float]:
         """Longest recent pass per generation, in ms."""
-        worst: dict[str, float] = {}
-        for generation, seconds in self.pauses:
-            key = f"gen{generation}"
-            worst[key] = round(max(worst.get(key, 0.0), seconds * 1e3), 2)
-        return worst
+        return {
+            f"gen{generation}": round(max(s for _, s in passes) * 1e3, 2)
+            for generation, passes in enumerate(self.pauses)
+            if passes
+        }
+
+    def full_passes(self, last: int = 20) -> list[tuple[float, float]]:
+        """The last full passes: (Unix time it ended, duration in ms)."""
+        return [(t, round(s * 1e3, 2)) for t, s in list(self.pauses[2])[-last:]]
