@@ -24,6 +24,7 @@ BENCHES: dict[str, str] = {
     "build": "racereplay.bench.build",
     "wire": "racereplay.bench.wire",
     "server": "racereplay.bench.server",
+    "http": "racereplay.bench.http",
     "attack": "racereplay.bench.attack",
     "cluster": "racereplay.bench.cluster",
     "frontend": "racereplay.bench.frontend",
