@@ -32,7 +32,7 @@ COPY --from=wheel /dist/ /tmp/dist/
 # the ranges pyproject.toml gives them.
 # hadolint ignore=DL3013
 RUN set -- /tmp/dist/racereplay-*.whl \
-    && pip install --no-cache-dir "$1[fastf1]" \
+    && pip install --no-cache-dir "$1[fastf1,redis]" \
     && rm -rf /tmp/dist \
     && useradd --create-home --uid 10001 racereplay \
     && mkdir -p /cache/timelines /cache/fastf1 /data \
