@@ -13,13 +13,19 @@ export type Command =
   | { type: "seek"; lap: number }
   | { type: "speed"; value: number }
   | { type: "quality"; codec: string; rate: number | "auto" }
-  | { type: "ping" };
+  | { type: "ping" }
+  | { type: "room_create"; name?: string }
+  | { type: "room_join"; room: string; name?: string }
+  | { type: "room_leave" }
+  | { type: "room_host"; member: string }
+  | { type: "room_policy"; policy: "host" | "everyone" };
 
 /** A command as sent: a ping carries the client's Unix ms, taken as it leaves. */
 export type WireCommand = Exclude<Command, { type: "ping" }> | { type: "ping"; t: number };
 
 /** What a waiting command is replaced by (the server's "slots"). */
 function slot(c: Command): string {
+  if (c.type === "room_create" || c.type === "room_join" || c.type === "room_leave") return "room";
   return c.type === "play" || c.type === "pause" ? "playback" : c.type;
 }
 

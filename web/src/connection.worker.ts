@@ -116,6 +116,8 @@ async function handle(decoded: unknown, bytes: number, receivedAt: number): Prom
     case "events":
     case "pong":
     case "error":
+    case "room":
+    case "room_left":
       break;
     default:
       unreachable(message);

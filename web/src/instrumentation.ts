@@ -5,6 +5,7 @@
 // the modules on demand.
 
 import type { DriverStyle } from "./driverstyle";
+import type { RoomMessage } from "./types";
 
 type Series = { label: string; stroke: string; dash: number[] };
 
@@ -44,6 +45,8 @@ export interface Probes {
   telemetrySeries: () => Series[];
   ghostSeries: () => Series[][];
   announcements: () => string[]; // the last polite announcements, oldest first
+  clockAt: () => { wall: number; frame: number }; // the clock's frame now, at Unix ms `wall`
+  room: () => RoomMessage | null; // the watch party's last state while a member
 }
 
 type Exposed = Stats &

@@ -9,6 +9,7 @@
 //   controls.ts         buttons and the key → action table
 //   loop.ts             the requestAnimationFrame loop
 //   url.ts              the shareable URL
+//   room.ts             watch parties: a room's link, its members, who controls
 //   instrumentation.ts  window.__rr for the end-to-end tests and the benchmark
 
 import "./style.css";
@@ -23,6 +24,7 @@ import { NetStatus } from "./panels";
 import { type OpenedSession, pickSession } from "./picker";
 import { PlayoutBuffer } from "./playout";
 import { RateController } from "./ratecontrol";
+import { WatchParty } from "./room";
 import { Sync } from "./sync";
 import { readUrlView, ShareUrl } from "./url";
 import { ReplayView } from "./view";
@@ -58,6 +60,13 @@ function startReplay(name: string, opened: OpenedSession, params: URLSearchParam
   const view = new ReplayView(opened, (t) => sync.seekTime(t));
   const net = new NetStatus($("header .net"));
   const url = new ShareUrl(name);
+  const party = new WatchParty((c) => commands.send(c), name, params.get("room"));
+  sync.party = party;
+  url.room = party.wanted;
+  party.onChange = () => {
+    url.room = party.wanted;
+    url.soon();
+  };
   const controls = new Controls(
     {
       speed: () => clock.speed,
@@ -88,7 +97,10 @@ function startReplay(name: string, opened: OpenedSession, params: URLSearchParam
     if (reconnect) instruments.reconnected();
   };
   connection.onClosed = (code, reason, retryInMs) => net.down(code, reason, retryInMs);
-  connection.onMessage = (message) => sync.message(message);
+  connection.onMessage = (message) => {
+    party.message(message);
+    sync.message(message);
+  };
   connection.onBlock = (block, bytes, receivedAt) => {
     buffer.add(block);
     buffer.evict(Math.floor(clock.frame() / chunkFrames));
@@ -111,6 +123,8 @@ function startReplay(name: string, opened: OpenedSession, params: URLSearchParam
     telemetrySeries: () => view.telemetry.series(),
     ghostSeries: () => view.ghost.series(),
     announcements: () => view.announcer.log.slice(),
+    clockAt: () => ({ wall: performance.timeOrigin + performance.now(), frame: clock.frame() }),
+    room: () => party.room,
   });
   if (opening.focus) view.focusCode(opening.focus);
   connection.connect(opened.id, "compact", String(opening.rate));

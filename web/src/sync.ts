@@ -13,6 +13,23 @@ import { type FrameBlock, type ServerMessage, type StateMessage, unreachable } f
 import type { RateChoice, UrlView } from "./url";
 
 const PING_EVERY_MS = 3000;
+// In a watch party the page keeps within this of the room's clock (s of replay at 1x),
+// with each `state` dated by its `server_time`; alone, half a second is close enough.
+const ROOM_TOLERANCE_S = 0.04;
+const ALONE_TOLERANCE_S = 0.5;
+const MAX_DATING_S = 2; // a `server_time` further from the page's clock: clocks differ, not dated
+
+/** What a watch party (room.ts) decides for the clock. */
+export interface PartyRules {
+  /** The server's `join` on a fresh connection: rejoin the room; true if it did. */
+  rejoinOnConnect(): boolean;
+  /** In a room: the page follows the room's clock. */
+  readonly joined: boolean;
+  /** The viewer may play, pause, seek and change speed now. */
+  mayControl(): boolean;
+  /** A control the viewer may not use was used. */
+  refused(): void;
+}
 const ASKED_RATE_MS = 15_000; // how long a rate asked for counts before its blocks arrive
 const CODEC = "compact";
 
@@ -25,6 +42,8 @@ export class Sync {
   readonly rateSwitches: string[] = [];
   /** After every play, pause or speed change, from the viewer or the server. */
   onChange: () => void = () => {};
+  /** The watch party, once the page has one (main.ts). */
+  party: PartyRules | null = null;
 
   /** The data rate the viewer asked for. */
   requestedRate: RateChoice;
@@ -93,6 +112,9 @@ export class Sync {
       case "data":
       case "events":
         return; // the session was opened over REST first; blocks come decoded
+      case "room":
+      case "room_left":
+        return; // the watch party's (room.ts); its clock arrives as `state` messages
       default:
         unreachable(msg);
     }
@@ -121,18 +143,42 @@ export class Sync {
     const { frame, playing, speed, reason } = s;
     this.rates.setAnchor(frame, s.server_time * 1000, speed, playing);
     if (reason === "join") {
-      // A fresh connection (first or after a drop): put the server where the viewer was.
-      this.restore();
+      // A fresh connection (first or after a drop): back into the watch party, or put
+      // the server where the viewer was.
+      if (this.party?.rejoinOnConnect()) {
+        this.ready = true;
+        this.onChange();
+      } else this.restore();
       return;
     }
+    const inRoom = this.party?.joined ?? false;
+    // In a room, where the clock is now rather than when the server sent it: every
+    // member is then at the room's moment, whatever its link's delay.
+    const now = inRoom && playing ? this.datedFrame(s) : frame;
     if (speed !== this.clock.speed) this.clock.setSpeed(speed);
-    const drift = Math.abs(this.clock.frame() - frame);
-    const tolerance = this.fps * 0.5 * Math.max(1, speed);
-    if (reason === "seek" || reason === "skip" || reason === "end" || drift > tolerance)
-      this.clock.seek(frame);
+    const drift = Math.abs(this.clock.frame() - now);
+    const tolerance =
+      this.fps * (inRoom ? ROOM_TOLERANCE_S : ALONE_TOLERANCE_S) * Math.max(1, speed);
+    const moved = reason === "seek" || reason === "skip" || reason === "end";
+    const commanded = inRoom && (reason === "play" || reason === "pause" || reason === "speed");
+    if (moved || commanded || drift > tolerance) this.clock.seek(now);
     if (playing && !this.clock.playing) this.clock.play();
     if (!playing && this.clock.playing) this.clock.pause();
     this.onChange();
+  }
+
+  /** A playing `state`'s frame advanced to now by its `server_time` (when the clocks agree). */
+  private datedFrame(s: StateMessage): number {
+    const elapsed = (performance.timeOrigin + performance.now()) / 1000 - s.server_time;
+    if (!(elapsed >= 0 && elapsed < MAX_DATING_S)) return s.frame;
+    return Math.min(s.frame + elapsed * s.speed * this.fps, this.nFrames - 1);
+  }
+
+  /** The viewer may move the clock now; if not, the watch party says why. */
+  private allowed(): boolean {
+    if (!this.party || this.party.mayControl()) return true;
+    this.party.refused();
+    return false;
   }
 
   /** After (re)connecting: seek to the viewer's moment (from the URL the first time), speed, play state. */
@@ -154,6 +200,7 @@ export class Sync {
   // --- the viewer's requests ------------------------------------------------------
 
   togglePlay(): void {
+    if (!this.allowed()) return;
     if (this.clock.playing) {
       this.clock.pause();
       this.send({ type: "pause" });
@@ -166,12 +213,17 @@ export class Sync {
   }
 
   setSpeed(speed: number): void {
+    if (!this.allowed()) {
+      this.onChange(); // the speed control shows the room's speed again
+      return;
+    }
     this.clock.setSpeed(speed);
     this.send({ type: "speed", value: speed });
     this.onChange();
   }
 
   seekFrame(frame: number): void {
+    if (!this.allowed()) return;
     const f = Math.min(Math.max(Math.round(frame), 0), this.nFrames - 1);
     this.clock.seek(f);
     this.send({ type: "seek", frame: f });
@@ -187,7 +239,8 @@ export class Sync {
 
   /** The server finds the lap's first frame; its `state` answer moves the clock. */
   seekLap(lap: number): void {
-    if (Number.isFinite(lap) && lap > 0) this.send({ type: "seek", lap: Math.round(lap) });
+    if (Number.isFinite(lap) && lap > 0 && this.allowed())
+      this.send({ type: "seek", lap: Math.round(lap) });
   }
 
   setRate(rate: RateChoice): void {

@@ -217,6 +217,31 @@ export interface ErrorMessage {
   seq?: number;
 }
 
+/** A watch party (docs/protocol.md "Watch parties"): its state after every change. */
+export interface RoomMessage {
+  type: "room";
+  id: string; // 8 url-safe characters: `?room=ID`
+  you: string; // this viewer's member id
+  session: string;
+  n_frames: number;
+  fps: number;
+  /** The room's one clock: at Unix time `wall` (s) it was at `frame`, moving at `speed` × fps while `playing`. */
+  clock: { frame: number; wall: number; playing: boolean; speed: number };
+  host: string; // a member id
+  policy: "host" | "everyone"; // who may play, pause, seek and change speed
+  members: { id: string; name: string }[];
+  version: number;
+  reason: string; // the last change: create, join, leave, host, policy, play, pause, seek, speed
+  server_time: number;
+}
+
+/** This viewer left the room (it watches alone from the moment it was at). */
+export interface RoomLeftMessage {
+  type: "room_left";
+  id: string;
+  seq?: number;
+}
+
 export type ServerMessage =
   | HelloMessage
   | ProgressMessage
@@ -225,7 +250,9 @@ export type ServerMessage =
   | DataMessage
   | EventsMessage
   | PongMessage
-  | ErrorMessage;
+  | ErrorMessage
+  | RoomMessage
+  | RoomLeftMessage;
 
 const SERVER_MESSAGE_TYPES: Record<ServerMessage["type"], true> = {
   hello: true,
@@ -236,6 +263,8 @@ const SERVER_MESSAGE_TYPES: Record<ServerMessage["type"], true> = {
   events: true,
   pong: true,
   error: true,
+  room: true,
+  room_left: true,
 };
 
 /** A decoded envelope as a `ServerMessage`, or null for anything else (a newer server's message). */

@@ -36,6 +36,8 @@ const EVERY_MS = 1000;
 
 export class ShareUrl {
   private last = 0;
+  /** The watch party the page is in (`?room=ID`), kept in the URL; null: none. */
+  room: string | null = null;
 
   constructor(private session: string) {}
 
@@ -60,6 +62,7 @@ export class ShareUrl {
     });
     if (playing) p.set("play", "1");
     if (focus) p.set("focus", focus);
+    if (this.room) p.set("room", this.room);
     history.replaceState(null, "", `?${p}`);
   }
 }
