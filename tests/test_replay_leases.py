@@ -33,7 +33,67 @@ SLOW = "demo?cars=10&laps=60"
 SLOWER = "demo?cars=10&laps=100"
 TIMEOUT = 180.0
 
-pytestmark = pytest.mark.slow
+
+# -- two replicas' builders in one process, on a real Redis -----------------
+
+
+def test_a_follower_relays_the_leaders_progress_then_opens_its_result(redis_url: str) -> None:
+    import redis.asyncio as aioredis
+    from factories import oval_timeline
+
+    from racereplay.replay.leases import BuildLeases
+    from racereplay.timeline.model import Timeline
+
+    ref = SessionRef.parse(TINY)
+    built = oval_timeline()
+    files: dict[str, Timeline] = {}  # the shared cache folder, as far as these builders go
+    halfway, release = asyncio.Event(), asyncio.Event()
+
+    async def build(ref: SessionRef, progress: Any) -> Timeline:
+        if ref.key in files:
+            return files[ref.key]  # an open
+        progress(0.5, "halfway there")
+        halfway.set()
+        await release.wait()
+        files[ref.key] = built
+        return built
+
+    async def scenario() -> tuple[list[tuple[float, str]], Timeline, Timeline, list[int]]:
+        client = aioredis.Redis.from_url(redis_url)
+        leader = BuildLeases(client, build, cached=lambda r: r.key in files)
+        follower = BuildLeases(client, build, cached=lambda r: r.key in files)
+        heard: list[tuple[float, str]] = []
+        leading = asyncio.create_task(leader(ref, lambda f, m: None))
+        await halfway.wait()
+        following = asyncio.create_task(follower(ref, lambda f, m: heard.append((f, m))))
+        while ("halfway there" not in [m for _, m in heard]) and not following.done():
+            await asyncio.sleep(0.01)
+        release.set()
+        results = await asyncio.gather(leading, following)
+        held = await client.exists(f"racereplay:build:{ref.key}:lease")
+        await client.aclose()
+        counts = [leader.builds_started, follower.builds_started, follower.builds_followed, held]
+        return heard, results[0], results[1], counts
+
+    heard, led, followed, counts = asyncio.run(scenario())
+    assert (0.5, "halfway there") in heard
+    assert led is built and followed is built
+    assert counts == [1, 0, 1, 0]  # one build; the lease released
+
+
+def test_the_lease_length_is_a_setting() -> None:
+    from racereplay.cli import _parser
+    from racereplay.server.options import settings_from_args
+
+    def lease(argv: list[str], environ: dict[str, str]) -> float:
+        return settings_from_args(_parser().parse_args(["serve", *argv]), environ).lease_seconds
+
+    assert lease([], {}) == 10.0
+    assert lease([], {"RACEREPLAY_LEASE_SECONDS": "4"}) == 4.0
+    assert lease(["--lease-seconds", "2"], {"RACEREPLAY_LEASE_SECONDS": "4"}) == 2.0
+
+
+# -- real replicas ---------------------------------------------------------------
 
 
 @contextlib.contextmanager
@@ -101,6 +161,7 @@ def leads(base: str, builds_before: int) -> Callable[[], bool]:
     return lambda: health(base)["builds_started"] > builds_before
 
 
+@pytest.mark.slow
 def test_many_opens_over_three_replicas_build_the_session_once(
     cluster: tuple[Path, list[str]],
 ) -> None:
@@ -124,6 +185,7 @@ def test_many_opens_over_three_replicas_build_the_session_once(
         assert health(base)["redis"]["connected"] is True
 
 
+@pytest.mark.slow
 def test_progress_reaches_a_waiter_on_another_replica(cluster: tuple[Path, list[str]]) -> None:
     _, (builder, waiter, _) = cluster
     builds = health(builder)["builds_started"], health(waiter)["builds_started"]
@@ -147,6 +209,7 @@ def test_progress_reaches_a_waiter_on_another_replica(cluster: tuple[Path, list[
     assert health(waiter)["redis"]["builds_followed"] == followed + 1
 
 
+@pytest.mark.slow
 def test_a_failed_build_reaches_every_replica_and_the_next_request_retries(
     cluster: tuple[Path, list[str]],
 ) -> None:
@@ -175,6 +238,7 @@ def test_a_failed_build_reaches_every_replica_and_the_next_request_retries(
     assert health(waiters[0])["builds_started"] == before[1] + 1
 
 
+@pytest.mark.slow
 def test_a_killed_builders_session_is_taken_over_once_its_lease_expires(
     redis_url: str, tmp_path: Path
 ) -> None:
@@ -215,6 +279,7 @@ def test_redis_down_at_start_up_is_one_clear_line(tmp_path: Path) -> None:
     assert len(lines) == 1 and url in lines[0] and "Redis" in lines[0], done.stderr
 
 
+@pytest.mark.slow
 def test_with_redis_stopped_viewers_play_on_and_builds_go_on_locally(tmp_path: Path) -> None:
     from racereplay.server.services import redis_missing, redis_server
 
