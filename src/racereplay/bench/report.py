@@ -27,6 +27,7 @@ BENCHES: dict[str, str] = {
     "http": "racereplay.bench.http",
     "attack": "racereplay.bench.attack",
     "cluster": "racereplay.bench.cluster",
+    "rooms": "racereplay.bench.rooms",
     "frontend": "racereplay.bench.frontend",
     "fidelity": "racereplay.bench.fidelity",
 }
