@@ -259,3 +259,34 @@ def test_rooms_without_redis_are_bounded_in_size_and_number(tmp_path: Path) -> N
 
     with server(tmp_path, "alone.log", "--room-size", "2", "--max-rooms", "1") as address:
         run(scenario(address))
+
+
+def test_redis_lost_members_play_on_their_own_clocks(tmp_path: Path) -> None:
+    from racereplay.server.services import redis_missing, redis_server
+
+    why = redis_missing()
+    if why:
+        pytest.skip(why)
+
+    async def scenario(address: str, stop_redis: Any) -> None:
+        async with member(address) as host:
+            room = await create_room(host)
+            async with member(address, room=room["id"]) as guest:
+                await guest.room_where(lambda r: len(r["members"]) == 2)
+                await host.send({"type": "play"})
+                await guest.next("state", reason="play")
+                await asyncio.to_thread(stop_redis)
+                seq = await host.send({"type": "seek", "frame": 3000})
+                lost = await host.next("error", seq=seq)
+                assert lost["code"] == "rooms_unavailable" and "own clock" in lost["message"]
+                # Both keep playing where the room was: their heartbeats still advance.
+                first = await guest.next("state", reason="heartbeat", timeout=10)
+                second = await guest.next("state", reason="heartbeat", timeout=10)
+                assert first["playing"] and second["frame"] > first["frame"] > 0
+                assert second["frame"] < 3000
+
+    with contextlib.ExitStack() as redis:
+        url = redis.enter_context(redis_server(tmp_path))
+        with server(tmp_path, "lost.log", "--redis", url) as address:
+            run(scenario(address, redis.close))
+    assert "watch parties lost Redis" in (tmp_path / "lost.log").read_text()

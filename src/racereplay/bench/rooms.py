@@ -145,14 +145,19 @@ async def measure_ws(
     naive: list[float] = []
     async with contextlib.AsyncExitStack() as stack:
         members: list[WsMember] = []
+        readers: list[asyncio.Task[None]] = []
         for i in range(n):
             address = bases[i % len(bases)].removeprefix("http://")
             query = urlencode({"session": SESSION, "room": room_id, "name": f"m{i}"})
+            # No keepalive pings: this one process reads for every member, and a busy
+            # moment must not count as a dead link.
             ws = await stack.enter_async_context(
-                websockets.connect(f"ws://{address}/ws?{query}", max_size=2**22)
+                websockets.connect(f"ws://{address}/ws?{query}", max_size=2**22, ping_interval=None)
             )
             members.append(WsMember(ws))
-        readers = [asyncio.create_task(m.read()) for m in members]
+            readers.append(asyncio.create_task(members[-1].read()))
+            if i % 20 == 19:
+                await asyncio.sleep(0.2)  # joining in steps, as a party fills up
         host_address = host_base.removeprefix("http://")
         host = await stack.enter_async_context(
             websockets.connect(f"ws://{host_address}/ws?session={quote(SESSION)}&room={room_id}")

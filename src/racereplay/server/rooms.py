@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -46,6 +47,9 @@ router = APIRouter()
 # A member whose clock is this far from the room's (seconds of replay) jumps to it,
 # and its data restarts there; closer, it only takes the room's speed and play state.
 JUMP_SECONDS = 0.1
+# `room` messages to one member at most this often (the latest state wins): a party
+# filling up would otherwise send every member every join, n^2 messages.
+ROOM_MESSAGE_EVERY = 0.1
 
 
 class Watching(Protocol):
@@ -77,6 +81,9 @@ class Party:
         self._ack: int | None = None  # the seq of this member's change under way
         self._lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._unsent: Room | None = None  # the newest state not yet told
+        self._told_at = -math.inf
+        self._timer: asyncio.TimerHandle | None = None
 
     @property
     def in_room(self) -> bool:
@@ -208,6 +215,8 @@ class Party:
         """The viewer went away: out of the room (best effort), nothing left running."""
         for task in list(self._tasks):
             task.cancel()
+        if self._timer is not None:
+            self._timer.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         with contextlib.suppress(Exception):
             await self._leave(None, quiet=True)
@@ -230,7 +239,7 @@ class Party:
         jumped = abs(target.position() - before) > JUMP_SECONDS * target.fps
         changed = (watch.clock.playing, watch.clock.speed) != (target.playing, target.speed)
         watch.clock.follow(target)
-        self.watch.control(self.message(room))
+        self._tell(room)
         if jumped or room.reason == "seek":
             watch.restart_data()
             watch.send_state("seek", seq)
@@ -239,6 +248,24 @@ class Party:
             reason = room.reason if room.reason in CLOCK_REASONS else None
             watch.send_state(reason or ("play" if target.playing else "pause"), seq)
         watch.wake()
+
+    def _tell(self, room: Room) -> None:
+        """Send the `room` message now, or the newest one shortly (ROOM_MESSAGE_EVERY)."""
+        self._unsent = room
+        if self._timer is not None:
+            return
+        wait = self._told_at + ROOM_MESSAGE_EVERY - time.monotonic()
+        if wait <= 0:
+            self._flush()
+        else:
+            self._timer = asyncio.get_running_loop().call_later(wait, self._flush)
+
+    def _flush(self) -> None:
+        self._timer = None
+        room, self._unsent = self._unsent, None
+        if room is not None and room.id == self.room_id:
+            self.watch.control(self.message(room))
+            self._told_at = time.monotonic()
 
     def message(self, room: Room) -> dict[str, Any]:
         """The `room` message for this member (docs/protocol.md)."""
