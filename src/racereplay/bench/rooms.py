@@ -67,6 +67,7 @@ class RoomClock:
     speed: float
     fps: int
     n_frames: int
+    version: int
 
     def position(self, unix: float) -> float:
         if not self.playing:
@@ -77,7 +78,10 @@ class RoomClock:
 def room_clock(base: str, room_id: str) -> RoomClock:
     body = httpx.get(f"{base}/api/rooms/{room_id}", timeout=10).json()
     c = body["clock"]
-    return RoomClock(c["frame"], c["wall"], c["playing"], c["speed"], body["fps"], body["n_frames"])
+    return RoomClock(
+        c["frame"], c["wall"], c["playing"], c["speed"], body["fps"], body["n_frames"],
+        body["version"],
+    )  # fmt: skip
 
 
 class WsMember:
@@ -216,8 +220,10 @@ def measure_tabs(
     while thread.is_alive():
         if phase and phase[-1] == "sample":
             clock = room_clock(host_base, room_id)
-            for page in pages:
-                at = page.evaluate("() => window.__rr.clockAt()")
+            reads = [page.evaluate("() => window.__rr.clockAt()") for page in pages]
+            if room_clock(host_base, room_id).version != clock.version:
+                continue  # the next command came meanwhile: these reads straddle it
+            for at in reads:
                 truth = clock.position(at["wall"] / 1000.0)
                 drifts.append(_drift_ms(at["frame"] - truth, clock.fps))
         time.sleep(SAMPLE_EVERY)
