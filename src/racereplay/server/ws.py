@@ -70,6 +70,7 @@ LEAD_WALL_SECONDS = 2.0  # data sent ahead of the clock: the client's playout bu
 HEARTBEAT_PAUSED = 1.0
 HEARTBEAT_PLAYING = 5.0
 QUEUE_CHUNKS = 3  # data messages a viewer may have waiting, in chunks
+HINT_QUEUE = 96  # `next` hints a viewer may have waiting: 2 s ahead at 64x is 64 chunks
 CONTROL_SLACK = 64  # control messages beyond that before a viewer counts as not reading
 REFUSAL_INTERVAL = 1.0  # at most one `too_many` answer per second: a flood gets silence
 
@@ -118,7 +119,11 @@ class SendQueue:
         return message
 
 
-def data_limit(codec: Codec, rate: int) -> int:
+def data_limit(codec: Codec, rate: int, delivery: str = "push") -> int:
+    if delivery == "http":
+        # A hint is a few bytes and the loop that queues them never waits (nothing to
+        # encode): room for a whole lead at the top speed, else a fast viewer is skipped.
+        return HINT_QUEUE
     per_chunk = 1 if not codec.per_frame else codec.chunk_seconds * rate + 1
     return QUEUE_CHUNKS * per_chunk
 
@@ -171,7 +176,7 @@ class Connection:
         self.delivery = check_delivery(delivery, self.codec)
         self.auto = rate == "auto"
         self.rate = self.codec.rates[0] if self.auto else parse_rate(self.codec, rate)
-        self.queue = SendQueue(data_limit(self.codec, self.rate))
+        self.queue = SendQueue(data_limit(self.codec, self.rate, self.delivery))
         self.bucket = TokenBucket(COMMANDS_PER_SECOND, COMMAND_BURST)
         self.held = CommandQueue()  # commands waiting for the session or for a token
         self.watch: Watch | None = None
@@ -293,7 +298,7 @@ class Watch:
         self.queue = connection.queue
         if self.auto:
             self.rate = auto_rate(self.codec, self.clock.speed, 0)
-        self.queue.data_limit = data_limit(self.codec, self.rate)
+        self.queue.data_limit = data_limit(self.codec, self.rate, self.delivery)
         self.next_chunk = 0
         self.generation = 0  # bumped by every command that invalidates in-flight data
         self.skipped = False
@@ -347,6 +352,7 @@ class Watch:
             elif command.kind == "delivery":
                 assert command.delivery is not None
                 self.delivery = check_delivery(command.delivery, self.codec)
+                self.queue.data_limit = data_limit(self.codec, self.rate, self.delivery)
                 self._restart_data()  # e.g. push what the client failed to fetch
             self.send_state(command.kind, command.seq)
         except (ClockError, CommandError) as exc:
@@ -437,7 +443,7 @@ class Watch:
         auto = rate == "auto"
         chosen = auto_rate(codec, self.clock.speed, 0) if auto else parse_rate(codec, rate)
         self.codec, self.auto, self.rate, self.auto_steps_down = codec, auto, chosen, 0
-        self.queue.data_limit = data_limit(codec, chosen)
+        self.queue.data_limit = data_limit(codec, chosen, self.delivery)
         self._restart_data()
 
     # -- sending ----------------------------------------------------------
@@ -526,7 +532,7 @@ class Watch:
             if self.auto and self.auto_steps_down < len(self.codec.rates) - 1:
                 self.auto_steps_down += 1
                 self.rate = auto_rate(self.codec, self.clock.speed, self.auto_steps_down)
-                self.queue.data_limit = data_limit(self.codec, self.rate)
+                self.queue.data_limit = data_limit(self.codec, self.rate, self.delivery)
         return 0.25  # look again soon: the queue drains as the client reads
 
 
