@@ -106,9 +106,7 @@ SERVE_OPTIONS = (
         "SECONDS",
     ),
     Option("--room-size", "room_size", "int", "members in one watch party (default 50)", "N"),
-    Option(
-        "--max-rooms", "max_rooms", "int", "watch parties one process holds (default 500)", "N"
-    ),
+    Option("--max-rooms", "max_rooms", "int", "watch parties one process holds (default 500)", "N"),
 )
 
 
