@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from racereplay.server.process import free_port, healthy
+from racereplay.server.process import free_port, healthy, stop
 
 REDIS_SERVER = "redis-server"
 STARTUP_SECONDS = 20.0
@@ -73,11 +73,7 @@ def redis_server(folder: Path) -> Iterator[str]:
         client.close()
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
 
 
 # -- nginx ----------------------------------------------------------------------
