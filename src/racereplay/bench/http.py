@@ -38,7 +38,7 @@ import msgpack
 import numpy as np
 
 from racereplay.bench.report import BenchOptions, BenchResult, Target
-from racereplay.bench.server import _server_args, _settings, cpu_seconds
+from racereplay.bench.server import bench_settings, cpu_seconds, playing_viewer, server_args
 from racereplay.server.process import serve_process
 from racereplay.server.services import (
     NGINX_ACCESS_LOG,
@@ -158,14 +158,8 @@ async def _fetch(http: HttpPool, path: str, hinted: float, load: Load) -> None:
 
 
 async def _viewer(url: str, start: int, http: HttpPool, load: Load, ready: asyncio.Event) -> None:
-    import websockets
-
     try:
-        async with websockets.connect(
-            url, compression=None, max_size=1 << 22, open_timeout=120, ping_interval=None
-        ) as ws:
-            await ws.send(msgpack.packb({"type": "seek", "frame": start}))
-            await ws.send(msgpack.packb({"type": "play"}))
+        async with playing_viewer(url, start) as ws:
             template = ""
             playing = False  # the join's hints and data (at frame 0) are not this viewer's
             async for raw in ws:
@@ -346,8 +340,8 @@ def run(options: BenchOptions) -> BenchResult:
     window = QUICK_WINDOW_SECONDS if options.quick else WINDOW_SECONDS
     with tempfile.TemporaryDirectory(prefix="rr-bench-http-") as tmp:
         scratch = Path(tmp)
-        settings, name = _settings(scratch, options)
-        with _replicas(_server_args(settings), scratch, REPLICAS) as replicas:
+        settings, name = bench_settings(scratch, options)
+        with _replicas(server_args(settings), scratch, REPLICAS) as replicas:
             ports, pids = [p for p, _ in replicas], [pid for _, pid in replicas]
             session_id, n_frames = _open_everywhere(ports, name)
             folder = scratch / "nginx"

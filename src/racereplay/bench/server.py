@@ -24,7 +24,7 @@ import random
 import statistics
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -62,7 +62,7 @@ START_POSITIONS = 100  # viewers start at this many distinct moments of the race
 # -- set-up -------------------------------------------------------------------
 
 
-def _settings(scratch: Path, options: BenchOptions) -> tuple[Settings, str]:
+def bench_settings(scratch: Path, options: BenchOptions) -> tuple[Settings, str]:
     """Server settings and the session name clients use (the real race when present)."""
     cache = options.cache_dir or scratch / "cache"
     if options.session:
@@ -80,7 +80,7 @@ def _settings(scratch: Path, options: BenchOptions) -> tuple[Settings, str]:
     return Settings(cache_dir=cache), DEMO_RACE
 
 
-def _server_args(settings: Settings) -> list[str]:
+def server_args(settings: Settings) -> list[str]:
     args = ["--cache", str(settings.cache_dir), "--log-level", "warning"]
     for folder in settings.data_dirs:
         args += ["--data", str(folder)]
@@ -97,7 +97,7 @@ def server_process(
     settings: Settings, scratch: Path
 ) -> contextlib.AbstractContextManager[tuple[int, int]]:
     """The bench's server, configured by `settings`; yields (port, pid)."""
-    return serve_process(_server_args(settings), scratch / "server.log")
+    return serve_process(server_args(settings), scratch / "server.log")
 
 
 def cpu_seconds(pid: int) -> float:
@@ -212,15 +212,23 @@ def _message_fields(raw: bytes | str) -> dict[str, Any]:
     return msgpack.unpackb(raw, raw=False)  # type: ignore[no-any-return]
 
 
-async def _viewer(url: str, start: int, span: int, load: Load, ready: asyncio.Event) -> None:
+@contextlib.asynccontextmanager
+async def playing_viewer(url: str, start: int) -> AsyncIterator[Any]:
+    """A WebSocket viewer (`url` names session, codec, rate, delivery) that seeks to
+    frame `start` and plays: one unit of the benches' load."""
     import websockets
 
+    async with websockets.connect(
+        url, compression=None, max_size=1 << 22, open_timeout=120, ping_interval=None
+    ) as ws:
+        await ws.send(msgpack.packb({"type": "seek", "frame": start}))
+        await ws.send(msgpack.packb({"type": "play"}))
+        yield ws
+
+
+async def _viewer(url: str, start: int, span: int, load: Load, ready: asyncio.Event) -> None:
     try:
-        async with websockets.connect(
-            url, compression=None, max_size=1 << 22, open_timeout=120, ping_interval=None
-        ) as ws:
-            await ws.send(msgpack.packb({"type": "seek", "frame": start}))
-            await ws.send(msgpack.packb({"type": "play"}))
+        async with playing_viewer(url, start) as ws:
             anchor: tuple[float, float, float] | None = None  # frame, server time, speed
             fps = 25
             async for raw in ws:
@@ -480,7 +488,7 @@ def run(options: BenchOptions) -> BenchResult:
     result = BenchResult()
     with tempfile.TemporaryDirectory(prefix="rr-bench-server-") as tmp:
         scratch = Path(tmp)
-        settings, name = _settings(scratch, options)
+        settings, name = bench_settings(scratch, options)
         result.notes.append(f"session: `{name}`; server and load in separate processes")
         _step(result, "loop lag", lambda: _loop_lag_rows(result, settings, name, scratch))
         with server_process(settings, scratch) as (port, pid):
