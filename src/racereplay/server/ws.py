@@ -573,8 +573,7 @@ async def viewer_socket(
         await _drain_then_close(connection, tasks)
     finally:
         state.viewers -= 1
-        if state.viewers == 0:
-            state.freezer.idle()
+        state.freezer.left(state.viewers)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -663,7 +662,7 @@ async def _watch(
 ) -> None:
     state = connection.state
     state.registry.attach(session)
-    state.freezer.settle()  # this viewer's objects live as long as it watches
+    state.freezer.watch()  # this viewer's objects live as long as it watches
     try:
         watch = Watch(connection, session)
         connection.watch = watch
