@@ -304,3 +304,100 @@ def random_timeline(
         geometry=geometry,
         problems=["D03 has no telemetry for lap 4"],
     )
+
+
+# -- a race with pit stops of a known cost, for the pit-exit ghost ---------------
+
+PIT_LAP_LENGTH = 2000.0  # metres
+PIT_LAP_SECONDS = 40.0  # the fastest car's lap; car i is 1.5 s a lap slower per place
+PIT_LANE_SECONDS = 30.0  # entry to exit; the stop costs `loss` of it
+
+
+def pit_race_timeline(
+    cars: int = 6,
+    laps: int = 20,
+    loss: float = 20.0,
+    stops: bool = True,
+    sc_cars: Sequence[int] = (),
+    sc_loss: float = 12.0,
+) -> Timeline:
+    """A race of `cars` cars at constant pace (car i 1.5 s a lap slower than car i - 1),
+    each stopping once (car i at the end of lap 2 + 3 i, unless `stops` is False): from
+    pit entry, 300 m before the line, to pit exit 30 s later it falls `loss` seconds
+    behind its own schedule. The stops of `sc_cars` are under the Safety Car (the track
+    status is SC from 5 s before pit entry to 5 s after exit) and cost `sc_loss` (this toy
+    field does not slow down behind it). Gaps, positions
+    and statuses come from the build's own order functions; lap table and PIT_STOP
+    events as a build makes them. t0 = 0, lights out at 0."""
+    from racereplay.timeline import order as ordering
+
+    field = drivers(cars)
+    t_end = laps * (PIT_LAP_SECONDS + 1.5 * cars) + 2 * loss + 60.0
+    t = np.arange(int(t_end * FPS)) / FPS
+    pace = PIT_LAP_LENGTH / (PIT_LAP_SECONDS + 1.5 * np.arange(cars))  # m/s
+    distance = np.empty((len(t), cars))
+    pits: list[tuple[float, float, int]] = []  # pit in, pit out, in-lap
+    for i in range(cars):
+        lost = np.zeros_like(t)
+        stop_lap = 2 + 3 * i
+        if stops and stop_lap < laps:
+            cost = sc_loss if i in sc_cars else loss
+            pit_in = (stop_lap * PIT_LAP_LENGTH - 300.0 + 8.0 * i) / pace[i]
+            lost = cost * np.clip((t - pit_in) / PIT_LANE_SECONDS, 0.0, 1.0)
+            pits.append((pit_in, pit_in + PIT_LANE_SECONDS, stop_lap))
+        else:
+            pits.append((math.nan, math.nan, 0))
+        distance[:, i] = pace[i] * (t - lost) - 8.0 * i
+    status = np.full(distance.shape, DriverStatus.RUNNING, np.uint8)
+    for i, (pit_in, pit_out, _) in enumerate(pits):
+        status[(t >= pit_in) & (t < pit_out), i] = DriverStatus.PIT_LANE
+    no_finish = np.full(cars, np.inf)
+    order = ordering.race_order(distance, status, no_finish, np.zeros(cars), np.full(cars, np.nan))
+    frames = {name: np.zeros((len(t), cars), dtype=dt) for name, dt in DRIVER_CHANNELS.items()}
+    frames["distance"][:] = distance
+    frames["status"][:] = status
+    frames["position"][:] = ordering.positions_from_order(order)
+    gap = ordering.gap_to_leader(t, distance, status, no_finish, 0.0)
+    frames["gap"][:] = gap
+    frames["interval"][:] = ordering.interval_to_car_ahead(gap, order)
+    frames["lap"][:] = np.clip(distance // PIT_LAP_LENGTH + 1, 0, laps).astype(np.uint16)
+    frames["speed"][:] = 180.0
+    frames["x"][:] = np.nan
+    frames["y"][:] = np.nan
+    frames["leader_lap"] = frames["lap"].max(axis=1).astype(np.uint16)
+    track = np.full(len(t), 1, np.uint8)
+    rows: list[dict[str, Any]] = []
+    events: list[Event] = []
+    for i, code in enumerate(d.code for d in field):
+        ends = np.interp(np.arange(1, laps + 1) * PIT_LAP_LENGTH, distance[:, i], t)
+        starts = np.concatenate([[0.0], ends[:-1]])
+        pit_in, pit_out, in_lap = pits[i]
+        for n in range(1, laps + 1):
+            rows.append(
+                {
+                    "driver": code,
+                    "lap": n,
+                    "start": round(float(starts[n - 1]), 3),
+                    "end": round(float(ends[n - 1]), 3),
+                    "lap_time": round(float(ends[n - 1] - starts[n - 1]), 3),
+                    "pit_in": round(pit_in, 3) if n == in_lap else None,
+                    "pit_out": round(pit_out, 3) if in_lap and n == in_lap + 1 else None,
+                }
+            )
+        if in_lap:
+            events.append(
+                Event(
+                    pit_out,
+                    EventKind.PIT_STOP,
+                    code,
+                    {"lap": in_lap, "duration": pit_out - pit_in, "stationary": 2.5},
+                )
+            )
+            if i in sc_cars:
+                track[(t >= pit_in - 5.0) & (t <= pit_out + 5.0)] = 4
+    frames["track_status"] = track
+    events.sort(key=lambda e: e.time)
+    info = SessionInfo(
+        2025, "Pit Grand Prix", "Race", SessionKind.RACE, start_time=0.0, total_laps=laps
+    )
+    return timeline_of(frames, field, info=info, t0=0.0, events=events, laps=rows)

@@ -9,15 +9,14 @@ in it, stops and retirements agree across modes, statuses at the flag are right.
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import numpy as np
 import pytest
-from conftest import need_shared_data
+from conftest import build_shared, need_shared_data
 
 from racereplay.bench.fidelity import REFERENCE_MODE, out_of_the_race, stops_agreement
 from racereplay.bench.shared_data import SHARED_SESSIONS, SharedSession
-from racereplay.timeline.model import DriverStatus, EventKind, Timeline
+from racereplay.timeline.model import DriverStatus, EventKind
 
 pytestmark = pytest.mark.realdata
 
@@ -30,28 +29,9 @@ RACES = [s for s in SHARED_SESSIONS if s.race]
 AUS_RETIREMENTS = {"ALO": 33, "BOR": 46, "LAW": 47, "DOO": 1, "SAI": 1}
 
 
-@pytest.fixture(scope="session")
-def built() -> dict[tuple[str, str], tuple[Timeline, dict[str, Any]]]:
-    return {}
-
-
-def _build(
-    cache: dict[tuple[str, str], tuple[Timeline, dict[str, Any]]], session: SharedSession, mode: str
-) -> tuple[Timeline, dict[str, Any]]:
-    need_shared_data(session.path)
-    if mode != "archive":
-        pytest.importorskip(
-            "fastf1", reason="FastF1 is an optional extra: pip install -e .[fastf1]"
-        )
-    key = (session.label, mode)
-    if key not in cache:
-        from racereplay.sources import load
-        from racereplay.timeline.build import build_timeline
-        from racereplay.timeline.summary import summarize
-
-        timeline = build_timeline(load(session.refs()[mode]))
-        cache[key] = (timeline, summarize(timeline))
-    return cache[key]
+# `built` (conftest.py): each session and mode built once per run, shared with
+# tests/test_timeline_pitloss.py.
+_build = build_shared
 
 
 @pytest.mark.parametrize(("session", "mode"), CASES)

@@ -24,6 +24,7 @@ STANDING_TARGET_M = Target.at_most(30.0)
 PIT_LANE_TARGET = Target.at_most(0.03)
 STOPS_TARGET = Target.at_least(0.9)
 ORDER_TARGET = Target.at_least(0.99)
+REJOIN_TARGET = Target.at_most(1.0)  # places: median |predicted - real| rejoin place
 
 REFERENCE_MODE = "archive+fastf1"
 
@@ -122,6 +123,8 @@ def _rows(
             "share",
             target=ORDER_TARGET,
         )
+    if summary.get("pit_loss"):
+        _pit_exit_rows(result, name, summary["pit_loss"])
     if session.race and reference is not None and reference is not summary:
         result.add(
             f"{name}: drivers whose pit stops agree with FastF1 timing",
@@ -141,3 +144,33 @@ def _rows(
             note=", ".join(f"{c} {lap}" for c, lap in summary["retirements"].items())
             + "".join(f", {c} DNS" for c in summary["did_not_start"]),
         )
+
+
+def _pit_exit_rows(result: BenchResult, name: str, pit: dict[str, Any]) -> None:
+    """The pit-exit ghost: the loss it uses, and how its predictions at pit entry compare
+    with the places really taken (timeline/pitloss.py)."""
+    factors = ", ".join(
+        f"{label} x{pit[key + '_factor']:g} ({pit[key + '_source']})"
+        for key, label in (("sc", "SC"), ("vsc", "VSC"))
+    )
+    result.add(
+        f"{name}: pit loss (green flag)",
+        pit["seconds"],
+        "s",
+        note=f"{pit['how']}; {factors}",
+    )
+    green = [r for r in pit["stops"] if r["condition"] == "green"]
+    result.add(
+        f"{name}: pit-exit ghost, median rejoin error",
+        pit["median_error"],
+        "places",
+        target=REJOIN_TARGET,
+        note=f"{len(green)} green-flag stops: predicted at pit entry against the place at "
+        "the end of the out-lap, cars that stopped meanwhile left out of both",
+    )
+    result.add(
+        f"{name}: pit-exit ghost, median rejoin error as the board showed it",
+        pit["board_error"],
+        "places",
+        note="every car counted, the place 5 s after pit exit (others' stops included)",
+    )
