@@ -476,6 +476,7 @@ def _timeline_from(header: dict[str, Any], arrays: dict[str, np.ndarray]) -> Tim
             pit_lane=_in_memory(arrays["geometry/pit_lane"]),
             rotation=g["rotation"],
             length=g["length"],
+            marshal_sectors=g.get("marshal_sectors", []),
         )
     frames = {
         name.removeprefix("frames/"): arr

@@ -36,7 +36,7 @@ Progress = Callable[[float, str], None]
 
 # The version of what a build produces: bump it whenever the output changes, so that
 # timelines cached by an older build are rebuilt rather than served.
-BUILD_VERSION = 5
+BUILD_VERSION = 6
 
 NO_FLICKER_SECONDS = 1.0
 # Metres short of the line where a retired car ranks: a car reaching the line passes

@@ -7,7 +7,7 @@ from dataclasses import asdict
 
 import numpy as np
 
-from racereplay.model import RawSession, Telemetry
+from racereplay.model import MarshalSector, RawSession, Telemetry
 from racereplay.timeline.laptable import DriverLaps
 from racereplay.timeline.model import TrackGeometry
 
@@ -107,4 +107,30 @@ def build_geometry(
         pit_lane=pit_lane(raw, laps),
         rotation=float(raw.circuit.rotation),
         length=float(lap_len),
+        marshal_sectors=marshal_sectors_on(outline, raw.circuit.marshal_sectors),
     )
+
+
+def marshal_sectors_on(
+    outline: np.ndarray, sectors: tuple[MarshalSector, ...]
+) -> list[dict[str, float | int]]:
+    """Each marshal sector's start placed on the outline: its nearest outline point.
+
+    The source's own `distance` is measured on another lap than ours, so the start is
+    found from its x/y, and its distance is that point's along the outline
+    (OUTLINE_STEP apart, scaled to the timeline's lap).
+    """
+    if len(outline) < 2 or not sectors:
+        return []
+    xy = np.array([[m.x, m.y] for m in sectors], dtype=np.float64)
+    d2 = ((outline[None, :, :].astype(np.float64) - xy[:, None, :]) ** 2).sum(axis=2)
+    nearest = np.argmin(d2, axis=1)
+    return [
+        {
+            "number": int(m.number),
+            "x": round(float(outline[k, 0]), 2),
+            "y": round(float(outline[k, 1]), 2),
+            "distance": round(float(k) * OUTLINE_STEP, 1),
+        }
+        for m, k in sorted(zip(sectors, nearest, strict=True), key=lambda p: p[0].number)
+    ]

@@ -150,6 +150,9 @@ class TrackGeometry:
     pit_lane: np.ndarray  # (m, 2) float32, empty when unknown
     rotation: float  # degrees
     length: float  # metres, one lap
+    # number, x, y, distance (along the outline) where each marshal sector starts, from
+    # the source's circuit info; empty when it has none (timeline/flags.py estimates them)
+    marshal_sectors: list[dict[str, Any]] = field(default_factory=list)
 
 
 class DamagedTimeline(RuntimeError):
@@ -196,7 +199,8 @@ class Timeline:
             race control messages, weather.
         laps: the lap table, one dict per driver and lap (`driver`, `lap`, `start`,
             `end`, `lap_time`, `sectors` in s; `compound`, `tyre_age` laps, `stint`,
-            `pit_in`, `pit_out` s, `position`, `personal_best`, `deleted`).
+            `pit_in`, `pit_out` s, `position`, `personal_best`, `deleted`,
+            `speed_trap` km/h).
         results: the final classification, one dict per driver.
         geometry: the track map (`TrackGeometry`, metres), or None without telemetry.
         problems: what the data could not give, one line each.

@@ -35,13 +35,18 @@ from racereplay.sources.demo.race import (
     stint_state,
 )
 from racereplay.sources.demo.telemetry import sample_car, sample_times
-from racereplay.sources.demo.track import PIT_ENTRY, PIT_EXIT, Track, build_track
+from racereplay.sources.demo.track import (
+    MARSHAL_SECTORS,
+    PIT_ENTRY,
+    PIT_EXIT,
+    Track,
+    build_track,
+)
 from racereplay.sources.demo.weather import simulate_weather, wetness
 
 EVENT = "Demo Grand Prix"
 CIRCUIT = "Demo Park"
 YELLOW_ONLY_TIME = 40.0  # seconds of yellow flag for a stop that brings no Safety Car
-MARSHAL_SECTORS = 18
 
 
 def simulate_race(seed: int, cars: int, laps: int, progress: Progress | None = None) -> RawSession:

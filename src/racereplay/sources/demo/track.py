@@ -13,7 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from racereplay.model import CircuitInfo, Corner
+from racereplay.model import CircuitInfo, Corner, MarshalSector
+
+MARSHAL_SECTORS = 18  # the demo circuit's marshal sectors, equal lengths
 
 GRAVITY = 9.81
 TOP_SPEED = 92.0  # m/s, ~330 km/h
@@ -68,7 +70,18 @@ class Track:
         return float(profile_time(self.s, self.speed)[-1])
 
     def info(self) -> CircuitInfo:
-        return CircuitInfo(corners=self.corners, rotation=self.rotation)
+        return CircuitInfo(
+            corners=self.corners, rotation=self.rotation, marshal_sectors=self.marshal_sectors()
+        )
+
+    def marshal_sectors(self) -> tuple[MarshalSector, ...]:
+        """MARSHAL_SECTORS equal stretches of the lap, numbered from the line."""
+        starts = np.arange(MARSHAL_SECTORS) * self.length / MARSHAL_SECTORS
+        x, y, _ = self.position(starts)
+        return tuple(
+            MarshalSector(number=k + 1, x=float(x[k]), y=float(y[k]), distance=float(starts[k]))
+            for k in range(MARSHAL_SECTORS)
+        )
 
     def position(
         self, lap_distance: np.ndarray, lateral: np.ndarray | float = 0.0
