@@ -96,6 +96,16 @@ def test_open_status_metadata_laps_results_events(client: httpx.Client) -> None:
     assert client.get(f"/api/sessions/{session_id}/telemetry/XXX/2").status_code == 404
 
 
+def test_minisectors_are_served_and_computed_once(client: httpx.Client) -> None:
+    # The toy timeline has no timed lap (tests/test_timeline_minisectors.py has the
+    # figures; tests/test_e2e_minisectors.py what a page makes of them).
+    session_id = open_ready(client)
+    first = client.get(f"/api/sessions/{session_id}/minisectors")
+    assert first.json() == {"count": 25, "notes": [], "laps": []}
+    assert client.get(f"/api/sessions/{session_id}/minisectors").content == first.content
+    assert client.get("/api/sessions/nope/minisectors").status_code == 404
+
+
 def test_chunks_are_immutable_with_strong_etags_and_304(client: httpx.Client) -> None:
     session_id = open_ready(client)
     template = client.get(f"/api/sessions/{session_id}/metadata").json()["chunk_url"]

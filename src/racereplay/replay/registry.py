@@ -99,6 +99,8 @@ class LoadedSession:
     nbytes: int
     last_used: float = field(default_factory=time.monotonic)
     viewers: int = 0
+    # Views computed from the timeline on first request (mini-sectors...), by name.
+    derived: dict[str, Any] = field(default_factory=dict)
 
     def touch(self) -> None:
         self.last_used = time.monotonic()

@@ -19,6 +19,7 @@ from racereplay.server.catalogue import SessionForbidden
 from racereplay.server.protocol import PROTOCOL_VERSION
 from racereplay.server.state import ServerState, SessionRejected, content_version
 from racereplay.sources import SessionNotFound
+from racereplay.timeline.minisectors import mini_sectors
 from racereplay.timeline.model import DamagedTimeline
 
 router = APIRouter(prefix="/api")
@@ -172,6 +173,15 @@ async def metadata(request: Request, session_id: str) -> Response:
 @router.get("/sessions/{session_id}/laps")
 async def laps(request: Request, session_id: str) -> Response:
     return _json({"laps": jsonable((await _loaded(request, session_id)).timeline.laps)})
+
+
+@router.get("/sessions/{session_id}/minisectors")
+async def minisectors(request: Request, session_id: str) -> Response:
+    loaded = await _loaded(request, session_id)
+    if "minisectors" not in loaded.derived:
+        computed = await asyncio.to_thread(mini_sectors, loaded.timeline)
+        loaded.derived["minisectors"] = computed.to_json()
+    return _json(loaded.derived["minisectors"])
 
 
 @router.get("/sessions/{session_id}/results")

@@ -56,6 +56,7 @@ def lap_table(raw: RawSession, laps: dict[str, DriverLaps]) -> list[dict[str, An
                     "position": raw_lap.position,
                     "personal_best": bool(pbs[d.code][i]),
                     "deleted": raw_lap.deleted,
+                    "speed_trap": _num(raw_lap.speed_trap),
                 }
             )
     rows.sort(key=lambda r: (r["lap"], r["end"] if r["end"] is not None else math.inf))
