@@ -69,6 +69,37 @@ def need_shared_data(path: Path, *more: Path) -> Path:
     return path
 
 
+Built = dict[tuple[str, str], tuple[Timeline, dict[str, Any]]]
+
+
+@pytest.fixture(scope="session")
+def built() -> Built:
+    """Shared sessions built (and summarised) so far, by (label, mode): each session of
+    ../shared/data is built once per run in each source mode, for every test that needs it."""
+    return {}
+
+
+def build_shared(
+    cache: Built, session: shared_data.SharedSession, mode: str
+) -> tuple[Timeline, dict[str, Any]]:
+    """`session` built from source mode `mode` (archive, archive+fastf1, fastf1) and its
+    summary (`racereplay inspect --json`), once per run; skips without the data or FastF1."""
+    need_shared_data(session.path)
+    if mode != "archive":
+        pytest.importorskip(
+            "fastf1", reason="FastF1 is an optional extra: pip install -e .[fastf1]"
+        )
+    key = (session.label, mode)
+    if key not in cache:
+        from racereplay.sources import load
+        from racereplay.timeline.build import build_timeline
+        from racereplay.timeline.summary import summarize
+
+        timeline = build_timeline(load(session.refs()[mode]))
+        cache[key] = (timeline, summarize(timeline))
+    return cache[key]
+
+
 @pytest.fixture(scope="session")
 def ti_race_dir() -> Path:
     """The 2025 Australian GP race in the TracingInsights layout."""

@@ -123,6 +123,7 @@ class Lap:
     pit_out: float = math.nan  # session time the car left the pit lane on this lap
     position: int | None = None  # official position at the end of this lap
     deleted: bool = False  # time deleted (track limits)
+    speed_trap: float = math.nan  # km/h at the official speed trap (FastF1 `SpeedST`)
 
 
 @dataclass(frozen=True)
@@ -177,9 +178,20 @@ class Corner:
 
 
 @dataclass(frozen=True)
+class MarshalSector:
+    """Where a marshal sector starts (race control names them: "YELLOW IN TRACK SECTOR 7")."""
+
+    number: int
+    x: float  # metres
+    y: float
+    distance: float  # metres from the start/finish line (the source's own lap)
+
+
+@dataclass(frozen=True)
 class CircuitInfo:
     corners: tuple[Corner, ...] = ()
     rotation: float = 0.0  # degrees the map is rotated in broadcasts
+    marshal_sectors: tuple[MarshalSector, ...] = ()  # empty when the source has none
 
 
 @dataclass

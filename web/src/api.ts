@@ -4,6 +4,7 @@ import type {
   BuildState,
   CatalogueEntry,
   LapRow,
+  MiniSectorTable,
   ScheduledSession,
   SessionEvent,
   SessionMeta,
@@ -74,6 +75,8 @@ export const api = {
   status: (id: string) => json<SessionStatus>(`api/sessions/${encodeURIComponent(id)}`),
   metadata: (id: string) => json<SessionMeta>(`api/sessions/${encodeURIComponent(id)}/metadata`),
   laps: (id: string) => json<{ laps: LapRow[] }>(`api/sessions/${encodeURIComponent(id)}/laps`),
+  minisectors: (id: string) =>
+    json<MiniSectorTable>(`api/sessions/${encodeURIComponent(id)}/minisectors`),
   events: (id: string) =>
     json<{ events: SessionEvent[] }>(`api/sessions/${encodeURIComponent(id)}/events`),
   results: (id: string) =>

@@ -4,6 +4,7 @@
 // Values are written where they happen (the loop, the connection); the probes read
 // the modules on demand.
 
+import type { AnalysisReport } from "./analysis";
 import type { DriverStyle } from "./driverstyle";
 import type { RoomMessage } from "./types";
 
@@ -30,6 +31,16 @@ export interface Stats {
   clockTrace: [number, number][];
 }
 
+export interface PitExitProbe {
+  position: number; // 0: no prediction shown
+  ahead: string | null;
+  behind: string | null;
+  loss: number;
+  valuesFrame: number;
+  row: string;
+  marker: { x: number; y: number } | null;
+}
+
 /** Read on demand from the modules that own them. */
 export interface Probes {
   ready: () => boolean; // the server was put at the viewer's moment
@@ -47,6 +58,10 @@ export interface Probes {
   announcements: () => string[]; // the last polite announcements, oldest first
   clockAt: () => { wall: number; frame: number }; // the clock's frame now, at Unix ms `wall`
   room: () => RoomMessage | null; // the watch party's last state while a member
+  /** The analysis panel's view shown and what it drew (analysis.ts). */
+  analysis: () => AnalysisReport;
+  /** The focused driver's pit-exit ghost: prediction, the data frame it is read from, the board's row, the map marker. */
+  pitExit: () => PitExitProbe;
 }
 
 type Exposed = Stats &

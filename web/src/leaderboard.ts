@@ -53,6 +53,17 @@ export function raceGapText(
   return Number.isFinite(seconds) ? `+${seconds.toFixed(3)}` : "";
 }
 
+/**
+ * A row between the cars: the pit-exit ghost (pitexit.ts) under the car it would come
+ * out behind (`after`, a driver index; -1: at the top), in the driver's colour.
+ */
+export interface GhostRow {
+  after: number;
+  text: string;
+  colour: string;
+  driver: string; // code of the driver it belongs to
+}
+
 /** Qualifying: who goes through in the current part, and who is already out. */
 export interface Cut {
   safe: number | null; // places that go through; rows below are in the elimination zone
@@ -62,6 +73,9 @@ export interface Cut {
 export class Leaderboard {
   private rows: Row[];
   private cutLine: HTMLElement;
+  private ghostRow: HTMLElement;
+  /** The pit-exit ghost's row (null: none). */
+  ghost: GhostRow | null = null;
   /** Qualifying parts: the zone and the knocked-out (null outside qualifying). */
   cut: Cut | null = null;
   showInterval = false;
@@ -100,6 +114,12 @@ export class Leaderboard {
     this.cutLine.title = "Elimination zone below this line";
     this.cutLine.setAttribute("aria-hidden", "true");
     body.appendChild(this.cutLine);
+    this.ghostRow = document.createElement("div");
+    this.ghostRow.className = "lb-ghost";
+    this.ghostRow.setAttribute("role", "option");
+    this.ghostRow.setAttribute("aria-disabled", "true");
+    this.ghostRow.hidden = true;
+    body.appendChild(this.ghostRow);
     root.replaceChildren(head, body);
     this.rows = drivers.map((drv, d) => {
       const el = document.createElement("div");
@@ -140,6 +160,29 @@ export class Leaderboard {
   standing(d: number): { position: number; gap: string } {
     const row = this.rows[d];
     return { position: row.pos, gap: row.text.gap };
+  }
+
+  /** The pit-exit ghost's row at display slot `slot` (-1: hidden); the body grows by a row. */
+  private showGhost(ghost: GhostRow | null, slot: number): void {
+    const el = this.ghostRow;
+    const rows = this.drivers.length + (ghost ? 1 : 0);
+    const height = `${rows * ROW_PX}px`;
+    if (this.body.style.height !== height) this.body.style.height = height;
+    if (!ghost) {
+      if (!el.hidden) el.hidden = true;
+      return;
+    }
+    el.hidden = false;
+    const text = `${ghost.driver} ${ghost.text}`;
+    if (el.textContent !== text) el.textContent = text;
+    el.dataset.driver = ghost.driver;
+    el.style.setProperty("--team", ghost.colour);
+    el.style.transform = `translateY(${slot * ROW_PX}px)`;
+  }
+
+  /** The pit-exit ghost row's words, "" when none is shown (for tests). */
+  ghostText(): string {
+    return this.ghostRow.hidden ? "" : (this.ghostRow.textContent ?? "");
   }
 
   toggleGap(): void {
@@ -197,6 +240,9 @@ export class Leaderboard {
     // A screen reader reads the rows in the running order, not in the DOM's (which never changes).
     const owned = order.map((d) => this.rows[d].el.id).join(" ");
     if (owned !== this.owned) this.body.setAttribute("aria-owns", (this.owned = owned));
+    const ghost = this.ghost;
+    const slot = ghost ? (ghost.after >= 0 ? order.indexOf(ghost.after) + 1 : 0) : -1;
+    this.showGhost(ghost, slot);
     // Rows slide into place from the second update on; the first one places them at once.
     if (!this.placed) requestAnimationFrame(() => this.root.classList.add("animated"));
     this.placed = true;
@@ -206,10 +252,11 @@ export class Leaderboard {
       const pos = timed && v.position[d] > 0 ? rank + 1 : v.position[d];
       const status = v.status[d];
       const lap = this.laps.state(drv.code, sessionTime);
-      if (row.y !== rank) {
-        row.el.style.transform = `translateY(${rank * ROW_PX}px)`;
+      const place = slot >= 0 && rank >= slot ? rank + 1 : rank; // below the ghost's row
+      if (row.y !== place) {
+        row.el.style.transform = `translateY(${place * ROW_PX}px)`;
         row.el.setAttribute("aria-posinset", String(rank + 1));
-        row.y = rank;
+        row.y = place;
       }
       row.pos = pos > 0 ? pos : 0;
       const focused = d === this.focused;

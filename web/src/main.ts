@@ -125,6 +125,8 @@ function startReplay(name: string, opened: OpenedSession, params: URLSearchParam
     announcements: () => view.announcer.log.slice(),
     clockAt: () => ({ wall: performance.timeOrigin + performance.now(), frame: clock.frame() }),
     room: () => party.room,
+    analysis: () => view.analysis.report(),
+    pitExit: () => view.pitExitProbe(),
   });
   if (opening.focus) view.focusCode(opening.focus);
   connection.connect(opened.id, "compact", String(opening.rate));

@@ -4,7 +4,9 @@
 // driver is drawn in the lighter shade with a dark centre dot (driverstyle.ts).
 
 import type { DriverStyle } from "./driverstyle";
+import type { MapFlags } from "./flags";
 import { type LabelBox, placeLabels } from "./labels";
+import { MARK_COLOURS, type MapMiniSectors } from "./minisectors";
 import { DriverStatus, type Driver, type Geometry, type Snapshot } from "./types";
 
 const LABEL_HEIGHT = 11; // the 10 px label font, with a pixel of air
@@ -46,10 +48,32 @@ export class TrackMap {
   /** Ghost cars of a lap comparison (circuit metres), drawn as outlined diamonds. */
   ghosts: { x: number; y: number; colour: string; dash: number[]; label: string }[] = [];
   private ghostScreen: { x: number; y: number }[] = [];
+  /**
+   * The pit-exit ghost (pitexit.ts): where the focused car would rejoin if it pitted now
+   * (circuit metres), drawn as a dashed ring in its colour, with the two cars it would
+   * come out between (driver indices, -1: none) ringed too.
+   */
+  pitGhost: {
+    x: number;
+    y: number;
+    colour: string;
+    label: string;
+    ahead: number;
+    behind: number;
+  } | null = null;
+  private pitGhostScreen: { x: number; y: number } | null = null;
   private labelBoxes: LabelBox[] = [];
   private textWidths = new Map<string, number>(); // label text → pixels, in the map's font
   onPick: (driver: number) => void = () => {};
   trackStatus = 1;
+  /** Flags at the replay's moment (flags.ts): yellow sectors, the Safety Car, VSC, medical car. */
+  flags: MapFlags | null = null;
+  private flagsKey = ""; // the yellow bands drawn into the track layer
+  private flagsReport = ""; // the canvas's data-flags, as last written
+  /** The focused driver's current lap's completed mini-sectors (minisectors.ts), coloured along the outline. */
+  miniSectors: MapMiniSectors | null = null;
+  private miniKey = ""; // the mini-sectors drawn into the track layer
+  private miniReport = ""; // the canvas's data-minisectors, as last written
 
   /**
    * How each car was last drawn (for tests): its colour (the fill, or the ring of a car
@@ -172,6 +196,8 @@ export class TrackMap {
     ctx.strokeStyle = "#2b2f38";
     ctx.lineWidth = trackPx;
     ctx.stroke();
+    this.drawMiniSectors(ctx, g, trackPx);
+    this.drawFlagBands(ctx, g, trackPx);
     // Sector boundaries and the start/finish line, as ticks across the track.
     const cumulative = cumulativeDistance(g.outline);
     const ticks: [number, string][] = [
@@ -206,7 +232,11 @@ export class TrackMap {
 
   /** Draw one display frame. */
   draw(snap: Snapshot): void {
-    if (this.layerDirty) this.drawLayer();
+    const miniKey = this.miniSectors?.key ?? "";
+    if (this.layerDirty || (this.flags?.key ?? "") !== this.flagsKey || miniKey !== this.miniKey) {
+      this.miniKey = miniKey; // also when there is no outline to draw on
+      this.drawLayer();
+    }
     const ctx = this.ctx;
     ctx.setTransform(1, 0, 0, 1, 0, 0);
     ctx.clearRect(0, 0, this.canvas.width, this.canvas.height);
@@ -286,6 +316,173 @@ export class TrackMap {
     this.drawLabels(ctx, labels.reverse()); // the focused car and the leader first
     ctx.globalAlpha = 1;
     this.drawGhosts(ctx);
+    this.drawPitGhost(ctx);
+    this.drawFlags(ctx);
+  }
+
+  /** Marshal sectors under yellow, as bands along the outline (dashed: estimated sectors). */
+  private drawFlagBands(ctx: CanvasRenderingContext2D, g: Geometry, trackPx: number): void {
+    const f = this.flags;
+    this.flagsKey = f?.key ?? "";
+    if (!f || !f.bands.length || !(g.length > 0)) return;
+    const n = g.outline.length;
+    for (const band of f.bands) {
+      const [i0, i1] = this.stretchPath(ctx, g, band.start, band.end);
+      const double = band.flag === "DOUBLE YELLOW";
+      ctx.setLineDash(f.estimated ? [8, 5] : []);
+      ctx.lineCap = "butt";
+      ctx.strokeStyle = double ? "#ff9f1a" : "#ffe14d";
+      ctx.lineWidth = Math.max(3, trackPx * (double ? 1.1 : 0.8));
+      ctx.stroke();
+      const [mx, my] = this.toScreen(...g.outline[Math.floor((i0 + i1) / 2) % n]);
+      ctx.setLineDash([]);
+      ctx.font = "bold 10px system-ui, sans-serif";
+      ctx.textAlign = "center";
+      ctx.textBaseline = "middle";
+      ctx.fillStyle = "#ffe14d";
+      const tag = `${double ? "YY" : "Y"} ${band.sector}${f.estimated ? " (est.)" : ""}`;
+      ctx.fillText(tag, mx, my - trackPx / 2 - 9);
+    }
+    ctx.lineCap = "round";
+    ctx.setLineDash([]);
+  }
+
+  /**
+   * The path along the outline from `start` to `end` metres along the lap (`end` may pass
+   * the line), the outline being sampled evenly over the lap's `length`; returns the outline
+   * indices it runs between. Yellow sectors and mini-sectors are drawn along it.
+   */
+  private stretchPath(
+    ctx: CanvasRenderingContext2D,
+    g: Geometry,
+    start: number,
+    end: number,
+  ): [number, number] {
+    const n = g.outline.length;
+    const i0 = Math.floor((start / g.length) * n);
+    const i1 = Math.ceil((end / g.length) * n);
+    ctx.beginPath();
+    for (let i = i0; i <= i1; i++) {
+      const [sx, sy] = this.toScreen(...g.outline[((i % n) + n) % n]);
+      if (i === i0) ctx.moveTo(sx, sy);
+      else ctx.lineTo(sx, sy);
+    }
+    return [i0, i1];
+  }
+
+  /**
+   * The focused driver's current lap's completed mini-sectors, each an equal stretch of the
+   * lap from the line, in its mark's colour, down the middle of the track; the canvas's
+   * `data-minisectors` says what was drawn (for tests). Drawn into the track layer, so only
+   * when a part completes or the focus or lap changes.
+   */
+  private drawMiniSectors(ctx: CanvasRenderingContext2D, g: Geometry, trackPx: number): void {
+    const m = this.miniSectors;
+    const drawn: number[] = [];
+    if (m && m.count > 0 && g.length > 0) {
+      const part = g.length / m.count;
+      ctx.lineCap = "butt";
+      ctx.lineWidth = Math.max(2, trackPx * 0.5);
+      m.marks.forEach((mark, k) => {
+        drawn.push(mark);
+        const colour = MARK_COLOURS[mark];
+        if (!colour) return;
+        this.stretchPath(ctx, g, k * part, (k + 1) * part);
+        ctx.strokeStyle = colour;
+        ctx.stroke();
+      });
+      ctx.lineCap = "round";
+    }
+    const report = m ? JSON.stringify({ driver: m.driver, lap: m.lap, marks: drawn }) : "";
+    if (report !== this.miniReport) {
+      this.miniReport = report;
+      this.canvas.dataset.minisectors = report;
+    }
+  }
+
+  /** The Safety Car marker and the VSC / medical car notes; the canvas's `data-flags` for tests. */
+  private drawFlags(ctx: CanvasRenderingContext2D): void {
+    const f = this.flags;
+    let scScreen: [number, number] | null = null;
+    if (f?.sc) {
+      const [sx, sy] = this.toScreen(f.sc.x, f.sc.y);
+      scScreen = [Math.round(sx), Math.round(sy)];
+      ctx.beginPath();
+      ctx.roundRect(sx - 11, sy - 7, 22, 14, 4);
+      ctx.fillStyle = "#ffb000cc";
+      ctx.fill();
+      ctx.strokeStyle = "#ffffff";
+      ctx.lineWidth = 1.5;
+      ctx.setLineDash([3, 2]); // dashed: an estimate, not a recorded position
+      ctx.stroke();
+      ctx.setLineDash([]);
+      ctx.font = "bold 9px system-ui, sans-serif";
+      ctx.textAlign = "center";
+      ctx.textBaseline = "middle";
+      ctx.fillStyle = "#0b0c10";
+      ctx.fillText("SC", sx, sy);
+      ctx.font = "italic 10px system-ui, sans-serif";
+      ctx.textAlign = "left";
+      ctx.fillStyle = "#ffd27a";
+      ctx.fillText(f.sc.label, sx + 14, sy);
+    }
+    const notes = [f?.vsc ?? "", f?.medical ?? ""].filter((s) => s);
+    ctx.font = "bold 13px system-ui, sans-serif";
+    ctx.textAlign = "left";
+    ctx.textBaseline = "top";
+    notes.forEach((text, i) => {
+      ctx.fillStyle = "#ffb000";
+      ctx.fillText(text, 14, 14 + i * 18);
+    });
+    const report = JSON.stringify({
+      yellow: (f?.bands ?? []).filter((b) => b.flag !== "DOUBLE YELLOW").map((b) => b.sector),
+      double: (f?.bands ?? []).filter((b) => b.flag === "DOUBLE YELLOW").map((b) => b.sector),
+      estimated: f?.estimated ?? false,
+      sc: f?.sc?.label ?? "",
+      scActive: f?.scActive ?? false,
+      scAt: scScreen,
+      vsc: f?.vsc ?? "",
+      medical: f?.medical ?? "",
+    });
+    if (report !== this.flagsReport) {
+      this.flagsReport = report;
+      this.canvas.dataset.flags = report;
+    }
+  }
+
+  private drawPitGhost(ctx: CanvasRenderingContext2D): void {
+    const g = this.pitGhost;
+    this.pitGhostScreen = null;
+    if (!g || !Number.isFinite(g.x) || !Number.isFinite(g.y)) return;
+    const [sx, sy] = this.toScreen(g.x, g.y);
+    this.pitGhostScreen = { x: sx, y: sy };
+    ctx.strokeStyle = g.colour;
+    ctx.setLineDash([3, 3]);
+    ctx.lineWidth = 1.5;
+    for (const d of [g.ahead, g.behind]) {
+      if (d < 0 || !Number.isFinite(this.screenX[d])) continue;
+      ctx.beginPath();
+      ctx.arc(this.screenX[d], this.screenY[d], 11, 0, Math.PI * 2);
+      ctx.stroke();
+    }
+    ctx.beginPath();
+    ctx.arc(sx, sy, 8, 0, Math.PI * 2);
+    ctx.fillStyle = "#0b0c10aa";
+    ctx.fill();
+    ctx.lineWidth = 3;
+    ctx.setLineDash([4, 3]);
+    ctx.stroke();
+    ctx.setLineDash([]);
+    ctx.font = "bold 10px system-ui, sans-serif";
+    ctx.textAlign = "left";
+    ctx.textBaseline = "middle";
+    ctx.fillStyle = "#ffffff";
+    ctx.fillText(g.label, sx + 11, sy);
+  }
+
+  /** The pit-exit ghost's screen position as last drawn, null when none (for tests). */
+  pitGhostOnScreen(): { x: number; y: number } | null {
+    return this.pitGhostScreen && { ...this.pitGhostScreen };
   }
 
   private drawLabels(ctx: CanvasRenderingContext2D, labels: CarLabel[]): void {

@@ -24,6 +24,8 @@ export interface Geometry {
   pit_lane: [number, number][];
   rotation: number;
   length: number;
+  /** Where each marshal sector starts, from the circuit info (absent or empty: unknown). */
+  marshal_sectors?: { number: number; x: number; y: number; distance: number }[];
 }
 
 export interface SessionEvent {
@@ -45,6 +47,8 @@ export interface LapRow {
   pit_in?: number | null;
   pit_out?: number | null;
   position?: number | null;
+  stint?: number | null;
+  deleted?: boolean;
 }
 
 export interface CodecInfo {
@@ -110,6 +114,52 @@ export interface SessionMeta {
   geometry: Geometry | null;
   codecs: CodecInfo[];
   /** What the data lacked or what was skipped building it, one line each, for the viewer. */
+  problems: string[];
+  /** Races: what a pit stop costs here, for the pit-exit ghost (null outside races). */
+  pit_loss?: PitLoss | null;
+  /** Flags on the map: marshal-sector yellows, Safety Car, VSC, medical car (flags.ts). */
+  flags?: TrackFlags | null;
+}
+
+/** The metadata's `flags` (docs/protocol.md, "Metadata"; timeline/flags.py): periods of session time. */
+export interface TrackFlags {
+  marshal_sectors: { number: number; start: number; end: number }[]; // metres along the lap
+  marshal_estimated: boolean; // equal stretches: the source has no marshal sector positions
+  yellow: { sector: number; flag: string; start: number; end: number }[];
+  safety_car: { start: number; end: number; in_this_lap: number | null }[];
+  sc_ahead: number; // metres ahead of the leader where the estimated Safety Car is drawn
+  sc_estimated: boolean;
+  vsc: { start: number; end: number; ending: number | null }[];
+  medical_car: { start: number; end: number; message: string }[];
+  problems: string[];
+}
+
+/** A real stop (metadata `pit_loss.stops`): the place predicted at pit entry, the place taken. */
+export interface PitRejoin {
+  driver: string;
+  lap: number; // the in-lap
+  pit_in: number; // session time, s
+  pit_out: number;
+  condition: "green" | "sc" | "vsc" | "red";
+  loss: number | null; // s lost against two typical laps
+  predicted: number; // place, 0 when unknown
+  actual: number; // place 5 s after pit exit, 0 when unknown
+}
+
+/** The metadata's `pit_loss` (docs/protocol.md, "Metadata"; timeline/pitloss.py). */
+export interface PitLoss {
+  seconds: number; // green-flag loss, s
+  source: "measured" | "scaled" | "default";
+  how: string;
+  stops_used: number;
+  sc_factor: number; // the loss × this under the Safety Car
+  sc_source: "measured" | "default";
+  sc_stops: number;
+  vsc_factor: number; // … under the VSC
+  vsc_source: "measured" | "default";
+  vsc_stops: number;
+  median_error: number | null; // places, predicted against real, green-flag stops
+  stops: PitRejoin[];
   problems: string[];
 }
 
@@ -362,4 +412,30 @@ export interface ScheduledSession {
   session: string; // the name that opens it
   openable: boolean; // online: it has started; offline: the caches hold it
   cached: boolean;
+}
+
+/** A part's mark in GET /api/sessions/{id}/minisectors, as timing screens colour it. */
+export const enum MiniSectorMark {
+  Unknown = 0,
+  Normal = 1, // yellow
+  PersonalBest = 2, // green
+  OverallBest = 3, // purple
+}
+
+/** One lap timed line to line (timeline/minisectors.py): `count` parts of equal distance. */
+export interface MiniSectorLap {
+  driver: string;
+  lap: number;
+  ends: (number | null)[]; // ms of session time each part was completed
+  times: (number | null)[]; // ms through each part
+  marks: MiniSectorMark[]; // as marked the moment the part was completed
+  sector_top_speed: (number | null)[]; // km/h, the top speed in each timing sector
+  speed_trap: number | null; // km/h at the official speed trap
+}
+
+/** GET /api/sessions/{id}/minisectors. */
+export interface MiniSectorTable {
+  count: number;
+  notes: string[];
+  laps: MiniSectorLap[];
 }

@@ -1,32 +1,38 @@
 // Everything the viewer sees of a session: the map, the leaderboard, the header,
 // the race control feed, the focused driver's telemetry and laps, the ghost
-// comparison, the segment tabs, the seek bar's markers and the data notes, and for a
-// screen reader the map's text summary and the announcements. Built
-// once from the opened session; the loop (loop.ts) draws the map every animation
-// frame and refreshes the panels a few times a second.
+// comparison, the pit-exit ghost (pitexit.ts), the segment tabs, the seek bar's markers
+// and the data notes, and for a screen reader the map's text summary and the
+// announcements. Built once from the opened session; the loop (loop.ts) draws the
+// map every animation frame and refreshes the panels a few times a second.
 
+import { AnalysisPanel } from "./analysis";
 import { Announcer } from "./announcer";
 import { $ } from "./dom";
 import { type DriverStyle, driverStyles } from "./driverstyle";
+import { FlagView } from "./flags";
 import { GhostPanel, ghostPosition } from "./ghost";
 import { LapIndex } from "./laps";
 import { Leaderboard } from "./leaderboard";
+import { MiniSectorPanel } from "./minisectors";
 import { Narration } from "./narration";
 import { DataNotes } from "./notices";
+import type { PitExitProbe } from "./instrumentation";
 import { Header, MessageFeed, SeekMarks } from "./panels";
 import type { OpenedSession } from "./picker";
+import { outcomeText, type PitExitPrediction, predictRejoin, rejoinText, stopAt } from "./pitexit";
 import { Qualifying, QUALIFYING_KINDS } from "./qualifying";
 import { findSegments, type Segment, SegmentTabs, segmentAt } from "./segments";
 import { MapSummary } from "./summary";
 import { TelemetryPanel } from "./telemetry";
 import { TrackMap } from "./trackmap";
-import type { Driver, Snapshot } from "./types";
+import type { Driver, Geometry, PitLoss, Snapshot } from "./types";
 
 export class ReplayView {
   readonly map: TrackMap;
   readonly board: Leaderboard;
   readonly telemetry: TelemetryPanel;
   readonly ghost: GhostPanel;
+  readonly analysis: AnalysisPanel;
   readonly marks: SeekMarks;
   readonly announcer = new Announcer($(".announcer"));
   readonly styles: DriverStyle[];
@@ -45,6 +51,13 @@ export class ReplayView {
   private buffering = $(".buffering");
   private narration: Narration;
   private summary: MapSummary;
+  private miniSectors: MiniSectorPanel; // the focused driver's mini-sectors and speed trap
+  private pitLoss: PitLoss | null;
+  private flagView: FlagView; // yellow sectors, Safety Car, VSC, medical car on the map
+  private geometry: Geometry | null;
+  /** The focused driver's pit-exit ghost as last drawn (null: none). */
+  pitExit: PitExitPrediction | null = null;
+  private pitExitFrame = -1;
 
   /** `seekTime` moves the replay to a session time (a message, a marker, a tab clicked). */
   constructor(
@@ -66,10 +79,14 @@ export class ReplayView {
     const styles = (this.styles = driverStyles(meta.drivers));
     this.map = new TrackMap($<HTMLCanvasElement>("canvas.map"), meta.drivers, styles);
     this.map.setGeometry(meta.geometry);
+    this.geometry = meta.geometry;
+    this.pitLoss = meta.pit_loss ?? null;
+    this.flagView = new FlagView(meta.flags ?? null, meta.geometry, meta.t0, meta.fps);
     this.board = new Leaderboard($(".board"), meta.drivers, styles, laps, grid);
     this.header = new Header($("header.top"), meta.info.total_laps, raceStart, events);
     this.feed = new MessageFeed($(".feed"), events, raceStart, seekTime);
     this.telemetry = new TelemetryPanel($(".telemetry"), id, meta.drivers, styles, laps);
+    this.miniSectors = new MiniSectorPanel($(".ms"), id, meta.drivers);
     this.ghost = new GhostPanel($(".side"), id, meta.drivers, styles, lapRows);
     this.ghost.onChange = () => {
       if (!this.ghost.ghosts.length) this.map.ghosts = [];
@@ -90,6 +107,14 @@ export class ReplayView {
       (seg) => seekTime(seg.start),
     );
     this.marks = new SeekMarks($(".marks"), events, meta.t0, duration, raceStart, seekTime);
+    this.analysis = new AnalysisPanel(
+      $(".analysis"),
+      { id, meta, laps: lapRows, events, results },
+      styles,
+      this.segments,
+      raceStart,
+      seekTime,
+    );
     this.narration = new Narration(this.announcer, meta.drivers, events);
     this.summary = new MapSummary($("#map-summary"), meta.info.total_laps);
     this.map.onPick = this.board.onPick = (d) => this.focus(d === this.focused ? -1 : d);
@@ -126,9 +151,68 @@ export class ReplayView {
     }
     if (snap) {
       this.map.trackStatus = snap.session.track_status;
+      this.map.flags = this.flagView.forSnap(snap);
+      this.drawPitExit(snap);
       this.map.draw(snap);
     }
     return ghostTime;
+  }
+
+  /** The focused driver's pit-exit ghost on the map: where it would rejoin if it pitted now. */
+  private drawPitExit(snap: Snapshot): void {
+    const d = this.focused;
+    const p = this.pitLoss && d >= 0 ? predictRejoin(snap, d, this.pitLoss, this.geometry) : null;
+    this.pitExit = p;
+    this.pitExitFrame = snap.valuesFrame;
+    this.map.pitGhost = p && {
+      x: p.x,
+      y: p.y,
+      colour: this.styles[d].colour,
+      label: `${this.drivers[d].code} pit → P${p.position}`,
+      ahead: p.ahead,
+      behind: p.behind,
+    };
+  }
+
+  /** The pit-exit ghost as the page shows it (for tests). */
+  pitExitProbe(): PitExitProbe {
+    const p = this.pitExit;
+    const code = (d: number) => (d >= 0 ? this.drivers[d].code : null);
+    return {
+      position: p?.position ?? 0,
+      ahead: p ? code(p.ahead) : null,
+      behind: p ? code(p.behind) : null,
+      loss: p?.loss ?? NaN,
+      valuesFrame: this.pitExitFrame,
+      row: this.board.ghostText(),
+      marker: this.map.pitGhostOnScreen(),
+    };
+  }
+
+  /** The leaderboard's ghost row: the live prediction, or after a real stop how it compared. */
+  private pitExitRow(sessionTime: number): void {
+    const d = this.focused;
+    const pit = this.pitLoss;
+    if (!pit || d < 0) {
+      this.board.ghost = null;
+      return;
+    }
+    const code = this.drivers[d].code;
+    const colour = this.styles[d].colour;
+    const stop = stopAt(pit, code, sessionTime);
+    const p = this.pitExit;
+    if (stop)
+      this.board.ghost = { after: d, text: outcomeText(stop, sessionTime), colour, driver: code };
+    else if (p) {
+      const codes = this.drivers.map((x) => x.code);
+      const note = pit.source === "default" ? ` (default ${pit.seconds} s loss)` : "";
+      this.board.ghost = {
+        after: p.ahead,
+        text: rejoinText(p, codes) + note,
+        colour,
+        driver: code,
+      };
+    } else this.board.ghost = null;
   }
 
   /** The clock at `sessionTime` as the header shows it (the seek bar's spoken value). */
@@ -148,12 +232,15 @@ export class ReplayView {
    */
   refresh(snap: Snapshot, sessionTime: number, valuesTime: number, ghostTime: number): void {
     this.showSegment(sessionTime);
+    this.pitExitRow(sessionTime);
     this.board.update(snap, valuesTime);
     this.ghost.updateList(this.focused, sessionTime);
     if (this.ghost.ghosts.length) this.ghost.followCursor(ghostTime);
     this.header.update(snap.session.leader_lap, sessionTime, snap.session.track_status);
     this.feed.update(sessionTime);
     this.telemetry.update(this.focused, snap, sessionTime);
+    this.map.miniSectors = this.miniSectors.update(this.focused, snap, sessionTime);
+    this.analysis.update(sessionTime, this.focused);
     this.tell(snap, sessionTime);
   }
 

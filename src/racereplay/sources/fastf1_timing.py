@@ -33,6 +33,7 @@ from racereplay.model import (
     Corner,
     Driver,
     Lap,
+    MarshalSector,
     RaceControlMessage,
     RawSession,
     Result,
@@ -425,6 +426,7 @@ def laps_from_fastf1(ff1_session: Any) -> list[Lap]:
     pit_out = _seconds(laps["PitOutTime"])
     # True only where FastF1 says so: a missing flag (None, NaN) is a lap not deleted.
     deleted = laps["Deleted"].eq(True).to_numpy()
+    trap = laps["SpeedST"].to_numpy(dtype=float, na_value=math.nan) if "SpeedST" in laps else None
     return [
         Lap(
             driver=str(row.Driver),
@@ -440,6 +442,7 @@ def laps_from_fastf1(ff1_session: Any) -> list[Lap]:
             pit_out=float(pit_out[i]),
             position=_int_or_none(row.Position),
             deleted=bool(deleted[i]),
+            speed_trap=math.nan if trap is None else float(trap[i]),
         )
         for i, row in enumerate(laps.itertuples())
         if not math.isnan(row.LapNumber)
@@ -642,7 +645,26 @@ def circuit_from_fastf1(ff1_session: Any) -> CircuitInfo | None:
         )
         for row in info.corners.itertuples()
     )
-    return CircuitInfo(corners=corners, rotation=float(info.rotation))
+    return CircuitInfo(
+        corners=corners, rotation=float(info.rotation), marshal_sectors=marshal_sectors(info)
+    )
+
+
+def marshal_sectors(info: Any) -> tuple[MarshalSector, ...]:
+    """FastF1's marshal sectors (X/Y in 1/10 m, like the corners'), where it has them."""
+    table = getattr(info, "marshal_sectors", None)
+    if table is None or not hasattr(table, "itertuples"):
+        return ()
+    return tuple(
+        MarshalSector(
+            number=int(row.Number),
+            x=float(row.X) / 10.0,
+            y=float(row.Y) / 10.0,
+            distance=float(row.Distance),
+        )
+        for row in table.itertuples()
+        if math.isfinite(float(row.X)) and math.isfinite(float(row.Y))
+    )
 
 
 def session_info_from_fastf1(ff1_session: Any) -> SessionInfo:

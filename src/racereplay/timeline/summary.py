@@ -7,7 +7,9 @@ from typing import Any
 import numpy as np
 
 from racereplay.timeline.fidelity import fidelity
+from racereplay.timeline.flags import track_flags
 from racereplay.timeline.model import EventKind, Timeline
+from racereplay.timeline.pitloss import pit_exit
 
 
 def summarize(timeline: Timeline) -> dict[str, Any]:
@@ -38,6 +40,8 @@ def summarize(timeline: Timeline) -> dict[str, Any]:
             overtakes += 1
         elif event.kind == EventKind.SEGMENT:
             segments.append(dict(event.data))
+    ghost = pit_exit(timeline)
+    flags = track_flags(timeline)
     return {
         "session": f"{timeline.info.year} {timeline.info.event} {timeline.info.name}",
         "classification": [codes[j] for j in placed],
@@ -57,6 +61,12 @@ def summarize(timeline: Timeline) -> dict[str, Any]:
         "events": len(timeline.events),
         "overtakes": overtakes,
         "segments": segments,
-        "problems": list(timeline.problems),
+        "problems": [
+            *timeline.problems,
+            *((ghost or {}).get("problems") or []),
+            *flags["problems"],
+        ],
         "fidelity": fidelity(timeline),
+        "pit_loss": ghost,
+        "flags": flags,
     }
