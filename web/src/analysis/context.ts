@@ -64,6 +64,20 @@ export interface AnalysisView {
   name(t: number): string;
 }
 
+/** A view whose x axis is the lap: its picture changes at lap ends and marks, and its
+ * "now" cursor sits at the lap the clock has reached. */
+export abstract class ByLapView {
+  constructor(protected readonly ctx: AnalysisContext) {}
+
+  key(t: number): string {
+    return changeKey(this.ctx, t);
+  }
+
+  cursor(t: number): number {
+    return this.ctx.clock.lapAt(t);
+  }
+}
+
 /** Ticks for an axis from `min` to `max`: about `count` round values. */
 export function ticks(min: number, max: number, count: number): number[] {
   const span = max - min;

@@ -115,6 +115,15 @@ export function allLapEnds(byDriver: Lap[][]): Float64Array {
  * Position at the end of each lap: the lap table's official position where it has one,
  * else the order in which the cars completed that lap. Index = lap number (0: unused).
  */
+/** Each driver's lap ends by lap number, for laps 0 to `n - 1` (NaN: not completed). */
+export function lapEndsPerLap(byDriver: Lap[][], n: number): Float64Array[] {
+  return byDriver.map((laps) => {
+    const out = new Float64Array(n).fill(NaN);
+    for (const l of laps) if (l.lap < n) out[l.lap] = l.end;
+    return out;
+  });
+}
+
 export function positionsPerLap(byDriver: Lap[][]): Float64Array[] {
   const last = Math.max(0, ...byDriver.flatMap((laps) => laps.map((l) => l.lap)));
   const order: { d: number; end: number }[][] = Array.from({ length: last + 1 }, () => []);

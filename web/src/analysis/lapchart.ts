@@ -6,19 +6,19 @@ import type { Chart } from "./chart";
 import {
   type AnalysisContext,
   type AnalysisView,
-  changeKey,
+  ByLapView,
   type DrawnSeries,
   PAST_END,
   lapTicks,
 } from "./context";
-import { positionsPerLap } from "./data";
+import { lapEndsPerLap, positionsPerLap } from "./data";
 
 interface Marked {
   lap: number;
   time: number; // when it becomes known
 }
 
-export class LapChart implements AnalysisView {
+export class LapChart extends ByLapView implements AnalysisView {
   readonly id = "lapchart";
   readonly label = "Lap chart";
   private positions: Float64Array[];
@@ -26,14 +26,11 @@ export class LapChart implements AnalysisView {
   private pits: Marked[][];
   private retired: (Marked | null)[];
 
-  constructor(private ctx: AnalysisContext) {
+  constructor(ctx: AnalysisContext) {
+    super(ctx);
     this.positions = positionsPerLap(ctx.byDriver);
     const n = this.positions[0]?.length ?? 1;
-    this.ends = ctx.byDriver.map((laps) => {
-      const out = new Float64Array(n).fill(NaN);
-      for (const l of laps) if (l.lap < n) out[l.lap] = l.end;
-      return out;
-    });
+    this.ends = lapEndsPerLap(ctx.byDriver, n);
     const index = new Map(ctx.drivers.map((d, i) => [d.code, i]));
     this.pits = ctx.drivers.map(() => []);
     this.retired = ctx.drivers.map(() => null);
@@ -55,14 +52,6 @@ export class LapChart implements AnalysisView {
 
   height(): number {
     return Math.min(340, Math.max(160, this.ctx.drivers.length * 13 + 30));
-  }
-
-  key(t: number): string {
-    return changeKey(this.ctx, t);
-  }
-
-  cursor(t: number): number {
-    return this.ctx.clock.lapAt(t);
   }
 
   name(t: number): string {

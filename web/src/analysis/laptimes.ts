@@ -8,7 +8,7 @@ import type { Chart } from "./chart";
 import {
   type AnalysisContext,
   type AnalysisView,
-  changeKey,
+  ByLapView,
   type DrawnSeries,
   lapTicks,
   ticks,
@@ -17,12 +17,13 @@ import { completedBy, type Lap, underNeutralisation } from "./data";
 
 type Kind = "lap" | "out" | "in" | "sc";
 
-export class LapTimes implements AnalysisView {
+export class LapTimes extends ByLapView implements AnalysisView {
   readonly id = "laptimes";
   readonly label = "Lap times";
   private kinds: Map<Lap, Kind>;
 
-  constructor(private ctx: AnalysisContext) {
+  constructor(ctx: AnalysisContext) {
+    super(ctx);
     this.kinds = new Map();
     for (const laps of ctx.byDriver)
       for (const l of laps)
@@ -34,14 +35,6 @@ export class LapTimes implements AnalysisView {
 
   height(): number {
     return 240;
-  }
-
-  key(t: number): string {
-    return changeKey(this.ctx, t);
-  }
-
-  cursor(t: number): number {
-    return this.ctx.clock.lapAt(t);
   }
 
   name(t: number): string {

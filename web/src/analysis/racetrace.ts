@@ -7,13 +7,13 @@ import type { Chart } from "./chart";
 import {
   type AnalysisContext,
   type AnalysisView,
-  changeKey,
+  ByLapView,
   type DrawnSeries,
   PAST_END,
   lapTicks,
   ticks,
 } from "./context";
-import { gapsPerLap } from "./data";
+import { gapsPerLap, lapEndsPerLap } from "./data";
 
 const BAND: Record<string, string> = {
   sc: "rgba(255, 152, 0, 0.22)",
@@ -23,31 +23,20 @@ const BAND: Record<string, string> = {
 /** Gaps beyond this (lapped cars) leave the chart at its bottom edge. */
 const MAX_GAP = 120;
 
-export class RaceTrace implements AnalysisView {
+export class RaceTrace extends ByLapView implements AnalysisView {
   readonly id = "racetrace";
   readonly label = "Race trace";
   private gaps: Float64Array[];
   private ends: Float64Array[];
 
-  constructor(private ctx: AnalysisContext) {
+  constructor(ctx: AnalysisContext) {
+    super(ctx);
     this.gaps = gapsPerLap(ctx.byDriver, ctx.clock);
-    this.ends = ctx.byDriver.map((laps) => {
-      const out = new Float64Array(ctx.clock.laps + 1).fill(NaN);
-      for (const l of laps) if (l.lap <= ctx.clock.laps) out[l.lap] = l.end;
-      return out;
-    });
+    this.ends = lapEndsPerLap(ctx.byDriver, ctx.clock.laps + 1);
   }
 
   height(): number {
     return 240;
-  }
-
-  key(t: number): string {
-    return changeKey(this.ctx, t);
-  }
-
-  cursor(t: number): number {
-    return this.ctx.clock.lapAt(t);
   }
 
   name(t: number): string {

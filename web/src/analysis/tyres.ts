@@ -5,33 +5,17 @@
 
 import { COMPOUND_COLOURS, COMPOUNDS } from "../types";
 import type { Chart } from "./chart";
-import {
-  type AnalysisContext,
-  type AnalysisView,
-  changeKey,
-  type DrawnSeries,
-  lapTicks,
-} from "./context";
+import { type AnalysisView, ByLapView, type DrawnSeries, lapTicks } from "./context";
 import { compoundIndex, type Stint, stintsBy } from "./data";
 
 const ROW_PX = 14;
 
-export class TyreChart implements AnalysisView {
+export class TyreChart extends ByLapView implements AnalysisView {
   readonly id = "tyres";
   readonly label = "Tyres";
 
-  constructor(private ctx: AnalysisContext) {}
-
   height(): number {
     return this.ctx.drivers.length * ROW_PX + 30;
-  }
-
-  key(t: number): string {
-    return changeKey(this.ctx, t);
-  }
-
-  cursor(t: number): number {
-    return this.ctx.clock.lapAt(t);
   }
 
   name(t: number): string {
