@@ -27,9 +27,8 @@ from racereplay.store.cache import (
     prune_cache,
     remove_partial_files,
 )
-from racereplay.timeline.flags import track_flags
 from racereplay.timeline.model import DamagedTimeline, Timeline
-from racereplay.timeline.pitloss import pit_exit
+from racereplay.timeline.summary import derived_views
 
 log = logging.getLogger(__name__)
 
@@ -235,10 +234,7 @@ class ServerState:
                     "media_type": codec.media_type,
                 }
             )
-        ghost = jsonable(pit_exit(tl))
-        problems = [*tl.problems, *((ghost or {}).get("problems") or [])]
-        flags = jsonable(track_flags(tl))
-        problems += flags["problems"]
+        views = jsonable(derived_views(tl))
         meta = {
             "id": session.id,
             "chunk_url": f"{self.settings.root_path}/api/sessions/{session.id}/chunks/"
@@ -255,9 +251,9 @@ class ServerState:
             "duration": tl.duration,
             "geometry": geometry,
             "codecs": codecs,
-            "problems": [self.catalogue.redact(line) for line in problems],
-            "pit_loss": ghost,
-            "flags": flags,
+            "problems": [self.catalogue.redact(line) for line in views["problems"]],
+            "pit_loss": views["pit_loss"],
+            "flags": views["flags"],
         }
         self._metadata[session.id] = meta
         return meta

@@ -40,8 +40,7 @@ def summarize(timeline: Timeline) -> dict[str, Any]:
             overtakes += 1
         elif event.kind == EventKind.SEGMENT:
             segments.append(dict(event.data))
-    ghost = pit_exit(timeline)
-    flags = track_flags(timeline)
+    views = derived_views(timeline)
     return {
         "session": f"{timeline.info.year} {timeline.info.event} {timeline.info.name}",
         "classification": [codes[j] for j in placed],
@@ -61,12 +60,18 @@ def summarize(timeline: Timeline) -> dict[str, Any]:
         "events": len(timeline.events),
         "overtakes": overtakes,
         "segments": segments,
-        "problems": [
-            *timeline.problems,
-            *((ghost or {}).get("problems") or []),
-            *flags["problems"],
-        ],
+        "problems": views["problems"],
         "fidelity": fidelity(timeline),
-        "pit_loss": ghost,
-        "flags": flags,
+        "pit_loss": views["pit_loss"],
+        "flags": views["flags"],
     }
+
+
+def derived_views(timeline: Timeline) -> dict[str, Any]:
+    """What the page shows beyond the frames and what the data could not give for it:
+    the pit-exit ghost's pit loss (None outside races), the flag periods,
+    and the problems, the timeline's own followed by theirs."""
+    ghost = pit_exit(timeline)
+    flags = track_flags(timeline)
+    problems = [*timeline.problems, *((ghost or {}).get("problems") or []), *flags["problems"]]
+    return {"pit_loss": ghost, "flags": flags, "problems": problems}
