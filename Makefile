@@ -8,7 +8,7 @@ WEB_STAMP := web/node_modules/.installed-$(shell sha1sum web/package-lock.json |
 WEB_STATIC := src/racereplay/server/static/index.html
 WEB_SOURCES := $(shell find web/src -type f) web/index.html web/vite.config.ts web/tsconfig.json
 
-.PHONY: install run test test-fast lint bench clean web chromium nginx redis
+.PHONY: install run test test-fast lint bench clean web chromium nginx redis ffmpeg
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || python3 -m venv $(VENV)
@@ -42,6 +42,11 @@ redis:
 	@test -x /usr/bin/redis-server || (apt-get update && apt-get install -y redis-server) \
 		|| echo "warning: could not install redis-server: the Redis tests will be skipped"
 
+# Debian's ffmpeg makes the test video of the broadcast-sync test; it skips with a message without it.
+ffmpeg:
+	@test -x /usr/bin/ffmpeg || (apt-get update && apt-get install -y --no-install-recommends ffmpeg) \
+		|| echo "warning: could not install ffmpeg: the broadcast-sync test will be skipped"
+
 run: install web
 	$(BIN)/racereplay serve
 
@@ -52,7 +57,7 @@ lint: install $(WEB_STAMP)
 	$(BIN)/hadolint Dockerfile
 	cd web && npm run format:check
 
-test: install lint web chromium nginx redis
+test: install lint web chromium nginx redis ffmpeg
 	$(BIN)/pytest
 
 # The quick loop (~1 min): no lint, no real data, no browser, nothing marked slow.

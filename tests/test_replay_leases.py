@@ -297,7 +297,9 @@ def test_with_redis_stopped_viewers_play_on_and_builds_go_on_locally(tmp_path: P
                 async with websockets.connect(ws_url, max_size=1 << 22) as ws:
                     await _until(ws, "ready")
                     await _messages(ws, 3)
-                    redis_running.close()  # Redis stops under the running server
+                    # Redis stops under the running server; in a thread, so this client
+                    # keeps answering the server's pings while it waits for the stop.
+                    await asyncio.to_thread(redis_running.close)
                     await asyncio.to_thread(
                         wait_for,
                         "health shows Redis gone",
@@ -305,7 +307,10 @@ def test_with_redis_stopped_viewers_play_on_and_builds_go_on_locally(tmp_path: P
                     )
                     return await _messages(ws, 10)  # the viewer plays on
 
-            assert asyncio.run(scenario()) == 10
+            try:
+                assert asyncio.run(scenario()) == 10
+            except (TimeoutError, websockets.ConnectionClosed) as exc:
+                raise AssertionError(f"{exc!r}; the replica's log:\n{log.read_text()}") from exc
             other = open_session(base, "demo?cars=4&laps=2")
             assert wait_settled(base, other["id"])["state"] == "ready"
             assert health(base)["builds_started"] == 2
