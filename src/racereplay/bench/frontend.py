@@ -1,9 +1,12 @@
 """`racereplay bench frontend`: the web client's cost in a real headless Chromium.
 
 Main-thread time per animation frame and dropped frames while 20 cars replay at
-8x, and bytes received per minute of replay at each data rate. Needs what the
-end-to-end tests need (Debian's chromium, the `playwright` dev extra, the built
-web client); without them the section says so and measures nothing.
+8x, first with the map and leaderboard alone, then with every panel open (a focused
+driver's telemetry, mini-sectors and pit-exit ghost, the race trace, the laps box),
+on the demo and on the shared Australian race where ../shared/data has it; and
+bytes received per minute of replay at each data rate. Needs what the end-to-end
+tests need (Debian's chromium, the `playwright` dev extra, the built web client);
+without them the section says so and measures nothing.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ STATIC_INDEX = Path(__file__).resolve().parents[1] / "server" / "static" / "inde
 SESSION = "demo?cars=20&laps=10"
 VIEWPORT = {"width": 1400, "height": 860}
 RATES = (25, 10, 5, 2)
+REAL_LAP = 20  # mid-race on the shared Australian race: every car on track, stints under way
 
 
 def missing() -> str | None:
@@ -71,14 +75,27 @@ def play_from_lap(page: Any, lap: int, speed: str) -> None:
     page.wait_for_function("() => window.__rr.playing === true")
 
 
-def measure_frames(browser: Any, url: str, seconds: float = 6.0) -> dict[str, float]:
-    """Animation-frame cost at 8x: rAF callback time, main-thread task time, fps, drops."""
+def open_every_panel(page: Any) -> None:
+    """Focus the leader (telemetry, mini-sectors, pit-exit ghost) and show the race trace."""
+    page.locator(".lb-row").first.click()
+    page.wait_for_function("() => !document.querySelector('.telemetry').hidden")
+    page.locator(".analysis").scroll_into_view_if_needed()
+    page.click(".an-tabs button[data-view=racetrace]")
+    page.wait_for_function("() => window.__rr.analysis().view === 'racetrace'")
+
+
+def measure_frames(
+    browser: Any, url: str, seconds: float = 6.0, lap: int = 1, panels: bool = False
+) -> dict[str, float]:
+    """Animation-frame cost at 8x from `lap`: rAF callback time, task time, fps, drops."""
     page = browser.new_page(viewport=VIEWPORT)
     cdp = page.context.new_cdp_session(page)
     cdp.send("Performance.enable")
     page.goto(url)
     wait_ready(page)
-    play_from_lap(page, 1, "8")
+    play_from_lap(page, lap, "8")
+    if panels:
+        open_every_panel(page)
     time.sleep(1.5)
 
     def metrics() -> dict[str, float]:
@@ -141,19 +158,32 @@ def run(options: BenchOptions) -> BenchResult:
         return result
     from playwright.sync_api import sync_playwright
 
+    from racereplay.bench import shared_data
     from racereplay.bench.server import server_process
     from racereplay.server.settings import Settings
 
+    seconds = 3.0 if options.quick else 6.0
+    real = shared_data.AUS_RACE if shared_data.AUS_RACE in shared_data.available() else None
+    data_dirs = (shared_data.TRACINGINSIGHTS,) if real else ()
     with tempfile.TemporaryDirectory(prefix="rr-bench-web-") as tmp:
         scratch = Path(tmp)
-        with server_process(Settings(cache_dir=scratch / "cache"), scratch) as (port, _):
+        settings = Settings(cache_dir=scratch / "cache", data_dirs=data_dirs)
+        with server_process(settings, scratch) as (port, _):
             base = f"http://127.0.0.1:{port}"
             _open_session(base, SESSION)
             url = f"{base}/?session={quote(SESSION)}"
             with sync_playwright() as p:
                 browser = launch(p)
                 try:
-                    frames = measure_frames(browser, url, 3.0 if options.quick else 6.0)
+                    frames = measure_frames(browser, url, seconds)
+                    panels = measure_frames(browser, url, seconds, panels=True)
+                    real_panels = None
+                    if real:
+                        _open_session(base, real.name)
+                        real_url = f"{base}/?session={quote(real.name)}"
+                        real_panels = measure_frames(
+                            browser, real_url, seconds, lap=REAL_LAP, panels=True
+                        )
                     rates = RATES[:1] if options.quick else RATES
                     per_minute = {r: measure_bytes_per_minute(browser, url, r) for r in rates}
                 finally:
@@ -162,21 +192,35 @@ def run(options: BenchOptions) -> BenchResult:
         f"`{SESSION}` at 8x in headless Chromium (software rendering, {VIEWPORT['width']}x"
         f"{VIEWPORT['height']}), server on 127.0.0.1; {frames['frames']} animation frames"
     )
-    result.add(
-        "animation frames per second at 8x", frames["fps"], "fps", target=Target.at_least(59)
-    )
-    result.add("dropped animation frames at 8x", frames["dropped_frames"], "frames")
-    result.add(
-        "rAF callback p95 at 8x", frames["raf_callback_ms_p95"], "ms", target=Target.at_most(4.0)
-    )
-    result.add("rAF callback p50 at 8x", frames["raf_callback_ms_p50"], "ms")
-    result.add(
-        "main-thread task time per frame at 8x", frames["main_thread_task_ms_per_frame"], "ms"
-    )
-    result.add("stalled frames at 8x", frames["stalled_frames"], "frames")
+    _add_frames(result, frames, "")
+    _add_frames(result, panels, ", every panel open")
+    if real is not None and real_panels is not None:
+        _add_frames(result, real_panels, f", every panel open, {real.label} from lap {REAL_LAP}")
+    else:
+        why_not = shared_data.missing(shared_data.AUS_RACE.path)
+        result.notes.append(f"the Australian race is not measured: {why_not}")
     for rate, value in per_minute.items():
         result.add(f"bytes received per minute of replay at {rate} fps", value / 1e3, "kB")
     return result
+
+
+def _add_frames(result: BenchResult, frames: dict[str, float], where: str) -> None:
+    fps = frames["fps"]
+    result.add(f"animation frames per second at 8x{where}", fps, "fps", target=Target.at_least(59))
+    result.add(f"dropped animation frames at 8x{where}", frames["dropped_frames"], "frames")
+    result.add(
+        f"rAF callback p95 at 8x{where}",
+        frames["raf_callback_ms_p95"],
+        "ms",
+        target=Target.at_most(4.0),
+    )
+    result.add(f"rAF callback p50 at 8x{where}", frames["raf_callback_ms_p50"], "ms")
+    result.add(
+        f"main-thread task time per frame at 8x{where}",
+        frames["main_thread_task_ms_per_frame"],
+        "ms",
+    )
+    result.add(f"stalled frames at 8x{where}", frames["stalled_frames"], "frames")
 
 
 def _open_session(base: str, name: str, timeout: float = 600) -> None:
