@@ -13,7 +13,7 @@ import pytest
 
 from racereplay.model import DrsState, RawSession, SessionKind, TrackStatusCode
 from racereplay.sources import SessionNotFound, load
-from racereplay.sources.tracinginsights import load_folder
+from racereplay.sources.tracinginsights import load_folder, read_lap_file
 
 pytestmark = pytest.mark.realdata
 
@@ -351,3 +351,70 @@ def test_folder_not_in_the_layout_raises(tmp_path: Path) -> None:
     bad_name = _session(tmp_path / "y", {"AAA": [90.0]})
     with pytest.raises(SessionNotFound, match="unknown session"):
         load_folder(bad_name.rename(bad_name.with_name("Warmup")))
+
+
+# ---------------------------------------------------------------- the lap file reader
+
+
+def _stdlib_lap(path: Path) -> dict[str, np.ndarray]:
+    """A lap file read the slow, lenient way: json (bare NaN, Infinity), float() per value."""
+    data = gzip.decompress(path.read_bytes()) if path.name.endswith(".gz") else path.read_bytes()
+    tel = json.loads(data)["tel"]
+
+    def number(value: object) -> float:
+        try:
+            return float(value)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            return math.nan
+
+    return {name: np.array([number(v) for v in tel[name]]) for name in tel if name != "dataKey"}
+
+
+def _same_channels(read: dict[str, np.ndarray], expected: dict[str, np.ndarray]) -> None:
+    for name, values in read.items():
+        assert values.dtype == np.float64, name
+        np.testing.assert_array_equal(values, expected[name], err_msg=name)
+
+
+# Each quirk of the archive's lap files, on its own: the bare NaN the fast reader
+# rewrites, and the string and the infinity it leaves to the lenient parser.
+QUIRKS = {
+    "nan": ("10000.0, 10000.0", "NaN, null"),
+    "string": ("10000.0, 10000.0", '"None", 10000.0'),
+    "infinity": ("10000.0, 10000.0", "Infinity, -Infinity"),
+}
+
+
+@pytest.mark.parametrize("compress", [True, False])
+@pytest.mark.parametrize("quirk", QUIRKS)
+def test_lap_file_quirks_read_as_the_lenient_parser_reads_them(
+    tmp_path: Path, quirk: str, compress: bool
+) -> None:
+    lap = _lap(90.0, 5000.0, samples=6)
+    lap["tel"]["acc_x"] = [0.5] * 6  # a channel the reader skips
+    old, new = QUIRKS[quirk]
+    text = json.dumps(lap).replace(old, new, 1)  # rpm's first two samples
+    path = tmp_path / ("1_tel.json.gz" if compress else "1_tel.json")
+    path.write_bytes(gzip.compress(text.encode()) if compress else text.encode())
+    read = read_lap_file(path)
+    _same_channels(read, _stdlib_lap(path))
+    expected = {"nan": [math.nan, math.nan], "string": [math.nan, 1e4]}
+    expected["infinity"] = [math.inf, -math.inf]
+    np.testing.assert_array_equal(read["rpm"][:2], expected[quirk])
+
+
+def test_lap_file_without_a_channel_is_refused(tmp_path: Path) -> None:
+    lap = _lap(90.0, 5000.0, samples=6)
+    del lap["tel"]["distance"]
+    _write(tmp_path / "1_tel.json", lap, compress=False)
+    with pytest.raises(KeyError, match="distance"):
+        read_lap_file(tmp_path / "1_tel.json")
+
+
+def test_every_real_lap_file_reads_as_the_lenient_parser_reads_it(ti_race_dir: Path) -> None:
+    """Every shared session's lap files (a sample of each driver's), both ways, equal."""
+    sessions = ti_race_dir.parent.parent.parent
+    paths = sorted(sessions.glob("*/*/*/*/*_tel.json*"))
+    assert len(paths) > 1000, "the shared sessions' lap files were not found"
+    for path in paths[::9]:
+        _same_channels(read_lap_file(path), _stdlib_lap(path))

@@ -259,3 +259,24 @@ def test_qualifying_orders_by_best_time_in_the_segment() -> None:
     assert _at(q, "gap", "AAA", 95) == pytest.approx(1.0)
     assert _at(q, "position", "AAA", 780) == 1  # Q2: 88.0 beats 89.0
     assert _at(q, "gap", "BBB", 780) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize(
+    "session", ["demo?cars=6&laps=3", "demo?session=qualifying&cars=6&minutes=18"]
+)
+def test_frame_blocks_do_not_change_the_build(
+    session: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Order, gaps and laps behind are computed in blocks of frames: any block size,
+    down to a few frames, gives the timeline of one block."""
+    from racereplay.sources import load
+    from racereplay.timeline import order
+
+    raw = load(session)
+    monkeypatch.setattr(order, "BLOCK_FRAMES", 10**9)
+    whole = build_timeline(raw)
+    monkeypatch.setattr(order, "BLOCK_FRAMES", 7)
+    blocks = build_timeline(raw)
+    assert whole.n_frames > 1000
+    for name, values in whole.frames.items():
+        np.testing.assert_array_equal(blocks.frames[name], values, err_msg=name)

@@ -64,16 +64,12 @@ def build_timeline(
     missing = [c for c in codes if c not in raw.telemetry or len(raw.telemetry[c]) < 2]
     for code in missing:
         problems.append(f"{code}: no telemetry; position on the map unknown, timing from laps")
-    done = [0]
-
-    def driver_done(code: str) -> None:
-        done[0] += 1
-        report(0.05 + 0.5 * done[0] / max(1, n_drivers - len(missing)), f"resampled {code}")
-
     telemetry = {c: t for c, t in raw.telemetry.items() if c in codes and c not in missing}
-    resampled = resample_all(telemetry, frame_grid, workers, driver_done)
     frames = _empty_frames(n_frames, n_drivers)
-    _store_telemetry(frames, resampled, codes)
+    column = {code: j for j, code in enumerate(codes)}
+    for done, (code, channels) in enumerate(resample_all(telemetry, frame_grid, workers), 1):
+        _store_telemetry(frames, column[code], channels)
+        report(0.05 + 0.5 * done / max(1, len(telemetry)), f"resampled {code}")
 
     report(0.6, "race distance and status")
     lap_len = lap_length(raw, laps)
@@ -82,13 +78,12 @@ def build_timeline(
         lap_len = NOMINAL_LAP_LENGTH
     grid = {r.driver: r.grid for r in raw.results}
     status = frames["status"]
-    lap_idx = np.empty((n_frames, n_drivers), dtype=np.int64)
     distance = np.empty((n_frames, n_drivers), dtype=np.float64)
     for j, code in enumerate(codes):
         dl = laps[code]
         tel = telemetry.get(code)
-        lap_idx[:, j] = lap_index(times, dl)
-        status[:, j] = status_of(times, dl, lap_idx[:, j])
+        lap_idx = lap_index(times, dl)
+        status[:, j] = status_of(times, dl, lap_idx)
         distance[:, j] = race_distance(
             times,
             dl,
@@ -97,7 +92,7 @@ def build_timeline(
             lap_len,
             grid_offset(grid.get(code), n_drivers),
         )
-        _store_lap_channels(frames, j, dl, lap_idx[:, j])
+        _store_lap_channels(frames, j, dl, lap_idx)
     frames["distance"][:] = distance
     for j, code in enumerate(codes):
         if not laps[code].started:
@@ -154,21 +149,15 @@ def _empty_frames(n_frames: int, n_drivers: int) -> dict[str, np.ndarray]:
 
 
 def _store_telemetry(
-    frames: dict[str, np.ndarray], resampled: dict[str, dict[str, np.ndarray]], codes: list[str]
+    frames: dict[str, np.ndarray], j: int, channels: dict[str, np.ndarray]
 ) -> None:
-    for j, code in enumerate(codes):
-        channels = resampled.get(code)
-        if channels is None:
-            continue  # stays NaN (position unknown) / 0
-        frames["x"][:, j] = channels["x"]
-        frames["y"][:, j] = channels["y"]
-        frames["speed"][:, j] = channels["speed"]
-        frames["gear"][:, j] = channels["gear"]
-        frames["drs"][:, j] = channels["drs"]
-        frames["throttle"][:, j] = np.clip(np.rint(channels["throttle"]), 0, 100)
-        # Brake is 0-1 in the raw data, a percentage on the timeline.
-        frames["brake"][:, j] = np.clip(np.rint(channels["brake"] * 100), 0, 100)
-        frames["rpm"][:, j] = np.clip(np.rint(channels["rpm"]), 0, 65535)
+    """Driver `j`'s resampled channels into the frames (a driver without stays NaN / 0)."""
+    for name in ("x", "y", "speed", "gear", "drs"):
+        frames[name][:, j] = channels[name]
+    frames["throttle"][:, j] = np.clip(np.rint(channels["throttle"]), 0, 100)
+    # Brake is 0-1 in the raw data, a percentage on the timeline.
+    frames["brake"][:, j] = np.clip(np.rint(channels["brake"] * 100), 0, 100)
+    frames["rpm"][:, j] = np.clip(np.rint(channels["rpm"]), 0, 65535)
 
 
 def _store_lap_channels(

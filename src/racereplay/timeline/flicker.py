@@ -40,7 +40,7 @@ def deflicker(order: np.ndarray, min_frames: int) -> np.ndarray:
     segment_order = np.lexsort((positions, -score), axis=-1)
     if _reverts_within(segment_order, segment_start, n_frames, min_frames):
         return hold_lasting_orders(order, min_frames)
-    return segment_order[segment_of_frame]
+    return segment_order.astype(order.dtype)[segment_of_frame]
 
 
 def hold_lasting_orders(order: np.ndarray, min_frames: int) -> np.ndarray:

@@ -1,11 +1,17 @@
-"""Running order, gap to the leader and interval, for every frame at once.
+"""Running order, gap to the leader and interval, for every frame.
 
 Races rank by race distance; qualifying and practice by best lap time. Either
 way the order is then de-flickered (timeline.flicker), so no swap can revert
 within a second.
+
+Each frame's answer depends on that frame alone (the gap also on the leader's
+path, found first), so the work runs in blocks of frames: the float64 temporaries
+of a whole race would be several times the timeline itself.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -13,6 +19,18 @@ from racereplay.timeline.model import DriverStatus
 
 ON_TRACK = (DriverStatus.RUNNING, DriverStatus.PIT_LANE)
 LAP_TOLERANCE = 1e-3  # of a lap
+BLOCK_FRAMES = 8192  # frames per block: a few MB of temporaries for 20 cars
+
+
+def frame_blocks(n_frames: int) -> Iterator[slice]:
+    """Consecutive slices of at most BLOCK_FRAMES frames covering `n_frames`."""
+    for start in range(0, n_frames, BLOCK_FRAMES):
+        yield slice(start, min(start + BLOCK_FRAMES, n_frames))
+
+
+def order_dtype(n_drivers: int) -> np.dtype:
+    """The smallest unsigned integer holding a driver index."""
+    return np.min_scalar_type(max(n_drivers - 1, 0))
 
 
 def rank_by_keys(keys: tuple[np.ndarray, ...]) -> np.ndarray:
@@ -28,7 +46,7 @@ def race_order(
     retired_distance: np.ndarray,
     retired_rank: np.ndarray,
 ) -> np.ndarray:
-    """Order (F, D) for a race, as the classification ranks cars: by laps covered.
+    """Order (F, D), `order_dtype`, for a race, as the classification ranks cars: by laps covered.
 
     distance (F, D) race metres; status (F, D) DriverStatus; finish_time (D,) the final
     line crossing (inf if none); retired_distance (D,) where a retired car ranks: just
@@ -38,12 +56,15 @@ def race_order(
     (same lap) go by finish time; cars not started at the back in grid order (their
     distance is their grid offset).
     """
-    not_started = np.isin(status, (DriverStatus.NOT_STARTED, DriverStatus.DID_NOT_START))
-    retired = status == DriverStatus.RETIRED
-    value = np.where(retired, retired_distance[None, :], distance)
-    rank = np.where(retired, np.nan_to_num(retired_rank, nan=0.0)[None, :], 0.0)
-    finish = np.where(status == DriverStatus.FINISHED, finish_time[None, :], np.inf)
-    return rank_by_keys((rank, finish, -value, not_started))
+    order = np.empty(distance.shape, dtype=order_dtype(distance.shape[1]))
+    for b in frame_blocks(len(distance)):
+        not_started = np.isin(status[b], (DriverStatus.NOT_STARTED, DriverStatus.DID_NOT_START))
+        retired = status[b] == DriverStatus.RETIRED
+        value = np.where(retired, retired_distance[None, :], distance[b])
+        rank = np.where(retired, np.nan_to_num(retired_rank, nan=0.0)[None, :], 0.0)
+        finish = np.where(status[b] == DriverStatus.FINISHED, finish_time[None, :], np.inf)
+        order[b] = rank_by_keys((rank, finish, -value, not_started))
+    return order
 
 
 def positions_from_order(order: np.ndarray) -> np.ndarray:
@@ -63,8 +84,11 @@ def gap_to_leader(
 ) -> np.ndarray:
     """Seconds since the leader was where this car is (F, D) float32; NaN for cars not
     racing. The leader's path is the envelope of all racing cars' distances."""
-    racing = np.isin(status, (*ON_TRACK, DriverStatus.FINISHED))
-    envelope = np.where(racing, distance, -np.inf).max(axis=1)
+    racing_states = (*ON_TRACK, DriverStatus.FINISHED)
+    envelope = np.empty(len(distance))
+    for b in frame_blocks(len(distance)):
+        racing = np.isin(status[b], racing_states)
+        envelope[b] = np.where(racing, distance[b], -np.inf).max(axis=1)
     valid = frame_times >= start_time
     times = frame_times[valid]
     envelope = np.maximum.accumulate(envelope[valid])
@@ -80,21 +104,23 @@ def gap_to_leader(
     floor = min(float(distance.min()), float(envelope[0])) - 1.0
     times = np.concatenate([[start_time], times])
     envelope = np.concatenate([[floor], envelope])
-    when_leader_was_here = np.interp(distance, envelope, times)
-    # A finished car's gap is frozen at the line.
-    now = np.minimum(frame_times[:, None], finish_time[None, :])
-    gap_all = now - when_leader_was_here
-    gap[racing] = gap_all[racing]
+    for b in frame_blocks(len(distance)):
+        when_leader_was_here = np.interp(distance[b], envelope, times)
+        # A finished car's gap is frozen at the line.
+        now = np.minimum(frame_times[b, None], finish_time[None, :])
+        racing = np.isin(status[b], racing_states)
+        gap[b][racing] = (now - when_leader_was_here)[racing]
     return gap
 
 
 def interval_to_car_ahead(gap: np.ndarray, order: np.ndarray) -> np.ndarray:
     """Gap minus the gap of the car one place ahead (NaN for the leader)."""
-    gap_in_order = np.take_along_axis(gap, order, axis=1)
-    interval_in_order = np.full(gap_in_order.shape, np.nan, dtype=np.float32)
-    interval_in_order[:, 1:] = gap_in_order[:, 1:] - gap_in_order[:, :-1]
-    interval = np.empty_like(interval_in_order)
-    np.put_along_axis(interval, order, interval_in_order, axis=1)
+    interval = np.empty(gap.shape, dtype=np.float32)
+    for b in frame_blocks(len(gap)):
+        gap_in_order = np.take_along_axis(gap[b], order[b], axis=1)
+        interval_in_order = np.full(gap_in_order.shape, np.nan, dtype=np.float32)
+        interval_in_order[:, 1:] = gap_in_order[:, 1:] - gap_in_order[:, :-1]
+        np.put_along_axis(interval[b], order[b], interval_in_order, axis=1)
     return interval
 
 
@@ -106,6 +132,16 @@ def laps_behind(
     Timing screens show these as "+1 L" in place of seconds. Cars out of the race
     (retired, not started) are 0: their gap is not shown at all.
     """
+    behind_leader = np.zeros(order.shape, dtype=np.uint8)
+    behind_ahead = np.zeros(order.shape, dtype=np.uint8)
+    for b in frame_blocks(len(order)):
+        behind_leader[b], behind_ahead[b] = _laps_behind(distance[b], order[b], status[b], lap_len)
+    return behind_leader, behind_ahead
+
+
+def _laps_behind(
+    distance: np.ndarray, order: np.ndarray, status: np.ndarray, lap_len: float
+) -> tuple[np.ndarray, np.ndarray]:
     racing = np.isin(status, (*ON_TRACK, DriverStatus.FINISHED))
     covered = (distance / lap_len).astype(np.float32)  # laps; float32 keeps this light
     covered[~racing] = np.nan

@@ -7,7 +7,7 @@ pickled to them is exactly the data they need.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
@@ -120,29 +120,18 @@ def default_workers() -> int:
 
 
 def resample_all(
-    telemetry: dict[str, Telemetry],
-    frame_grid: FrameGrid,
-    workers: int | None = None,
-    on_driver_done: Callable[[str], None] | None = None,
-) -> dict[str, Arrays]:
-    """Resample every driver with usable telemetry; `workers` > 1 uses a process pool."""
+    telemetry: dict[str, Telemetry], frame_grid: FrameGrid, workers: int | None = None
+) -> Iterator[tuple[str, Arrays]]:
+    """Each driver with usable telemetry resampled, yielded as it is done, so the caller
+    keeps one driver's arrays at a time; `workers` > 1 uses a process pool."""
     codes = [code for code, tel in telemetry.items() if len(tel) > 0]
-    jobs = [
-        (*_telemetry_arrays(telemetry[code]), frame_grid.t0, frame_grid.fps, frame_grid.n_frames)
-        for code in codes
-    ]
     workers = default_workers() if workers is None else max(1, workers)
-    workers = min(workers, len(jobs), os.cpu_count() or 1)
-    results: dict[str, Arrays] = {}
+    workers = min(workers, len(codes), os.cpu_count() or 1)
+    grid = (frame_grid.t0, frame_grid.fps, frame_grid.n_frames)
+    jobs = ((*_telemetry_arrays(telemetry[code]), *grid) for code in codes)
     if workers <= 1:
         for code, job in zip(codes, jobs, strict=True):
-            results[code] = _resample_job(job)
-            if on_driver_done:
-                on_driver_done(code)
-        return results
+            yield code, _resample_job(job)
+        return
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        for code, arrays in zip(codes, pool.map(_resample_job, jobs), strict=True):
-            results[code] = arrays
-            if on_driver_done:
-                on_driver_done(code)
-    return results
+        yield from zip(codes, pool.map(_resample_job, jobs), strict=True)
