@@ -264,19 +264,19 @@ def test_qualifying_orders_by_best_time_in_the_segment() -> None:
 @pytest.mark.parametrize(
     "session", ["demo?cars=6&laps=3", "demo?session=qualifying&cars=6&minutes=18"]
 )
-def test_frame_blocks_do_not_change_the_build(
+def test_frame_blocks_and_threads_do_not_change_the_build(
     session: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Order, gaps and laps behind are computed in blocks of frames: any block size,
-    down to a few frames, gives the timeline of one block."""
+    """Order, gaps and laps behind are computed in blocks of frames, drivers on threads:
+    blocks of a few frames on four threads give the timeline of one block on one."""
     from racereplay.sources import load
     from racereplay.timeline import order
 
     raw = load(session)
     monkeypatch.setattr(order, "BLOCK_FRAMES", 10**9)
-    whole = build_timeline(raw)
+    whole = build_timeline(raw, workers=1)
     monkeypatch.setattr(order, "BLOCK_FRAMES", 7)
-    blocks = build_timeline(raw)
+    blocks = build_timeline(raw, workers=4)
     assert whole.n_frames > 1000
     for name, values in whole.frames.items():
         np.testing.assert_array_equal(blocks.frames[name], values, err_msg=name)

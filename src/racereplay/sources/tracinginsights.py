@@ -170,12 +170,13 @@ def lap_files(driver_dir: Path) -> dict[int, Path]:
 
 @dataclass
 class DriverLapData:
-    """One driver's lap files, concatenated: lap-relative times, raw units."""
+    """One driver's lap files, concatenated: lap-relative times, in `Telemetry`'s units
+    and types already (a parse worker sends back half the bytes of the raw float64)."""
 
     code: str
     numbers: np.ndarray  # int, lap number of each lap read, ascending
     counts: np.ndarray  # int, samples per lap
-    channels: dict[str, np.ndarray]  # concatenated raw channels (see _RAW_CHANNELS)
+    channels: dict[str, np.ndarray]  # concatenated channels (see _telemetry_units)
     problems: list[str]
 
     def _lap_offsets(self) -> np.ndarray:
@@ -212,12 +213,26 @@ def read_driver_laps(driver_dir: Path) -> DriverLapData:
             continue
         numbers.append(number)
         laps.append(arrays)
-    channels = {
+    raw = {
         name: np.concatenate([lap[name] for lap in laps]) if laps else np.empty(0)
         for name in _RAW_CHANNELS
     }
     counts = np.array([len(lap["time"]) for lap in laps], dtype=np.int64)
-    return DriverLapData(code, np.array(numbers, dtype=np.int64), counts, channels, problems)
+    numbers_read = np.array(numbers, dtype=np.int64)
+    return DriverLapData(code, numbers_read, counts, _telemetry_units(raw), problems)
+
+
+def _telemetry_units(raw: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Raw float64 channels in `Telemetry`'s units and types: metres for x/y/z, float32
+    values, an int8 gear and `DrsState` codes; time and lap distance stay float64."""
+    out = {"time": raw["time"], "distance": raw["distance"]}
+    for name in ("x", "y", "z"):
+        out[name] = (raw[name] / 10.0).astype(np.float32)
+    for name in ("speed", "rpm", "throttle", "brake"):
+        out[name] = raw[name].astype(np.float32)
+    out["gear"] = np.nan_to_num(raw["gear"], nan=0.0).astype(np.int8)
+    out["drs"] = drs_from_f1_code(raw["drs"])
+    return out
 
 
 def _read_all_drivers(
@@ -227,30 +242,24 @@ def _read_all_drivers(
 ) -> tuple[list[DriverLapData], T | None]:
     """Parse every driver's lap files; JSON parsing dominates, so a process pool helps.
 
-    `meanwhile` (e.g. loading FastF1 timing) runs in this process while the pool parses.
+    `meanwhile` (loading FastF1 timing; picklable) runs as one more job of the pool,
+    started first as the longest, so its pandas tables never live in this process.
     """
     total_files = sum(len(lap_files(d)) for d in driver_dirs)
     workers = min(os.cpu_count() or 1, 4, len(driver_dirs))
     results: list[DriverLapData] = []
     if workers > 1 and total_files >= _POOL_MIN_FILES:
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            parsed = pool.map(read_driver_laps, driver_dirs)  # submits every driver now
-            try:
-                other = meanwhile() if meanwhile else None
-            except BaseException:
-                # Wait for the running parses: shutdown(wait=False) would leave idle
-                # workers behind, and this process would then hang at exit joining them.
-                pool.shutdown(wait=True, cancel_futures=True)
-                raise
-            for i, data in enumerate(parsed):
+            other = pool.submit(meanwhile) if meanwhile else None
+            for i, data in enumerate(pool.map(read_driver_laps, driver_dirs)):
                 results.append(data)
                 _report(progress, 0.1 + 0.8 * (i + 1) / len(driver_dirs), f"read {data.code}")
-        return results, other
-    other = meanwhile() if meanwhile else None
+            return results, other.result() if other else None
+    other_result = meanwhile() if meanwhile else None
     for i, driver_dir in enumerate(driver_dirs):
         results.append(read_driver_laps(driver_dir))
         _report(progress, 0.1 + 0.8 * (i + 1) / len(driver_dirs), f"read {driver_dir.name}")
-    return results, other
+    return results, other_result
 
 
 def _report(progress: Progress | None, fraction: float, what: str) -> None:
@@ -292,19 +301,9 @@ def telemetry_from_laps(data: DriverLapData, lap_starts: Mapping[int, float]) ->
     # Lap files overlap by a sample or two; forbid the tiny steps back that causes.
     finite = np.isfinite(distance)
     distance[finite] = np.maximum.accumulate(distance[finite])
-    return Telemetry(
-        time=time[keep],
-        x=(ch["x"][index] / 10.0).astype(np.float32),
-        y=(ch["y"][index] / 10.0).astype(np.float32),
-        z=(ch["z"][index] / 10.0).astype(np.float32),
-        speed=ch["speed"][index].astype(np.float32),
-        rpm=ch["rpm"][index].astype(np.float32),
-        gear=np.nan_to_num(ch["gear"][index], nan=0.0).astype(np.int8),
-        throttle=ch["throttle"][index].astype(np.float32),
-        brake=ch["brake"][index].astype(np.float32),
-        drs=drs_from_f1_code(ch["drs"][index]),
-        distance=distance,
-    )
+    picked = {name: ch[name][index] for name in ("x", "y", "z", "speed", "rpm", "gear")}
+    picked |= {name: ch[name][index] for name in ("throttle", "brake", "drs")}
+    return Telemetry(time=time[keep], distance=distance, **picked)
 
 
 # ---------------------------------------------------------------- the folder
@@ -636,11 +635,12 @@ def load_folder(
             Path(fastf1_cache) if fastf1_cache else None,
             Path(fastf1_http_cache) if fastf1_http_cache else None,
             offline,
-            problems,
         )
     _report(progress, 0.05, "reading lap files")
     driver_dirs = list(session.driver_dirs.values())
-    data, timing = _read_all_drivers(driver_dirs, progress, meanwhile=fastf1_timing)
+    data, loaded = _read_all_drivers(driver_dirs, progress, meanwhile=fastf1_timing)
+    timing, timing_problems = loaded or (None, [])
+    problems += timing_problems
     from_fastf1 = timing is not None
     if timing is None:
         timing = _timing_from_archive(session, data, problems)
@@ -660,14 +660,13 @@ def _optional_fastf1_timing(
     cache: Path | None,
     http_cache: Path | None,
     offline: bool,
-    problems: list[str],
-) -> Timing | None:
-    """FastF1 timing if it loads; otherwise None (and why), so the archive alone serves."""
+) -> tuple[Timing | None, list[str]]:
+    """FastF1 timing if it loads; otherwise None and why, so the archive alone serves."""
     try:
-        return load_timing(session.year, session.event, session.name, cache, http_cache, offline)
+        timing = load_timing(session.year, session.event, session.name, cache, http_cache, offline)
     except SessionNotFound as exc:
-        problems.append(f"FastF1 timing unavailable ({exc}); lap times chained from the archive")
-        return None
+        return None, [f"FastF1 timing unavailable ({exc}); lap times chained from the archive"]
+    return timing, []
 
 
 def _check_against_timing(

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import math
+import os
 import time as wallclock
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 import numpy as np
 
-from racereplay.model import RawSession
+from racereplay.model import RawSession, Telemetry
 from racereplay.timeline import order as ordering
 from racereplay.timeline.distance import grid_offset, race_distance
 from racereplay.timeline.events import build_events
@@ -28,11 +31,12 @@ from racereplay.timeline.model import (
     Timeline,
 )
 from racereplay.timeline.qualifying import Segment, find_segments, qualifying_order
-from racereplay.timeline.resample import resample_all
+from racereplay.timeline.resample import resample_telemetry
 from racereplay.timeline.results import lap_table, results_table
 from racereplay.timeline.status import lap_index, per_lap_channel, status_of
 
 Progress = Callable[[float, str], None]
+T = TypeVar("T")
 
 # The version of what a build produces: bump it whenever the output changes, so that
 # timelines cached by an older build are rebuilt rather than served.
@@ -47,7 +51,10 @@ LINE_MARGIN = 5.0
 def build_timeline(
     raw: RawSession, progress: Progress | None = None, workers: int | None = None
 ) -> Timeline:
-    """Build the replay timeline of a session. Pure: the same input gives the same output."""
+    """Build the replay timeline of a session. Pure: the same input gives the same output.
+
+    `workers`: threads for the per-driver work (default `default_threads()`; 1: none).
+    """
     report = progress or (lambda fraction, what: None)
     started = wallclock.perf_counter()
     problems = list(raw.problems)
@@ -66,10 +73,15 @@ def build_timeline(
         problems.append(f"{code}: no telemetry; position on the map unknown, timing from laps")
     telemetry = {c: t for c, t in raw.telemetry.items() if c in codes and c not in missing}
     frames = _empty_frames(n_frames, n_drivers)
-    column = {code: j for j, code in enumerate(codes)}
-    for done, (code, channels) in enumerate(resample_all(telemetry, frame_grid, workers), 1):
-        _store_telemetry(frames, column[code], channels)
-        report(0.05 + 0.5 * done / max(1, len(telemetry)), f"resampled {code}")
+    threads = default_threads() if workers is None else max(1, workers)
+    with_data = [j for j, code in enumerate(codes) if code in telemetry]
+
+    def resample(j: int) -> str:
+        _store_telemetry(frames, j, resample_telemetry(telemetry[codes[j]], times))
+        return codes[j]
+
+    for done, code in enumerate(_on_threads(resample, with_data, threads), 1):
+        report(0.05 + 0.5 * done / max(1, len(with_data)), f"resampled {code}")
 
     report(0.6, "race distance and status")
     lap_len = lap_length(raw, laps)
@@ -77,22 +89,7 @@ def build_timeline(
         problems.append("no complete lap has telemetry: lap length unknown, no track map")
         lap_len = NOMINAL_LAP_LENGTH
     grid = {r.driver: r.grid for r in raw.results}
-    status = frames["status"]
-    distance = np.empty((n_frames, n_drivers), dtype=np.float64)
-    for j, code in enumerate(codes):
-        dl = laps[code]
-        tel = telemetry.get(code)
-        lap_idx = lap_index(times, dl)
-        status[:, j] = status_of(times, dl, lap_idx)
-        distance[:, j] = race_distance(
-            times,
-            dl,
-            None if tel is None else tel.time,
-            None if tel is None else tel.distance,
-            lap_len,
-            grid_offset(grid.get(code), n_drivers),
-        )
-        _store_lap_channels(frames, j, dl, lap_idx)
+    distance = _place_drivers(frames, laps, codes, telemetry, times, lap_len, grid, threads)
     frames["distance"][:] = distance
     for j, code in enumerate(codes):
         if not laps[code].started:
@@ -103,14 +100,15 @@ def build_timeline(
     report(0.75, "running order and gaps")
     segments = find_segments(raw, laps)
     if raw.info.kind.is_race:
-        _race_order(frames, raw, laps, codes, frame_grid, distance, lap_len)
+        order = _race_order(frames, raw, laps, codes, frame_grid, distance, lap_len)
     else:
         problems += _segment_problems(raw, segments)
         order, gap = qualifying_order(laps, codes, times, segments)
         order = deflicker(order, round(NO_FLICKER_SECONDS * frame_grid.fps) + 1)
-        frames["position"][:] = ordering.positions_from_order(order)
-        frames["gap"][:] = gap
-        frames["interval"][:] = ordering.interval_to_car_ahead(gap, order)
+        frames["position"] = ordering.positions_from_order(order)
+        frames["gap"] = gap
+    del distance  # float64 for the order alone: 8 bytes a frame a car, freed first
+    frames["interval"] = ordering.interval_to_car_ahead(frames["gap"], order)
     _unknown_drivers_unplaced(frames, laps, codes, raw)
     _session_channels(frames, raw, codes, frame_grid)
 
@@ -135,13 +133,61 @@ def build_timeline(
     return timeline
 
 
+def _place_drivers(
+    frames: dict[str, np.ndarray],
+    laps: dict[str, DriverLaps],
+    codes: list[str],
+    telemetry: dict[str, Telemetry],
+    times: np.ndarray,
+    lap_len: float,
+    grid: dict[str, int | None],
+    threads: int,
+) -> np.ndarray:
+    """Each driver's status, lap channels and race distance (F, D) float64, returned."""
+    status = frames["status"]
+    distance = np.empty(status.shape, dtype=np.float64)
+
+    def place(j: int) -> None:
+        dl, tel = laps[codes[j]], telemetry.get(codes[j])
+        lap_idx = lap_index(times, dl)
+        status[:, j] = status_of(times, dl, lap_idx)
+        distance[:, j] = race_distance(
+            times,
+            dl,
+            None if tel is None else tel.time,
+            None if tel is None else tel.distance,
+            lap_len,
+            grid_offset(grid.get(codes[j]), len(codes)),
+        )
+        _store_lap_channels(frames, j, dl, lap_idx)
+
+    for _ in _on_threads(place, range(len(codes)), threads):
+        pass
+    return distance
+
+
+def default_threads() -> int:
+    """Threads for the per-driver work: numpy releases the GIL in it (at most 4 pay)."""
+    return min(4, os.cpu_count() or 1)
+
+
+def _on_threads(work: Callable[[int], T], items: Iterable[int], threads: int) -> Iterator[T]:
+    """`work(item)` for each item, in order, on `threads` threads; each writes its own
+    drivers' columns of the frames, so they never touch the same values."""
+    if threads <= 1:
+        yield from map(work, items)
+        return
+    with ThreadPoolExecutor(threads) as pool:
+        yield from pool.map(work, items)
+
+
 def _empty_frames(n_frames: int, n_drivers: int) -> dict[str, np.ndarray]:
     frames = {
         name: np.zeros((n_frames, n_drivers), dtype=dtype)
         for name, dtype in DRIVER_CHANNELS.items()
     }
-    for name in ("x", "y", "speed", "gap", "interval"):
-        frames[name].fill(np.nan)
+    for name in ("x", "y", "speed"):
+        frames[name].fill(np.nan)  # position unknown, for a driver with no telemetry
     frames.update(
         {name: np.zeros(n_frames, dtype=dtype) for name, dtype in SESSION_CHANNELS.items()}
     )
@@ -177,7 +223,8 @@ def _race_order(
     frame_grid: FrameGrid,
     distance: np.ndarray,
     lap_len: float,
-) -> None:
+) -> np.ndarray:
+    """Position, gap and laps behind into the frames; returns the order shown (F, D)."""
     status = frames["status"]
     finish_time = np.array(
         [laps[c].stop_time if laps[c].finished else np.inf for c in codes], dtype=np.float64
@@ -193,17 +240,16 @@ def _race_order(
     retired_distance = np.array([(laps[c].completed + 1) * lap_len - LINE_MARGIN for c in codes])
     order = ordering.race_order(distance, status, finish_time, retired_distance, retired_rank)
     order = deflicker(order, round(NO_FLICKER_SECONDS * frame_grid.fps) + 1)
-    frames["position"][:] = ordering.positions_from_order(order)
+    frames["position"] = ordering.positions_from_order(order)
     start = raw.info.start_time
     if not math.isfinite(start):
         firsts = [dl.start[0] for dl in laps.values() if len(dl.start)]
         start = min(firsts) if firsts else frame_grid.t0
-    gap = ordering.gap_to_leader(frame_grid.times, distance, status, finish_time, start)
-    frames["gap"][:] = gap
-    frames["interval"][:] = ordering.interval_to_car_ahead(gap, order)
-    frames["gap_laps"][:], frames["interval_laps"][:] = ordering.laps_behind(
+    frames["gap"] = ordering.gap_to_leader(frame_grid.times, distance, status, finish_time, start)
+    frames["gap_laps"], frames["interval_laps"] = ordering.laps_behind(
         distance, order, status, lap_len
     )
+    return order
 
 
 def _segment_problems(raw: RawSession, segments: list[Segment]) -> list[str]:

@@ -1,19 +1,15 @@
-"""Telemetry onto the frame grid: one driver at a time, optionally in a process pool.
+"""Telemetry onto the frame grid, one driver at a time.
 
-Workers receive plain numpy arrays (never the session object) so that what is
-pickled to them is exactly the data they need.
+The build runs drivers on threads (timeline/build.py): the work is numpy's
+interpolation and searches, which release the GIL, and the results go straight into
+the frames without the pickling a process pool would need.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
-
 import numpy as np
 
 from racereplay.model import Telemetry
-from racereplay.timeline.framegrid import FrameGrid
 
 # Continuous channels are interpolated linearly between samples (x and y: see _on_path).
 INTERPOLATED = ("speed", "rpm", "throttle", "distance")
@@ -101,37 +97,8 @@ def _smooth_along(distance: np.ndarray, values: np.ndarray, window: float) -> np
     return np.interp(distance, grid, averaged)
 
 
-def _telemetry_arrays(tel: Telemetry) -> tuple[np.ndarray, Arrays]:
+def resample_telemetry(tel: Telemetry, frame_times: np.ndarray) -> Arrays:
+    """One driver's telemetry at the frame times (see `resample_driver`)."""
     time = np.asarray(tel.time, dtype=np.float64)
     channels = {name: np.asarray(getattr(tel, name)) for name in INTERPOLATED + POSITION + HELD}
-    return time, channels
-
-
-def _resample_job(args: tuple[np.ndarray, Arrays, float, int, int]) -> Arrays:
-    time, channels, t0, fps, n_frames = args
-    frame_times = t0 + np.arange(n_frames, dtype=np.float64) / fps
     return resample_driver(time, channels, frame_times)
-
-
-def default_workers() -> int:
-    # Measured on the real race (2 cores): the pool costs more in pickling than
-    # it saves, so one process is the default; more only on request.
-    return 1
-
-
-def resample_all(
-    telemetry: dict[str, Telemetry], frame_grid: FrameGrid, workers: int | None = None
-) -> Iterator[tuple[str, Arrays]]:
-    """Each driver with usable telemetry resampled, yielded as it is done, so the caller
-    keeps one driver's arrays at a time; `workers` > 1 uses a process pool."""
-    codes = [code for code, tel in telemetry.items() if len(tel) > 0]
-    workers = default_workers() if workers is None else max(1, workers)
-    workers = min(workers, len(codes), os.cpu_count() or 1)
-    grid = (frame_grid.t0, frame_grid.fps, frame_grid.n_frames)
-    jobs = ((*_telemetry_arrays(telemetry[code]), *grid) for code in codes)
-    if workers <= 1:
-        for code, job in zip(codes, jobs, strict=True):
-            yield code, _resample_job(job)
-        return
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        yield from zip(codes, pool.map(_resample_job, jobs), strict=True)
