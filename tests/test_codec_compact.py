@@ -8,11 +8,11 @@ import json
 
 import numpy as np
 import pytest
-from factories import circuit_timeline
-from test_codec_support import check_round_trip
+from factories import circuit_timeline, random_timeline
+from test_codec_support import check_lossless, check_round_trip
 
 from racereplay.codec import RATES, decode_chunk, get_codec, varint
-from racereplay.codec.compact import HEADER
+from racereplay.codec.compact import HEADER, car_ahead
 from racereplay.sources.demo import simulate
 from racereplay.timeline.build import build_timeline
 from racereplay.timeline.model import Timeline
@@ -40,6 +40,38 @@ def timeline(request: pytest.FixtureRequest) -> Timeline:
 def test_every_chunk_round_trips_within_quantisation(timeline: Timeline, rate: int) -> None:
     for index in range(CODEC.n_chunks(timeline)):
         check_round_trip(timeline, rate, index)
+
+
+@pytest.mark.parametrize("rate", (25, 2))
+def test_every_chunk_decodes_to_the_quantised_timeline_exactly(
+    synthetic: Timeline, demo_timeline: Timeline, rate: int
+) -> None:
+    for timeline in (synthetic, demo_timeline):
+        for index in range(0, CODEC.n_chunks(timeline), 3):
+            check_lossless(timeline, rate, index)
+
+
+def test_predictions_stay_lossless_on_hostile_values() -> None:
+    """Positions shared or missing, gaps missing, values anywhere in each dtype: the
+    interval's prediction from the gaps and the order chosen per chunk must not lose a step."""
+    timeline = random_timeline(230, n_drivers=6, seed=3, values="any")
+    frames = timeline.frames
+    rng = np.random.default_rng(3)
+    frames["position"][:] = rng.integers(0, 8, frames["position"].shape)  # ties, 0, gaps
+    frames["gap"][rng.random(frames["gap"].shape) < 0.2] = np.nan
+    frames["interval"][:] = frames["gap"] - np.roll(frames["gap"], 1, axis=1)
+    for rate in RATES:
+        for index in range(CODEC.n_chunks(timeline)):
+            check_lossless(timeline, rate, index)
+
+
+def test_the_car_ahead_is_the_one_a_place_ahead() -> None:
+    by_frame = [[2, 1, 0], [1, 3, 2], [2, 2, 3], [4, 2, 1]]  # positions of D0, D1, D2
+    ahead = car_ahead(np.array(by_frame, dtype=np.uint8).T)  # (drivers, frames)
+    np.testing.assert_array_equal(ahead[:, 0], [1, -1, -1])  # 0: not classified
+    np.testing.assert_array_equal(ahead[:, 1], [-1, 2, 0])
+    np.testing.assert_array_equal(ahead[:, 2], [-1, -1, 0])  # a tie at 2nd: the lower index
+    np.testing.assert_array_equal(ahead[:, 3], [-1, 2, -1])  # nobody 3rd: 4th has none
 
 
 def test_missing_values_stay_missing(synthetic: Timeline) -> None:
@@ -131,7 +163,7 @@ def test_header_is_readable_without_inflating(synthetic: Timeline) -> None:
     magic, fps, rate, seconds, n_drivers, n_frames, n_dch, n_sch, index, first, t0, length = (
         HEADER.unpack_from(data)
     )
-    assert magic == b"RRC1" and HEADER.size == 32
+    assert magic == b"RRC2" and HEADER.size == 32
     assert (fps, rate, seconds, n_drivers) == (25, 10, CODEC.chunk_seconds, 20)
     assert (n_frames, n_dch, n_sch, index) == (10 * seconds, 18, 2, 4)
     assert first == 4 * seconds * 25 and t0 == synthetic.t0 and length == len(data) - 32

@@ -9,7 +9,7 @@ import numpy as np
 from factories import circuit_timeline
 
 from racereplay.codec import decode_chunk, get_codec
-from racereplay.codec.compact import COMPACT_DRIVER_CHANNELS, COMPACT_SESSION_CHANNELS
+from racereplay.codec.compact import COMPACT_DRIVER_CHANNELS, COMPACT_SESSION_CHANNELS, quantise
 from racereplay.timeline.model import Timeline
 
 # The old name, for tests/test_codec_cache.py until it imports factories.circuit_timeline.
@@ -42,3 +42,15 @@ def check_round_trip(timeline: Timeline, rate: int, index: int) -> None:
             np.testing.assert_array_equal(got, original, err_msg=name)
         else:
             assert np.all(np.abs(got.astype(np.int64) - original) <= 0.5 / spec.scale), name
+
+
+def check_lossless(timeline: Timeline, rate: int, index: int) -> None:
+    """The decoded chunk is the timeline's quantised values exactly (step for step, NaN
+    for NaN): any prediction the decoder does not mirror exactly breaks this."""
+    codec = get_codec("compact")
+    decoded = decode_chunk(codec.encode_chunk(timeline, rate, index)[0])
+    frames = codec.frames_of_chunk(timeline, rate, index)
+    for name, spec in SPECS.items():
+        want = quantise(timeline.frames[name][frames], spec)
+        got = quantise(decoded.channels[name], spec)
+        np.testing.assert_array_equal(got, want, err_msg=f"chunk {index} at {rate} fps: {name}")

@@ -2,7 +2,9 @@
 
 A small synthetic timeline (drivers with missing positions, big gaps, wrapping
 residuals) is encoded with `racereplay.codec`; Node decodes the bytes with the
-client's own decoder, and every value must match the Python decoder's.
+client's own decoder, and every value must match the Python decoder's. Then chunks
+of hostile values, of the demo and of the real race must decode in Node to the
+timeline's quantised values exactly, step for step.
 """
 
 from __future__ import annotations
@@ -16,7 +18,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from factories import random_timeline
+from test_codec_support import SPECS
 
+from racereplay.bench.wire import sample_chunks
+from racereplay.codec.compact import quantise
 from racereplay.model import Driver
 from racereplay.timeline.model import Event, Timeline
 
@@ -93,3 +98,73 @@ def test_typescript_decoder_matches_python(node: str, tmp_path: Path) -> None:
         np.array(first["channels"]["speed"], np.float64).reshape(-1, 2),
         np.rint(timeline.frames["speed"][k]),
     )
+
+
+def _decode_in_node(node: str, chunks: list[bytes], folder: Path) -> list[dict]:
+    files = []
+    for i, data in enumerate(chunks):
+        path = folder / f"chunk-{i}.bin"
+        path.write_bytes(data)
+        files.append(str(path))
+    out = subprocess.run(
+        [node, str(WEB / "scripts" / "decode-chunk.mjs"), *files],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+        cwd=WEB,
+    )
+    return json.loads(out.stdout)
+
+
+def _hostile_timeline() -> Timeline:
+    timeline = random_timeline(180, n_drivers=5, seed=11, values="any")
+    rng = np.random.default_rng(11)
+    frames = timeline.frames
+    frames["position"][:] = rng.integers(0, 7, frames["position"].shape)  # ties, 0, holes
+    frames["gap"][rng.random(frames["gap"].shape) < 0.2] = np.nan
+    frames["interval"][:] = frames["gap"] - np.roll(frames["gap"], 1, axis=1)
+    return timeline
+
+
+@pytest.fixture(
+    scope="module", params=["hostile", "demo", pytest.param("real", marks=pytest.mark.realdata)]
+)
+def exact_case(request: pytest.FixtureRequest) -> tuple[Timeline, list[tuple[int, int]]]:
+    from racereplay.codec import get_codec
+
+    codec = get_codec("compact")
+    if request.param == "hostile":
+        timeline = _hostile_timeline()
+        return timeline, [(r, i) for r in codec.rates for i in range(codec.n_chunks(timeline))]
+    if request.param == "demo":
+        from racereplay.sources.demo import simulate
+        from racereplay.timeline.build import build_timeline
+
+        timeline = build_timeline(simulate(cars=20, laps=2))
+    else:
+        timeline = request.getfixturevalue("real_race_timeline")
+    chunks = sample_chunks(codec.n_chunks(timeline), 12)
+    return timeline, [(25, i) for i in chunks] + [(2, i) for i in chunks[::4]]
+
+
+def test_typescript_decoder_gives_the_quantised_timeline_exactly(
+    node: str, tmp_path: Path, exact_case: tuple[Timeline, list[tuple[int, int]]]
+) -> None:
+    from racereplay.codec import get_codec
+
+    codec = get_codec("compact")
+    timeline, wanted = exact_case
+    chunks = [codec.encode_chunk(timeline, rate, index)[0] for rate, index in wanted]
+    decoded = _decode_in_node(node, chunks, tmp_path)
+    n_drivers = len(timeline.drivers)
+    for (rate, index), got in zip(wanted, decoded, strict=True):
+        frames = codec.frames_of_chunk(timeline, rate, index)
+        assert got["frames"] == frames.tolist()
+        for name, spec in SPECS.items():
+            values = np.array([np.nan if v is None else v for v in got["channels"][name]])
+            shape = (len(frames), n_drivers) if values.size != len(frames) else (len(frames),)
+            # float32 from the client, quantised again: the same steps as the timeline's.
+            got_q = quantise(values.astype(np.float32).reshape(shape), spec)
+            want_q = quantise(timeline.frames[name][frames], spec)
+            np.testing.assert_array_equal(got_q, want_q, err_msg=f"{name}, chunk {index} at {rate}")

@@ -1,4 +1,4 @@
-// Decoder of the compact chunk format (docs/codec.md, magic "RRC1").
+// Decoder of the compact chunk format (docs/codec.md, magic "RRC2").
 // Pure: no DOM, runs in the decode worker and under Node for the codec tests.
 
 import {
@@ -10,35 +10,43 @@ import {
   type SessionEvent,
 } from "./types";
 
-const MAGIC = "RRC1";
+const MAGIC = "RRC2";
 const HEADER_BYTES = 32;
 const MISSING = -2147483648;
 
-// [scale, prediction order, may be missing] in the wire's channel order.
-const DRIVER_CODING: Record<DriverChannel, [number, 1 | 2, boolean]> = {
-  x: [10, 2, true],
-  y: [10, 2, true],
-  speed: [1, 2, true],
-  gear: [1, 1, false],
-  throttle: [1, 1, false],
-  brake: [1, 1, false],
-  drs: [1, 1, false],
-  rpm: [0.1, 2, false],
-  lap: [1, 1, false],
-  distance: [10, 2, true],
-  position: [1, 1, false],
-  gap: [1000, 2, true],
-  interval: [1000, 2, true],
-  compound: [1, 1, false],
-  tyre_age: [1, 1, false],
-  status: [1, 1, false],
-  gap_laps: [1, 1, false],
-  interval_laps: [1, 1, false],
-};
-const SESSION_CODING: Record<SessionChannel, [number, 1 | 2, boolean]> = {
-  leader_lap: [1, 1, false],
-  track_status: [1, 1, false],
-};
+// The wire's channel order (docs/codec.md): [name, scale, may be missing].
+// The interval (FROM_GAPS) is predicted from the position and the gap, decoded before it.
+const WIRE_DRIVER_CHANNELS: [DriverChannel, number, boolean][] = [
+  ["gear", 1, false],
+  ["brake", 1, false],
+  ["drs", 1, false],
+  ["lap", 1, false],
+  ["position", 1, false],
+  ["compound", 1, false],
+  ["tyre_age", 1, false],
+  ["status", 1, false],
+  ["gap_laps", 1, false],
+  ["interval_laps", 1, false],
+  ["throttle", 1, false],
+  ["speed", 1, true],
+  ["distance", 10, true],
+  ["x", 10, true],
+  ["y", 10, true],
+  ["gap", 1000, true],
+  ["interval", 1000, true],
+  ["rpm", 0.1, false],
+];
+const WIRE_SESSION_CHANNELS: [SessionChannel, number, boolean][] = [
+  ["leader_lap", 1, false],
+  ["track_status", 1, false],
+];
+const FROM_GAPS: DriverChannel = "interval";
+if (
+  new Set(WIRE_DRIVER_CHANNELS.map(([name]) => name)).size !== DRIVER_CHANNELS.length ||
+  WIRE_SESSION_CHANNELS.length !== SESSION_CHANNELS.length
+) {
+  throw new Error("codec.ts: the wire's channel lists must name every channel of types.ts");
+}
 
 export interface ChunkHeader {
   fps: number;
@@ -66,9 +74,12 @@ export function readHeader(bytes: Uint8Array): ChunkHeader {
   const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const nDriverChannels = v.getUint8(10);
   const nSessionChannels = v.getUint8(11);
-  if (nDriverChannels !== DRIVER_CHANNELS.length || nSessionChannels !== SESSION_CHANNELS.length) {
+  if (
+    nDriverChannels !== WIRE_DRIVER_CHANNELS.length ||
+    nSessionChannels !== WIRE_SESSION_CHANNELS.length
+  ) {
     throw new ChunkFormatError(
-      `chunk has ${nDriverChannels}+${nSessionChannels} channels, this client knows ${DRIVER_CHANNELS.length}+${SESSION_CHANNELS.length}`,
+      `chunk has ${nDriverChannels}+${nSessionChannels} channels, this client knows ${WIRE_DRIVER_CHANNELS.length}+${WIRE_SESSION_CHANNELS.length}`,
     );
   }
   return {
@@ -122,31 +133,83 @@ class VarintReader {
 }
 
 /**
- * Rebuild one series into `out[j * stride + offset]`; residuals are summed with
- * wrapping 32-bit arithmetic exactly as the encoder did.
+ * Rebuild one series of quantised values into `q[j * stride + offset]` from its
+ * head (keyframe, then velocity for order 2) and its body residuals, with wrapping
+ * 32-bit arithmetic exactly as the encoder.
  */
 function readSeries(
   r: VarintReader,
   n: number,
   order: 1 | 2,
-  scale: number,
-  missing: boolean,
-  out: Float32Array,
+  keyframe: number,
+  velocity: number,
+  q: Int32Array,
   stride: number,
   offset: number,
 ): void {
-  let q1 = 0; // q[j-1]
-  let q2 = 0; // q[j-2]
-  for (let j = 0; j < n; j++) {
-    const res = r.next();
-    let q: number;
-    if (j === 0) q = res;
-    else if (order === 1 || j === 1) q = (q1 + res) | 0;
-    else q = (((2 * q1) | 0) - q2 + res) | 0;
-    q2 = q1;
-    q1 = q;
-    out[j * stride + offset] = missing && q === MISSING ? NaN : q / scale;
+  let q2 = keyframe; // q[j-2] once j >= 2
+  let q1 = keyframe; // q[j-1]
+  q[offset] = keyframe;
+  let j = 1;
+  if (order === 2 && n > 1) {
+    q1 = (keyframe + velocity) | 0;
+    q[stride + offset] = q1;
+    j = 2;
   }
+  for (; j < n; j++) {
+    const res = r.next();
+    const v = order === 1 ? (q1 + res) | 0 : (((2 * q1) | 0) - q2 + res) | 0;
+    q2 = q1;
+    q1 = v;
+    q[j * stride + offset] = v;
+  }
+}
+
+/**
+ * The interval: each residual is against the car's gap minus the gap of the car one
+ * place ahead (the lowest-index driver at position - 1) when both gaps are known,
+ * else against the previous frame's interval (0 before the first).
+ */
+function readIntervals(
+  r: VarintReader,
+  n: number,
+  nDrivers: number,
+  gap: Int32Array,
+  position: Int32Array,
+  q: Int32Array,
+): void {
+  const residual = new Int32Array(n * nDrivers);
+  for (let d = 0; d < nDrivers; d++)
+    for (let j = 0; j < n; j++) residual[j * nDrivers + d] = r.next();
+  const byPlace = new Int32Array(258);
+  for (let j = 0; j < n; j++) {
+    const row = j * nDrivers;
+    byPlace.fill(-1);
+    for (let d = nDrivers - 1; d >= 0; d--) {
+      const place = position[row + d];
+      if (place >= 0 && place < 258) byPlace[place] = d;
+    }
+    for (let d = 0; d < nDrivers; d++) {
+      const place = position[row + d];
+      const ahead = place >= 2 && place < 259 ? byPlace[place - 1] : -1;
+      let prediction: number;
+      if (ahead >= 0 && gap[row + d] !== MISSING && gap[row + ahead] !== MISSING) {
+        prediction = gap[row + d] - gap[row + ahead];
+      } else {
+        prediction = j > 0 ? q[row - nDrivers + d] : 0;
+      }
+      q[row + d] = (prediction + residual[row + d]) | 0;
+    }
+  }
+}
+
+function toValues(q: Int32Array, scale: number, missing: boolean): Float32Array {
+  const out = new Float32Array(q.length);
+  for (let i = 0; i < q.length; i++) {
+    const v = q[i];
+    out[i] = missing && v === MISSING ? NaN : v / scale;
+  }
+  return out;
 }
 
 function normaliseEvent(raw: Record<string, unknown>): SessionEvent {
@@ -173,20 +236,40 @@ export async function decodeChunk(
   reader.pos = 4;
   const n = h.nFrames;
   const D = h.nDrivers;
+  const orders = reader.next() >>> 0; // bit c: wire channel c predicts from velocity
+  const wire = [
+    ...WIRE_DRIVER_CHANNELS.map(([name, scale, missing]) => ({ name, scale, missing, size: D })),
+    ...WIRE_SESSION_CHANNELS.map(([name, scale, missing]) => ({ name, scale, missing, size: 1 })),
+  ];
+  // Heads: per channel the keyframes (as differences between drivers), then the velocities.
+  const heads = wire.map((ch, c) => {
+    const order: 1 | 2 = (orders >>> c) & 1 ? 2 : 1;
+    const keyframes = new Int32Array(ch.size);
+    const velocities = new Int32Array(ch.size);
+    if (ch.name !== FROM_GAPS) {
+      let previous = 0;
+      for (let d = 0; d < ch.size; d++) previous = keyframes[d] = (previous + reader.next()) | 0;
+      if (order === 2 && n > 1) for (let d = 0; d < ch.size; d++) velocities[d] = reader.next();
+    }
+    return { order, keyframes, velocities };
+  });
+  const quantised = {} as Record<string, Int32Array>;
   const driver = {} as Record<DriverChannel, Float32Array>;
-  for (const ch of DRIVER_CHANNELS) {
-    const [scale, order, missing] = DRIVER_CODING[ch];
-    const out = new Float32Array(n * D);
-    for (let d = 0; d < D; d++) readSeries(reader, n, order, scale, missing, out, D, d);
-    driver[ch] = out;
-  }
   const session = {} as Record<SessionChannel, Float32Array>;
-  for (const ch of SESSION_CHANNELS) {
-    const [scale, order, missing] = SESSION_CODING[ch];
-    const out = new Float32Array(n);
-    readSeries(reader, n, order, scale, missing, out, 1, 0);
-    session[ch] = out;
-  }
+  wire.forEach((ch, c) => {
+    const q = new Int32Array(n * ch.size);
+    if (ch.name === FROM_GAPS) {
+      readIntervals(reader, n, D, quantised.gap, quantised.position, q);
+    } else {
+      const { order, keyframes, velocities } = heads[c];
+      for (let d = 0; d < ch.size; d++)
+        readSeries(reader, n, order, keyframes[d], velocities[d], q, ch.size, d);
+    }
+    quantised[ch.name] = q;
+    const values = toValues(q, ch.scale, ch.missing);
+    if (c < WIRE_DRIVER_CHANNELS.length) driver[ch.name as DriverChannel] = values;
+    else session[ch.name as SessionChannel] = values;
+  });
   const eventText = new TextDecoder().decode(payload.subarray(4 + valuesLength));
   const events = eventText.trim()
     ? (JSON.parse(eventText) as Record<string, unknown>[]).map(normaliseEvent)

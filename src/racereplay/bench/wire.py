@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from racereplay.bench import wire_rrc1
 from racereplay.bench.report import BenchOptions, BenchResult, Target
 from racereplay.codec import RATES, CompactCodec, decode_chunk, get_codec
 from racereplay.timeline.model import Timeline
@@ -22,6 +23,11 @@ from racereplay.timeline.model import Timeline
 TITLE = "Wire formats"
 
 BYTES_PER_FRAME_TARGET = Target.at_most(100.0)  # compact at 25 fps, 20 cars
+SHARED_RACE_TARGET = Target.at_most(45.0)  # issue 14: every shared race, every mode, 25 fps
+# The browser decode time per 25 fps chunk of the RRC1 decoder, measured before the
+# change on this machine (2026-12-07, AUS race archive + FastF1, 20 chunks, best of 2
+# runs of bench/browser_decode.py; the two runs gave 1.14 and 2.58 ms: the machine is shared).
+RRC1_BROWSER_DECODE_MS = 1.14
 RATIO_TARGET = Target.at_least(60.0)  # compact vs the JSON baseline, 25 fps
 
 
@@ -91,7 +97,69 @@ def run(options: BenchOptions, timeline: Timeline | None = None) -> BenchResult:
     _size_rows(result, timeline, baseline_chunks, compact_chunks)
     _chunk_span_rows(result, timeline, compact_chunks)
     _decode_row(result, timeline, compact_chunks[len(compact_chunks) // 2])
+    _browser_decode_row(result, timeline, sample_chunks(n, options.repeats(20, 3)))
+    if options.session is None and not options.quick:
+        _shared_race_rows(result, options)
     return result
+
+
+def against_rrc1(timeline: Timeline, chunks: list[int]) -> tuple[float, float]:
+    """(compact, RRC1) bytes per frame at 25 fps over the same chunks."""
+    codec = get_codec("compact")
+    new = sum(len(codec.encode_chunk(timeline, timeline.fps, i)[0]) for i in chunks)
+    old = sum(wire_rrc1.chunk_bytes(timeline, timeline.fps, i) for i in chunks)
+    frames = sum(len(codec.frames_of_chunk(timeline, timeline.fps, i)) for i in chunks)
+    return new / frames, old / frames
+
+
+def _shared_race_rows(result: BenchResult, options: BenchOptions) -> None:
+    """Issue 14's figure: every shared race in every source mode, and the demo."""
+    from racereplay.bench.shared_data import SHARED_SESSIONS
+    from racereplay.sources import load
+    from racereplay.timeline.build import build_timeline
+
+    cases = [("demo", "demo")]
+    for shared in SHARED_SESSIONS:
+        if shared.race and shared.path.is_dir():
+            cases += [(f"{shared.label}, {mode}", ref) for mode, ref in shared.refs().items()]
+        elif shared.race:
+            result.notes.append(f"{shared.label}: not measured, {shared.path} is missing")
+    count = options.repeats(400, 10)
+    for label, ref in cases:
+        try:
+            timeline = build_timeline(load(ref))
+        except Exception as exc:  # one unloadable source mode must not hide the rest
+            result.notes.append(f"{label}: not measured ({type(exc).__name__}: {exc})")
+            continue
+        chunks = sample_chunks(get_codec("compact").n_chunks(timeline), count)
+        new, old = against_rrc1(timeline, chunks)
+        result.add(
+            f"compact B/frame at 25 fps, {label}",
+            new,
+            "B",
+            old,
+            SHARED_RACE_TARGET,
+            note="baseline: RRC1, the format before, same chunks",
+        )
+        del timeline
+
+
+def _browser_decode_row(result: BenchResult, timeline: Timeline, chunks: list[int]) -> None:
+    from racereplay.bench import browser_decode
+
+    why = browser_decode.missing()
+    if why:
+        result.notes.append(f"browser decode time not measured: {why}")
+        return
+    codec = get_codec("compact")
+    data = [codec.encode_chunk(timeline, timeline.fps, i)[0] for i in chunks]
+    result.add(
+        "browser decode time per chunk, compact 25 fps (headless Chromium, median)",
+        browser_decode.median_decode_ms(data),
+        "ms",
+        RRC1_BROWSER_DECODE_MS,
+        note="baseline: the RRC1 decoder, measured before the change (see bench/wire.py)",
+    )
 
 
 def _size_rows(
