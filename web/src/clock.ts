@@ -3,6 +3,8 @@
 // The animation loop reads it at the timestamp requestAnimationFrame hands its
 // callback (the frame's own time, same time base as performance.now), so every
 // frame drawn is placed at the moment it is shown, whatever ran before it.
+// While it follows a source (the video the replay is locked to, broadcast.ts), its
+// frame is the source's, and play, pause and speed only record what the source does.
 
 export const SPEEDS = [0.25, 0.5, 1, 2, 4, 8, 16, 32, 64];
 
@@ -11,6 +13,7 @@ export class ReplayClock {
   private anchorWall = 0;
   playing = false;
   speed = 1;
+  private source: ((at: number) => number) | null = null;
 
   constructor(
     private fps: number,
@@ -24,9 +27,25 @@ export class ReplayClock {
    * same frame) reads as the anchor: the clock never runs backwards past a seek.
    */
   frame(at: number = this.now()): number {
+    if (this.source) return Math.min(Math.max(this.source(at), 0), this.nFrames - 1);
     if (!this.playing) return this.anchorFrame;
     const f = this.anchorFrame + (Math.max(0, at - this.anchorWall) / 1000) * this.fps * this.speed;
     return Math.min(f, this.nFrames - 1);
+  }
+
+  /**
+   * Read the frame from `source` (given the wall time asked for) from now on; null: run
+   * on the wall clock again, from the source's last frame, playing as it was.
+   */
+  follow(source: ((at: number) => number) | null): void {
+    const frame = this.frame();
+    this.source = source;
+    this.reanchor(frame);
+  }
+
+  /** Whether a source sets the frame (see `follow`). */
+  get following(): boolean {
+    return this.source !== null;
   }
 
   private reanchor(frame: number): void {

@@ -12,8 +12,9 @@ export class Connection {
   /** `retryInMs` null: the worker gives up (a final close code, see ProtocolConstants). */
   onClosed: (code: number, reason: string, retryInMs: number | null) => void = () => {};
   onMessage: (message: ServerMessage) => void = () => {};
-  /** A decoded chunk; `receivedAt` in page time (performance.now's ms). */
-  onBlock: (block: FrameBlock, bytes: number, receivedAt: number) => void = () => {};
+  /** A decoded chunk; `receivedAt` in page time (performance.now's ms); `prefetched`: asked by `prefetch`, not hinted. */
+  onBlock: (block: FrameBlock, bytes: number, receivedAt: number, prefetched: boolean) => void =
+    () => {};
 
   constructor() {
     this.worker.onmessage = (e: MessageEvent<FromWorker>) => this.receive(e.data);
@@ -35,6 +36,11 @@ export class Connection {
     this.post({ type: "command", command });
   }
 
+  /** Fetch these chunks (nearest first) ahead of any hint; a newer list replaces an older one. */
+  prefetch(codec: string, rate: number, chunks: number[]): void {
+    this.post({ type: "prefetch", codec, rate, chunks });
+  }
+
   /** Drop the link as a network failure would (tests): the worker reconnects. */
   drop(): void {
     this.post({ type: "drop" });
@@ -47,7 +53,7 @@ export class Connection {
   private receive(m: FromWorker): void {
     switch (m.type) {
       case "block":
-        return this.onBlock(m.block, m.bytes, m.receivedAt - performance.timeOrigin);
+        return this.onBlock(m.block, m.bytes, m.receivedAt - performance.timeOrigin, m.prefetched);
       case "message":
         return this.onMessage(m.message);
       case "open":

@@ -9,6 +9,8 @@
 // URL (so the browser's cache, a proxy's or a CDN's serves it), several at once but
 // decoded and handed on in hint order; with `push` they come in `data` messages. When a
 // fetch fails even after retries, the worker asks the server to push instead.
+// The page may also ask for chunks ahead of any hint (`prefetch`: the span of a video
+// the replay is locked to, broadcast.ts), so a seek in the video finds its data here.
 
 import { decode, encode } from "@msgpack/msgpack";
 import type { WireCommand } from "./commands";
@@ -26,13 +28,14 @@ import {
 export type ToWorker =
   | { type: "connect"; url: string; page: string } // page: the URL chunk URLs resolve against
   | { type: "command"; command: WireCommand }
-  | { type: "drop" }; // simulate a dropped link (tests): the worker reconnects
+  | { type: "drop" } // simulate a dropped link (tests): the worker reconnects
+  | { type: "prefetch"; codec: string; rate: number; chunks: number[] }; // nearest first
 
 export type FromWorker =
   | { type: "open"; reconnect: boolean }
   | { type: "closed"; code: number; reason: string; retryInMs: number | null }
   | { type: "message"; message: ServerMessage }
-  | { type: "block"; block: FrameBlock; bytes: number; receivedAt: number }
+  | { type: "block"; block: FrameBlock; bytes: number; receivedAt: number; prefetched: boolean }
   | { type: "fallback"; reason: string } // HTTP fetches failed: chunks are pushed from now on
   | { type: "unreadable"; reason: string }; // a message or chunk this client cannot decode
 
@@ -87,9 +90,14 @@ export function chunkUrl(
 // Messages are handled strictly in arrival order (a chunk decode is async).
 let queue: Promise<void> = Promise.resolve();
 
-async function decodeAndPost(payload: Uint8Array, bytes: number, receivedAt: number) {
+async function decodeAndPost(
+  payload: Uint8Array,
+  bytes: number,
+  receivedAt: number,
+  prefetched = false,
+) {
   const { header: _header, ...block } = await decodeChunk(payload);
-  post({ type: "block", block, bytes, receivedAt }, transferables(block));
+  post({ type: "block", block, bytes, receivedAt, prefetched }, transferables(block));
 }
 
 async function handle(decoded: unknown, bytes: number, receivedAt: number): Promise<void> {
@@ -128,7 +136,7 @@ async function handle(decoded: unknown, bytes: number, receivedAt: number): Prom
 type Fetched = { bytes: Uint8Array; receivedAt: number } | { failed: string };
 
 /** The hinted chunk's bytes (the browser's HTTP cache first), retried; never rejects. */
-async function fetchChunk(hint: NextMessage): Promise<Fetched> {
+async function fetchChunk(hint: Pick<NextMessage, "codec" | "rate" | "chunk">): Promise<Fetched> {
   const target = chunkUrl(chunkTemplate, page, hint.codec, hint.rate, hint.chunk);
   let failed = "";
   for (let attempt = 0; attempt < FETCH_TRIES; attempt++) {
@@ -182,6 +190,29 @@ function receive(data: ArrayBuffer | string, receivedAt: number): void {
   queue = queue.catch((err) => post({ type: "unreadable", reason: String(err) }));
 }
 
+const PREFETCH_AT_ONCE = 2; // fetches at a time, beside the hinted ones
+let prefetching = 0; // bumped by each list: a newer one replaces what is left of the older
+const prefetchedOnce = new Set<string>(); // codec/rate/chunk handed on already
+
+/**
+ * Fetch and hand on `chunks` in order, a couple at a time, each once; a failed one is
+ * left to the hints.
+ */
+async function prefetch(codec: string, rate: number, chunks: number[]): Promise<void> {
+  const mine = ++prefetching;
+  const todo = chunks.filter((chunk) => !prefetchedOnce.has(`${codec}/${rate}/${chunk}`));
+  const fetcher = async (): Promise<void> => {
+    while (todo.length && mine === prefetching && chunkTemplate) {
+      const chunk = todo.shift()!;
+      const got = await fetchChunk({ codec, rate, chunk });
+      if (!("bytes" in got)) continue;
+      prefetchedOnce.add(`${codec}/${rate}/${chunk}`);
+      await decodeAndPost(got.bytes, got.bytes.byteLength, got.receivedAt, true);
+    }
+  };
+  await Promise.all(Array.from({ length: PREFETCH_AT_ONCE }, fetcher));
+}
+
 function connect(): void {
   const ws = new WebSocket(url);
   ws.binaryType = "arraybuffer";
@@ -219,6 +250,11 @@ self.onmessage = (e: MessageEvent<ToWorker>) => {
       break;
     case "drop":
       socket?.close(4000, "dropped by the client");
+      break;
+    case "prefetch":
+      prefetch(m.codec, m.rate, m.chunks).catch((err) =>
+        post({ type: "unreadable", reason: String(err) }),
+      );
       break;
     default:
       unreachable(m);

@@ -5,6 +5,7 @@
 // the modules on demand.
 
 import type { AnalysisReport } from "./analysis";
+import type { BroadcastProbe } from "./broadcast";
 import type { DriverStyle } from "./driverstyle";
 import type { RoomMessage } from "./types";
 
@@ -25,6 +26,7 @@ export interface Stats {
   bytes: number; // received in blocks
   blocks: number;
   drawn: number; // map frames drawn
+  shownTime: number; // the session time the map shows: that of the last frame drawn (every animation frame)
   reconnects: number;
   ghostTime: number; // seconds into the ghosts' lap (NaN without ghosts)
   // The last animation frames: [requestAnimationFrame timestamp, clock frame drawn], while playing.
@@ -62,6 +64,8 @@ export interface Probes {
   analysis: () => AnalysisReport;
   /** The focused driver's pit-exit ghost: prediction, the data frame it is read from, the board's row, the map marker. */
   pitExit: () => PitExitProbe;
+  /** The broadcast lock (broadcast.ts): its mode, offset, the video's presented frame, messages. */
+  broadcast: () => BroadcastProbe;
 }
 
 type Exposed = Stats &
@@ -104,6 +108,7 @@ export class Instrumentation {
       bytes: 0,
       blocks: 0,
       drawn: 0,
+      shownTime: t0,
       reconnects: 0,
       ghostTime: NaN,
       clockTrace: [],

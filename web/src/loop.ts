@@ -46,8 +46,11 @@ export function startLoop(p: LoopParts): void {
     view.showBuffering(waited > BUFFERING_AFTER_MS);
     const ghostTime = view.draw(now, clock.speed, have ? snap : null);
     if (!Number.isNaN(ghostTime)) stats.ghostTime = ghostTime;
-    if (have) stats.drawn++;
     const sessionTime = t0 + frame / fps;
+    if (have) {
+      stats.drawn++;
+      stats.shownTime = sessionTime;
+    }
     if (now - lastPanel > PANEL_EVERY_MS && have) {
       lastPanel = now;
       view.refresh(snap, sessionTime, t0 + snap.valuesFrame / fps, stats.ghostTime);

@@ -10,9 +10,11 @@
 //   loop.ts             the requestAnimationFrame loop
 //   url.ts              the shareable URL
 //   room.ts             watch parties: a room's link, its members, who controls
+//   broadcast.ts        the replay locked to the viewer's video, or to a stream's delay
 //   instrumentation.ts  window.__rr for the end-to-end tests and the benchmark
 
 import "./style.css";
+import { BroadcastLock } from "./broadcast";
 import { ReplayClock } from "./clock";
 import { CommandSender } from "./commands";
 import { Connection } from "./connection";
@@ -62,8 +64,15 @@ function startReplay(name: string, opened: OpenedSession, params: URLSearchParam
   const url = new ShareUrl(name);
   const party = new WatchParty((c) => commands.send(c), name, params.get("room"));
   sync.party = party;
+  const broadcast = new BroadcastLock(sync, clock, meta, opened.events, {
+    chunkFrames,
+    prefetch: (chunks) =>
+      connection.prefetch("compact", sync.rate || Math.max(...compact.rates), chunks),
+  });
+  sync.lead = broadcast;
   url.room = party.wanted;
   party.onChange = () => {
+    broadcast.partyChanged();
     url.room = party.wanted;
     url.soon();
   };
@@ -101,10 +110,10 @@ function startReplay(name: string, opened: OpenedSession, params: URLSearchParam
     party.message(message);
     sync.message(message);
   };
-  connection.onBlock = (block, bytes, receivedAt) => {
+  connection.onBlock = (block, bytes, receivedAt, prefetched) => {
     buffer.add(block);
     buffer.evict(Math.floor(clock.frame() / chunkFrames));
-    sync.block(block, bytes, receivedAt);
+    if (!prefetched) sync.block(block, bytes, receivedAt); // the link's pace: hinted chunks only
     net.receive(bytes, performance.now());
     instruments.block(bytes, block.rate);
   };
@@ -127,6 +136,7 @@ function startReplay(name: string, opened: OpenedSession, params: URLSearchParam
     room: () => party.room,
     analysis: () => view.analysis.report(),
     pitExit: () => view.pitExitProbe(),
+    broadcast: () => broadcast.probe(),
   });
   if (opening.focus) view.focusCode(opening.focus);
   connection.connect(opened.id, "compact", String(opening.rate));

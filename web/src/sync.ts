@@ -5,6 +5,8 @@
 // Pings every few seconds measure the round trip and the server's clock offset, which
 // with the `state` anchor date each pushed chunk for the adaptive data rate
 // (ratecontrol.ts); in "auto" the rate is asked for here, up or down.
+// Locked to a broadcast (broadcast.ts) the clock follows a lead instead (the video):
+// the server is told where the lead went, and its `state` never moves the clock.
 
 import type { ReplayClock } from "./clock";
 import type { Command, CommandSender } from "./commands";
@@ -30,6 +32,28 @@ export interface PartyRules {
   /** A control the viewer may not use was used. */
   refused(): void;
 }
+/** What the page's clock follows instead of the server: a video (broadcast.ts). */
+export interface ClockLead {
+  /** The clock follows the lead now: the server's `state` does not move it. */
+  readonly leading: boolean;
+  /** While leading, the viewer's play, pause, seek and speed act on the lead. */
+  togglePlay(): void;
+  seekFrame(frame: number): void;
+  setSpeed(speed: number): void;
+}
+
+/** Where the lead is now, for the server (see `Sync.leadMoved`). */
+export interface LeadMove {
+  playing: boolean;
+  /** The lead's rate; the server gets the nearest speed it accepts. */
+  speed: number;
+  /** The frame the lead jumped to; null: it did not jump. */
+  seekTo: number | null;
+}
+
+// The speeds the server accepts (`speed` command, docs/protocol.md; replay/player.py).
+const SERVER_MIN_SPEED = 0.25;
+const SERVER_MAX_SPEED = 64;
 const ASKED_RATE_MS = 15_000; // how long a rate asked for counts before its blocks arrive
 const CODEC = "compact";
 
@@ -44,6 +68,8 @@ export class Sync {
   onChange: () => void = () => {};
   /** The watch party, once the page has one (main.ts). */
   party: PartyRules | null = null;
+  /** The video the replay may be locked to (broadcast.ts). */
+  lead: ClockLead | null = null;
 
   /** The data rate the viewer asked for. */
   requestedRate: RateChoice;
@@ -59,6 +85,7 @@ export class Sync {
   private askedRate = 0;
   private askedAt = 0;
   private lastPing = 0;
+  private lapAsked = false; // a seek by lap awaits the server's frame (for the lead)
 
   constructor(o: {
     clock: ReplayClock;
@@ -151,6 +178,7 @@ export class Sync {
       } else this.restore();
       return;
     }
+    if (this.lead?.leading) return this.stateWhileLed(s);
     const inRoom = this.party?.joined ?? false;
     // In a room, where the clock is now rather than when the server sent it: every
     // member is then at the room's moment, whatever its link's delay.
@@ -165,6 +193,51 @@ export class Sync {
     if (playing && !this.clock.playing) this.clock.play();
     if (!playing && this.clock.playing) this.clock.pause();
     this.onChange();
+  }
+
+  /**
+   * While the lead leads: a lap the viewer asked for moves the lead; a server that went
+   * its own way (a heartbeat far from the lead, the end) is put back at the lead's moment.
+   */
+  private stateWhileLed(s: StateMessage): void {
+    if (s.reason === "seek" && this.lapAsked) {
+      this.lapAsked = false;
+      this.lead?.seekFrame(s.frame);
+      return;
+    }
+    // Acknowledgements of the commands sent for the lead are not news; the server's own
+    // moves are (a heartbeat that drifted, a skip forward, the end).
+    const own = s.reason === "heartbeat" || s.reason === "skip" || s.reason === "end";
+    if (!own) return this.onChange();
+    const now = s.playing ? this.datedFrame(s) : s.frame;
+    const at = this.clock.frame();
+    const tolerance = this.fps * ALONE_TOLERANCE_S * Math.max(1, this.clock.speed);
+    // At the timeline's end the server stops while a video may play on: leave it there.
+    const beyond = at >= this.nFrames - 1 && s.frame >= this.nFrames - 1;
+    if (!beyond && (Math.abs(now - at) > tolerance || s.playing !== this.clock.playing))
+      this.tellServer(true);
+    this.onChange();
+  }
+
+  /** The lead played, paused, jumped or changed rate: the server streams data for its moment. */
+  leadMoved(move: LeadMove): void {
+    if (move.playing && !this.clock.playing) this.clock.play();
+    if (!move.playing && this.clock.playing) this.clock.pause();
+    if (move.speed !== this.clock.speed) this.clock.setSpeed(move.speed);
+    if (move.seekTo !== null) {
+      const f = Math.min(Math.max(Math.round(move.seekTo), 0), this.nFrames - 1);
+      this.send({ type: "seek", frame: f });
+    }
+    this.tellServer(false);
+    this.onChange();
+  }
+
+  /** Tell the server the clock's play state and speed (the nearest it accepts); `seek`: its frame too. */
+  private tellServer(seek: boolean): void {
+    if (seek) this.send({ type: "seek", frame: Math.round(this.clock.frame()) });
+    const speed = Math.min(Math.max(this.clock.speed, SERVER_MIN_SPEED), SERVER_MAX_SPEED);
+    this.send({ type: "speed", value: speed });
+    this.send({ type: this.clock.playing ? "play" : "pause" });
   }
 
   /** A playing `state`'s frame advanced to now by its `server_time` (when the clocks agree). */
@@ -190,9 +263,7 @@ export class Sync {
       if (p.speed !== null) this.clock.setSpeed(p.speed);
       if (p.play) this.clock.play();
     }
-    this.send({ type: "seek", frame: Math.round(this.clock.frame()) });
-    this.send({ type: "speed", value: this.clock.speed });
-    this.send({ type: this.clock.playing ? "play" : "pause" });
+    this.tellServer(true);
     this.ready = true;
     this.onChange();
   }
@@ -200,6 +271,7 @@ export class Sync {
   // --- the viewer's requests ------------------------------------------------------
 
   togglePlay(): void {
+    if (this.lead?.leading) return this.lead.togglePlay();
     if (!this.allowed()) return;
     if (this.clock.playing) {
       this.clock.pause();
@@ -213,6 +285,7 @@ export class Sync {
   }
 
   setSpeed(speed: number): void {
+    if (this.lead?.leading) return this.lead.setSpeed(speed);
     if (!this.allowed()) {
       this.onChange(); // the speed control shows the room's speed again
       return;
@@ -223,6 +296,7 @@ export class Sync {
   }
 
   seekFrame(frame: number): void {
+    if (this.lead?.leading) return this.lead.seekFrame(frame);
     if (!this.allowed()) return;
     const f = Math.min(Math.max(Math.round(frame), 0), this.nFrames - 1);
     this.clock.seek(f);
@@ -239,8 +313,10 @@ export class Sync {
 
   /** The server finds the lap's first frame; its `state` answer moves the clock. */
   seekLap(lap: number): void {
-    if (Number.isFinite(lap) && lap > 0 && this.allowed())
+    if (Number.isFinite(lap) && lap > 0 && this.allowed()) {
+      this.lapAsked = this.lead?.leading ?? false;
       this.send({ type: "seek", lap: Math.round(lap) });
+    }
   }
 
   setRate(rate: RateChoice): void {

@@ -29,6 +29,7 @@ BENCHES: dict[str, str] = {
     "cluster": "racereplay.bench.cluster",
     "rooms": "racereplay.bench.rooms",
     "frontend": "racereplay.bench.frontend",
+    "broadcast": "racereplay.bench.broadcast",
     "fidelity": "racereplay.bench.fidelity",
 }
 

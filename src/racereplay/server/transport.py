@@ -32,9 +32,12 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 # The client page: its own scripts, styles, workers and WebSocket only; never framed.
+# Media also from blob: (the viewer's own video file, web/src/broadcast.ts) and any https
+# address the viewer pastes (a video plays, it cannot run code).
 CLIENT_CSP = (
     "default-src 'self'; script-src 'self'; worker-src 'self' blob:; "
     "style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; connect-src 'self'; "
+    "media-src 'self' blob: https:; "
     "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 )
 SECURITY_HEADERS = [
