@@ -7,6 +7,7 @@
 import type { AnalysisReport } from "./analysis";
 import type { BroadcastProbe } from "./broadcast";
 import type { DriverStyle } from "./driverstyle";
+import type { TelemetryReport } from "./telemetry";
 import type { RoomMessage } from "./types";
 
 type Series = { label: string; stroke: string; dash: number[] };
@@ -56,6 +57,8 @@ export interface Probes {
   styles: () => (DriverStyle & { code: string })[];
   carStyles: () => { colour: string; second: boolean }[];
   telemetrySeries: () => Series[];
+  /** The telemetry panel's comparison (telemetry.ts): charts, cut at now, delta, messages. */
+  telemetry: () => TelemetryReport;
   ghostSeries: () => Series[][];
   announcements: () => string[]; // the last polite announcements, oldest first
   clockAt: () => { wall: number; frame: number }; // the clock's frame now, at Unix ms `wall`

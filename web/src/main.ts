@@ -130,6 +130,7 @@ function startReplay(name: string, opened: OpenedSession, params: URLSearchParam
     styles: () => view.styles.map((s, d) => ({ ...s, code: meta.drivers[d].code })),
     carStyles: () => view.map.carStyles(),
     telemetrySeries: () => view.telemetry.series(),
+    telemetry: () => view.telemetry.report(),
     ghostSeries: () => view.ghost.series(),
     announcements: () => view.announcer.log.slice(),
     clockAt: () => ({ wall: performance.timeOrigin + performance.now(), frame: clock.frame() }),
