@@ -1,7 +1,16 @@
-"""`racereplay bench build`: source parse, timeline build, store size, warm open, memory.
+"""`racereplay bench build`: cold open, source parse, timeline build, store size, warm
+open, memory.
 
-The baseline is how the seed kept a replay: a list of per-frame dicts holding every
-driver's fields, pickled. It is measured in the same run on the same timeline.
+The cold open (issue 14) is timed on the Australian race from the archive's files alone:
+load + build + write, the parse pool's workers and chunk size against one process,
+the stdlib's lenient JSON path against msgspec, threads against one, and the peak
+memory of load + build, with the demo's curve over cars and laps. Baselines marked
+"before" are the code before issue 14 (commit 75f6e70) on this machine: the cold open
+is that issue's figure; peaks were measured again with VmHWM, since the figures in the
+issue came from ru_maxrss, which a forked probe inherits from the bench (50-70 MB more).
+
+The store's baseline is how the seed kept a replay: a list of per-frame dicts holding
+every driver's fields, pickled. It is measured in the same run on the same timeline.
 Building it for a whole race would take gigabytes, so it is measured on a slice
 of frames and scaled by frame count (it is linear: one dict per driver per frame).
 """
@@ -24,11 +33,21 @@ from racereplay.bench import shared_data
 from racereplay.bench.report import BenchOptions, BenchResult, Target
 from racereplay.sources import SessionRef
 from racereplay.store.format import read_timeline, write_timeline
+from racereplay.timeline.build import default_threads
 from racereplay.timeline.model import Timeline
-from racereplay.timeline.resample import default_workers
 
 TITLE = "Build and store"
 
+COLD_OPEN_TARGET = Target.at_most(1.5)
+COLD_OPEN_BEFORE = 4.3  # s, issue 14: 3.3 s parsing + 1.0 s building, AUS race, this machine
+COLD_OPEN_SPEEDUP_TARGET = Target.at_least(2.8)
+PEAK_TARGET = Target.at_most(250.0)
+PEAK_BEFORE_ARCHIVE = 546.0  # MB, VmHWM of load + build before issue 14, AUS race, archive
+PEAK_BEFORE_TIMING = 620.0  # MB, the same with FastF1 timing
+DEMO_PEAK_TARGET = Target.at_most(600.0)  # 80 cars, 50 laps
+# The demo's curve: (cars, laps) -> peak MB (VmHWM) before issue 14.
+DEMO_CURVE = {(20, 50): 436.0, (40, 50): 821.0, (80, 50): 1605.0, (20, 100): 808.0}
+PARSE_POOLS = ((1, 1), (2, 1), (2, 2), (2, 5), (4, 1))  # (workers, drivers per hand-out)
 COLD_BUILD_TARGET = Target.at_most(3.0)
 WARM_OPEN_TARGET_MS = Target.at_most(50.0)
 OPEN_MEMORY_TARGET_MB = Target.at_most(120.0)
@@ -73,6 +92,7 @@ def run(options: BenchOptions) -> BenchResult:
                 f"real race not found at {shared_data.AUS_RACE.path}: measured the demo instead"
             )
             session = "demo"
+        _cold_open_rows(result, scratch, options)
         result.notes.append(f"session: `{session}`")
         # The timeline is dropped before the memory probes, so they do not compete with it.
         store_path = _store_rows(result, _build_rows(result, session, options), scratch, options)
@@ -93,7 +113,7 @@ def _build_rows(result: BenchResult, session: str, options: BenchOptions) -> Tim
     result.add("source parse", parse_s, "s", note=f"median of {options.repeats(2)}")
     cores = os.cpu_count() or 1
     build_s = _median_time(lambda: build_timeline(raw), options.repeats(3))
-    pool_s = _median_time(lambda: build_timeline(raw, workers=cores), options.repeats(3))
+    one_s = _median_time(lambda: build_timeline(raw, workers=1), options.repeats(3))
     timeline = build_timeline(raw)
     result.notes.append(
         f"{len(timeline.drivers)} drivers, {len(timeline.laps)} laps, "
@@ -103,17 +123,73 @@ def _build_rows(result: BenchResult, session: str, options: BenchOptions) -> Tim
         "cold build from RawSession",
         build_s,
         "s",
+        one_s,
         target=COLD_BUILD_TARGET,
-        note=f"default: {default_workers()} process",
-    )
-    result.add(
-        "cold build with a process pool",
-        pool_s,
-        "s",
-        build_s,
-        note=f"{cores} workers; baseline: the default, one process",
+        note=f"{default_threads()} threads ({cores} cores); baseline: one thread",
     )
     return timeline
+
+
+def _cold_open_rows(result: BenchResult, scratch: Path, options: BenchOptions) -> None:
+    """The AUS race from the archive's files to a playable session, and what it is made of."""
+    from racereplay.sources import tracinginsights
+    from racereplay.store.cache import load_and_build
+
+    folder = shared_data.AUS_RACE.path
+    if shared_data.missing(folder):
+        result.notes.append(f"cold open not measured: {shared_data.missing(folder)}")
+        return
+    ref = SessionRef("tracinginsights", str(folder), {})
+    repeats = options.repeats(3)
+
+    def cold_open() -> None:
+        write_timeline(load_and_build(ref), scratch / "cold.rrtl")
+
+    cold_s = _median_time(cold_open, repeats)
+    result.add(
+        "cold open, AUS race from the archive's files (load + build + write)",
+        cold_s,
+        "s",
+        COLD_OPEN_BEFORE,
+        COLD_OPEN_TARGET,
+        note=f"median of {repeats}; baseline: issue 14",
+    )
+    result.add("cold open speed-up", COLD_OPEN_BEFORE / cold_s, "x", 1.0, COLD_OPEN_SPEEDUP_TARGET)
+    loads = {
+        pool: _median_time(
+            lambda pool=pool: tracinginsights.load_folder(  # type: ignore[misc]
+                folder, parse_workers=pool[0], parse_chunk=pool[1]
+            ),
+            repeats,
+        )
+        for pool in PARSE_POOLS
+    }
+    single = loads[(1, 1)]
+    default = tracinginsights.default_parse_workers(
+        len(tracinginsights.open_folder(folder).driver_dirs)
+    )
+    for (workers, chunk), seconds in loads.items():
+        chosen = " (the default)" if (workers, chunk) == (default, 1) else ""
+        result.add(
+            f"archive load, {workers} parse process(es), {chunk} driver(s) per hand-out{chosen}",
+            seconds,
+            "s",
+            single,
+            note="baseline: one process",
+        )
+    lenient = tracinginsights._decode_lap
+    tracinginsights._decode_lap = lambda data: None  # every file through the stdlib's json
+    try:
+        stdlib_s = _median_time(lambda: tracinginsights.load_folder(folder), repeats)
+    finally:
+        tracinginsights._decode_lap = lenient
+    result.add(
+        "archive load with msgspec (default pool)",
+        loads[(default, 1)],
+        "s",
+        stdlib_s,
+        note="baseline: the stdlib's json for every file, same pool",
+    )
 
 
 def _store_rows(
@@ -187,10 +263,10 @@ def _naive_rows(
 
 _MEMORY_PROBE = """
 import json, resource, sys, time
-def rss_mb():
+def rss_mb(field="VmRSS"):
     with open("/proc/self/status") as f:
         for line in f:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024
 mode, arg = sys.argv[1], sys.argv[2]
 if mode == "open":
@@ -202,12 +278,14 @@ if mode == "open":
     frame = {name: np.array(a[k]) for name, a in t.frames.items()}
     print(json.dumps({"rss_delta_mb": rss_mb() - before}))
 else:
-    from racereplay.sources import load
-    from racereplay.timeline.build import build_timeline
+    from racereplay.sources import SessionRef
+    from racereplay.store.cache import load_and_build
     started = time.perf_counter()
-    build_timeline(load(arg))
+    load_and_build(SessionRef.parse(arg))
     print(json.dumps({"seconds": time.perf_counter() - started,
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        # VmHWM, not ru_maxrss: a forked child's ru_maxrss starts at its parent's peak
+        # and survives exec, so it would report the bench's own memory.
+        "peak_rss_mb": rss_mb("VmHWM"),
         "peak_child_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}))
 """
 
@@ -226,8 +304,9 @@ def _probe(mode: str, arg: str) -> dict[str, float]:
 
 def _memory_rows(result: BenchResult, session: str, store_path: Path) -> None:
     opened = _probe("open", str(store_path))
-    built = _probe("build", session)
-    result.notes.append("memory: measured in fresh subprocesses (VmRSS / ru_maxrss, Linux)")
+    result.notes.append(
+        "memory: measured in fresh subprocesses (VmRSS, peak VmHWM; workers: ru_maxrss, Linux)"
+    )
     result.add(
         "memory of an opened timeline",
         opened["rss_delta_mb"],
@@ -235,19 +314,44 @@ def _memory_rows(result: BenchResult, session: str, store_path: Path) -> None:
         target=OPEN_MEMORY_TARGET_MB,
         note="RSS delta after open + one frame",
     )
+    archive = shared_data.AUS_RACE.path
+    if not shared_data.missing(archive):
+        built = _probe("build", str(SessionRef("tracinginsights", str(archive), {})))
+        result.add(
+            "peak memory of load + build, AUS race from the archive",
+            built["peak_rss_mb"],
+            "MB",
+            PEAK_BEFORE_ARCHIVE,
+            PEAK_TARGET,
+            note="includes interpreter and imports; baseline: before issue 14",
+        )
+        result.add("its parse workers' largest peak", built["peak_child_rss_mb"], "MB")
+    built = _probe("build", session)
+    with_timing = "fastf1_cache" in session
     result.add(
-        "peak memory of load + build",
+        "peak memory of load + build, the session above",
         built["peak_rss_mb"],
         "MB",
-        note="ru_maxrss, includes interpreter and imports",
+        PEAK_BEFORE_TIMING if with_timing else None,
+        PEAK_TARGET if with_timing else None,
+        note="FastF1 timing loads in a parse worker; baseline: before issue 14",
     )
     result.add(
-        "peak memory of its largest worker process",
+        "its largest worker process (FastF1 timing, parsing)",
         built["peak_child_rss_mb"],
         "MB",
-        note="0 when the build used no worker process",
     )
     result.add("load + build in a fresh process", built["seconds"], "s")
+    for (cars, laps), before in DEMO_CURVE.items():
+        demo = _probe("build", f"demo?cars={cars}&laps={laps}")
+        result.add(
+            f"peak memory of load + build, demo {cars} cars x {laps} laps",
+            demo["peak_rss_mb"],
+            "MB",
+            before,
+            DEMO_PEAK_TARGET if (cars, laps) == (80, 50) else None,
+            note=f"{demo['seconds']:.1f} s; baseline: before issue 14",
+        )
 
 
 async def _loop_stall_during(work: Any) -> tuple[float, float]:

@@ -235,23 +235,32 @@ def _telemetry_units(raw: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return out
 
 
+def default_parse_workers(n_drivers: int) -> int:
+    """Parse processes: one per core, at most 4 (docs/benchmarks.md has the table)."""
+    return min(os.cpu_count() or 1, 4, n_drivers)
+
+
 def _read_all_drivers(
     driver_dirs: list[Path],
     progress: Progress | None,
     meanwhile: Callable[[], T] | None = None,
+    workers: int | None = None,
+    chunk: int = 1,
 ) -> tuple[list[DriverLapData], T | None]:
     """Parse every driver's lap files; JSON parsing dominates, so a process pool helps.
 
     `meanwhile` (loading FastF1 timing; picklable) runs as one more job of the pool,
     started first as the longest, so its pandas tables never live in this process.
+    `chunk`: drivers handed to a worker at a time.
     """
     total_files = sum(len(lap_files(d)) for d in driver_dirs)
-    workers = min(os.cpu_count() or 1, 4, len(driver_dirs))
+    workers = default_parse_workers(len(driver_dirs)) if workers is None else workers
     results: list[DriverLapData] = []
     if workers > 1 and total_files >= _POOL_MIN_FILES:
         with ProcessPoolExecutor(max_workers=workers) as pool:
             other = pool.submit(meanwhile) if meanwhile else None
-            for i, data in enumerate(pool.map(read_driver_laps, driver_dirs)):
+            parsed = pool.map(read_driver_laps, driver_dirs, chunksize=chunk)
+            for i, data in enumerate(parsed):
                 results.append(data)
                 _report(progress, 0.1 + 0.8 * (i + 1) / len(driver_dirs), f"read {data.code}")
             return results, other.result() if other else None
@@ -623,8 +632,14 @@ def load_folder(
     fastf1_http_cache: Path | None = None,
     offline: bool = False,
     progress: Progress | None = None,
+    parse_workers: int | None = None,
+    parse_chunk: int = 1,
 ) -> RawSession:
-    """Load a TracingInsights session folder, with FastF1 timing when a FastF1 cache is given."""
+    """Load a TracingInsights session folder, with FastF1 timing when a FastF1 cache is given.
+
+    `parse_workers` (default `default_parse_workers`) and `parse_chunk` tune the parse
+    pool (the build bench measures them; 1 worker parses in this process).
+    """
     session = open_folder(Path(folder))
     problems: list[str] = []
     fastf1_timing = None
@@ -638,7 +653,9 @@ def load_folder(
         )
     _report(progress, 0.05, "reading lap files")
     driver_dirs = list(session.driver_dirs.values())
-    data, loaded = _read_all_drivers(driver_dirs, progress, meanwhile=fastf1_timing)
+    data, loaded = _read_all_drivers(
+        driver_dirs, progress, fastf1_timing, parse_workers, parse_chunk
+    )
     timing, timing_problems = loaded or (None, [])
     problems += timing_problems
     from_fastf1 = timing is not None
