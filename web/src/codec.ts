@@ -205,10 +205,8 @@ function readIntervals(
 
 function toValues(q: Int32Array, scale: number, missing: boolean): Float32Array {
   const out = new Float32Array(q.length);
-  for (let i = 0; i < q.length; i++) {
-    const v = q[i];
-    out[i] = missing && v === MISSING ? NaN : v / scale;
-  }
+  if (missing) for (let i = 0; i < q.length; i++) out[i] = q[i] === MISSING ? NaN : q[i] / scale;
+  else for (let i = 0; i < q.length; i++) out[i] = q[i] / scale;
   return out;
 }
 
@@ -256,8 +254,11 @@ export async function decodeChunk(
   const quantised = {} as Record<string, Int32Array>;
   const driver = {} as Record<DriverChannel, Float32Array>;
   const session = {} as Record<SessionChannel, Float32Array>;
+  const scratch = new Int32Array(n * D);
   wire.forEach((ch, c) => {
-    const q = new Int32Array(n * ch.size);
+    // The position and the gap are kept: the interval is predicted from them.
+    const kept = ch.name === "position" || ch.name === "gap";
+    const q = kept ? new Int32Array(n * ch.size) : scratch.subarray(0, n * ch.size);
     if (ch.name === FROM_GAPS) {
       readIntervals(reader, n, D, quantised.gap, quantised.position, q);
     } else {
@@ -265,7 +266,7 @@ export async function decodeChunk(
       for (let d = 0; d < ch.size; d++)
         readSeries(reader, n, order, keyframes[d], velocities[d], q, ch.size, d);
     }
-    quantised[ch.name] = q;
+    if (kept) quantised[ch.name] = q;
     const values = toValues(q, ch.scale, ch.missing);
     if (c < WIRE_DRIVER_CHANNELS.length) driver[ch.name as DriverChannel] = values;
     else session[ch.name as SessionChannel] = values;
