@@ -58,4 +58,3 @@ def chunk_bytes(timeline: Timeline, rate: int, index: int) -> int:
 
 def _order(name: str) -> int:
     return 2 if name in ORDER_2 else 1
-
