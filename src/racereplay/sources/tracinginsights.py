@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 
 import msgspec
 import numpy as np
+from isal import isal_zlib
 
 from racereplay.model import (
     Corner,
@@ -121,11 +122,14 @@ class _LapDocument(msgspec.Struct):
 
 
 _LAP_DECODER = msgspec.json.Decoder(_LapDocument)
+# A corrupt gzip stream (isal's stubs type the class as an instance).
+_INFLATE_ERROR: type[Exception] = isal_zlib.error  # type: ignore[assignment]
 
 
 def _read_bytes(path: Path) -> bytes:
     data = path.read_bytes()
-    return zlib.decompress(data, wbits=31) if path.name.endswith(".gz") else data
+    # ISA-L's inflate: the same bytes as zlib's, in a third of the time.
+    return isal_zlib.decompress(data, wbits=31) if path.name.endswith(".gz") else data
 
 
 def _decode_lap(data: bytes) -> dict[str, np.ndarray] | None:
@@ -205,7 +209,15 @@ def read_driver_laps(driver_dir: Path) -> DriverLapData:
     for number, path in sorted(lap_files(driver_dir).items()):
         try:
             arrays = read_lap_file(path)
-        except (OSError, EOFError, ValueError, KeyError, TypeError, zlib.error) as exc:
+        except (
+            OSError,
+            EOFError,
+            ValueError,
+            KeyError,
+            TypeError,
+            zlib.error,
+            _INFLATE_ERROR,
+        ) as exc:
             problems.append(f"{code}: lap {number} skipped, cannot read {path.name} ({exc})")
             continue
         if len(arrays["time"]) == 0:
