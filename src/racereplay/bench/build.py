@@ -33,8 +33,8 @@ from racereplay.bench import shared_data
 from racereplay.bench.report import BenchOptions, BenchResult, Target
 from racereplay.sources import SessionRef
 from racereplay.store.format import read_timeline, write_timeline
-from racereplay.timeline.build import default_threads
 from racereplay.timeline.model import Timeline
+from racereplay.timeline.threads import default_threads
 
 TITLE = "Build and store"
 

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import math
-import os
 import time as wallclock
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from collections.abc import Callable
 
 import numpy as np
 
@@ -34,9 +31,9 @@ from racereplay.timeline.qualifying import Segment, find_segments, qualifying_or
 from racereplay.timeline.resample import resample_telemetry
 from racereplay.timeline.results import lap_table, results_table
 from racereplay.timeline.status import lap_index, per_lap_channel, status_of
+from racereplay.timeline.threads import default_threads, on_threads, run_on_threads
 
 Progress = Callable[[float, str], None]
-T = TypeVar("T")
 
 # The version of what a build produces: bump it whenever the output changes, so that
 # timelines cached by an older build are rebuilt rather than served.
@@ -80,7 +77,7 @@ def build_timeline(
         _store_telemetry(frames, j, resample_telemetry(telemetry[codes[j]], times))
         return codes[j]
 
-    for done, code in enumerate(_on_threads(resample, with_data, threads), 1):
+    for done, code in enumerate(on_threads(resample, with_data, threads), 1):
         report(0.05 + 0.5 * done / max(1, len(with_data)), f"resampled {code}")
 
     report(0.6, "race distance and status")
@@ -100,7 +97,7 @@ def build_timeline(
     report(0.75, "running order and gaps")
     segments = find_segments(raw, laps)
     if raw.info.kind.is_race:
-        order = _race_order(frames, raw, laps, codes, frame_grid, distance, lap_len)
+        order = _race_order(frames, raw, laps, codes, frame_grid, distance, lap_len, threads)
     else:
         problems += _segment_problems(raw, segments)
         order, gap = qualifying_order(laps, codes, times, segments)
@@ -108,7 +105,7 @@ def build_timeline(
         frames["position"] = ordering.positions_from_order(order)
         frames["gap"] = gap
     del distance  # float64 for the order alone: 8 bytes a frame a car, freed first
-    frames["interval"] = ordering.interval_to_car_ahead(frames["gap"], order)
+    frames["interval"] = ordering.interval_to_car_ahead(frames["gap"], order, threads)
     _unknown_drivers_unplaced(frames, laps, codes, raw)
     _session_channels(frames, raw, codes, frame_grid)
 
@@ -161,24 +158,8 @@ def _place_drivers(
         )
         _store_lap_channels(frames, j, dl, lap_idx)
 
-    for _ in _on_threads(place, range(len(codes)), threads):
-        pass
+    run_on_threads(place, range(len(codes)), threads)
     return distance
-
-
-def default_threads() -> int:
-    """Threads for the per-driver work: numpy releases the GIL in it (at most 4 pay)."""
-    return min(4, os.cpu_count() or 1)
-
-
-def _on_threads(work: Callable[[int], T], items: Iterable[int], threads: int) -> Iterator[T]:
-    """`work(item)` for each item, in order, on `threads` threads; each writes its own
-    drivers' columns of the frames, so they never touch the same values."""
-    if threads <= 1:
-        yield from map(work, items)
-        return
-    with ThreadPoolExecutor(threads) as pool:
-        yield from pool.map(work, items)
 
 
 def _empty_frames(n_frames: int, n_drivers: int) -> dict[str, np.ndarray]:
@@ -223,6 +204,7 @@ def _race_order(
     frame_grid: FrameGrid,
     distance: np.ndarray,
     lap_len: float,
+    threads: int,
 ) -> np.ndarray:
     """Position, gap and laps behind into the frames; returns the order shown (F, D)."""
     status = frames["status"]
@@ -238,16 +220,20 @@ def _race_order(
     # Classification ranks by laps completed, then by when: a retired car stays ahead
     # of every car that has not completed more laps than it did.
     retired_distance = np.array([(laps[c].completed + 1) * lap_len - LINE_MARGIN for c in codes])
-    order = ordering.race_order(distance, status, finish_time, retired_distance, retired_rank)
+    order = ordering.race_order(
+        distance, status, finish_time, retired_distance, retired_rank, threads
+    )
     order = deflicker(order, round(NO_FLICKER_SECONDS * frame_grid.fps) + 1)
     frames["position"] = ordering.positions_from_order(order)
     start = raw.info.start_time
     if not math.isfinite(start):
         firsts = [dl.start[0] for dl in laps.values() if len(dl.start)]
         start = min(firsts) if firsts else frame_grid.t0
-    frames["gap"] = ordering.gap_to_leader(frame_grid.times, distance, status, finish_time, start)
+    frames["gap"] = ordering.gap_to_leader(
+        frame_grid.times, distance, status, finish_time, start, threads
+    )
     frames["gap_laps"], frames["interval_laps"] = ordering.laps_behind(
-        distance, order, status, lap_len
+        distance, order, status, lap_len, threads
     )
     return order
 

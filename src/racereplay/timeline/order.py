@@ -5,8 +5,8 @@ way the order is then de-flickered (timeline.flicker), so no swap can revert
 within a second.
 
 Each frame's answer depends on that frame alone (the gap also on the leader's
-path, found first), so the work runs in blocks of frames: the float64 temporaries
-of a whole race would be several times the timeline itself.
+path, found first), so the work runs in blocks of frames, on threads: the float64
+temporaries of a whole race would be several times the timeline itself.
 """
 
 from __future__ import annotations
@@ -16,10 +16,11 @@ from collections.abc import Iterator
 import numpy as np
 
 from racereplay.timeline.model import DriverStatus
+from racereplay.timeline.threads import run_on_threads
 
 ON_TRACK = (DriverStatus.RUNNING, DriverStatus.PIT_LANE)
 LAP_TOLERANCE = 1e-3  # of a lap
-BLOCK_FRAMES = 8192  # frames per block: a few MB of temporaries for 20 cars
+BLOCK_FRAMES = 4096  # frames per block: a few MB of temporaries per thread for 20 cars
 
 
 def frame_blocks(n_frames: int) -> Iterator[slice]:
@@ -45,6 +46,7 @@ def race_order(
     finish_time: np.ndarray,
     retired_distance: np.ndarray,
     retired_rank: np.ndarray,
+    threads: int = 1,
 ) -> np.ndarray:
     """Order (F, D), `order_dtype`, for a race, as the classification ranks cars: by laps covered.
 
@@ -57,13 +59,17 @@ def race_order(
     distance is their grid offset).
     """
     order = np.empty(distance.shape, dtype=order_dtype(distance.shape[1]))
-    for b in frame_blocks(len(distance)):
+    retired_rank = np.nan_to_num(retired_rank, nan=0.0)
+
+    def block(b: slice) -> None:
         not_started = np.isin(status[b], (DriverStatus.NOT_STARTED, DriverStatus.DID_NOT_START))
         retired = status[b] == DriverStatus.RETIRED
         value = np.where(retired, retired_distance[None, :], distance[b])
-        rank = np.where(retired, np.nan_to_num(retired_rank, nan=0.0)[None, :], 0.0)
+        rank = np.where(retired, retired_rank[None, :], 0.0)
         finish = np.where(status[b] == DriverStatus.FINISHED, finish_time[None, :], np.inf)
         order[b] = rank_by_keys((rank, finish, -value, not_started))
+
+    run_on_threads(block, frame_blocks(len(distance)), threads)
     return order
 
 
@@ -81,17 +87,21 @@ def gap_to_leader(
     status: np.ndarray,
     finish_time: np.ndarray,
     start_time: float,
+    threads: int = 1,
 ) -> np.ndarray:
     """Seconds since the leader was where this car is (F, D) float32; NaN for cars not
     racing. The leader's path is the envelope of all racing cars' distances."""
     racing_states = (*ON_TRACK, DriverStatus.FINISHED)
-    envelope = np.empty(len(distance))
-    for b in frame_blocks(len(distance)):
+    furthest = np.empty(len(distance))  # of the racing cars, each frame
+
+    def furthest_block(b: slice) -> None:
         racing = np.isin(status[b], racing_states)
-        envelope[b] = np.where(racing, distance[b], -np.inf).max(axis=1)
+        furthest[b] = np.where(racing, distance[b], -np.inf).max(axis=1)
+
+    run_on_threads(furthest_block, frame_blocks(len(distance)), threads)
     valid = frame_times >= start_time
     times = frame_times[valid]
-    envelope = np.maximum.accumulate(envelope[valid])
+    envelope = np.maximum.accumulate(furthest[valid])
     # Only the frames where the leader gains ground: inverting a plateau must give
     # the time it was first reached.
     keep = np.isfinite(envelope)
@@ -104,28 +114,38 @@ def gap_to_leader(
     floor = min(float(distance.min()), float(envelope[0])) - 1.0
     times = np.concatenate([[start_time], times])
     envelope = np.concatenate([[floor], envelope])
-    for b in frame_blocks(len(distance)):
+
+    def gap_block(b: slice) -> None:
         when_leader_was_here = np.interp(distance[b], envelope, times)
         # A finished car's gap is frozen at the line.
         now = np.minimum(frame_times[b, None], finish_time[None, :])
         racing = np.isin(status[b], racing_states)
         gap[b][racing] = (now - when_leader_was_here)[racing]
+
+    run_on_threads(gap_block, frame_blocks(len(distance)), threads)
     return gap
 
 
-def interval_to_car_ahead(gap: np.ndarray, order: np.ndarray) -> np.ndarray:
+def interval_to_car_ahead(gap: np.ndarray, order: np.ndarray, threads: int = 1) -> np.ndarray:
     """Gap minus the gap of the car one place ahead (NaN for the leader)."""
     interval = np.empty(gap.shape, dtype=np.float32)
-    for b in frame_blocks(len(gap)):
+
+    def block(b: slice) -> None:
         gap_in_order = np.take_along_axis(gap[b], order[b], axis=1)
         interval_in_order = np.full(gap_in_order.shape, np.nan, dtype=np.float32)
         interval_in_order[:, 1:] = gap_in_order[:, 1:] - gap_in_order[:, :-1]
         np.put_along_axis(interval[b], order[b], interval_in_order, axis=1)
+
+    run_on_threads(block, frame_blocks(len(gap)), threads)
     return interval
 
 
 def laps_behind(
-    distance: np.ndarray, order: np.ndarray, status: np.ndarray, lap_len: float
+    distance: np.ndarray,
+    order: np.ndarray,
+    status: np.ndarray,
+    lap_len: float,
+    threads: int = 1,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Whole laps (F, D) uint8 each car is behind the leader and behind the car ahead.
 
@@ -134,8 +154,11 @@ def laps_behind(
     """
     behind_leader = np.zeros(order.shape, dtype=np.uint8)
     behind_ahead = np.zeros(order.shape, dtype=np.uint8)
-    for b in frame_blocks(len(order)):
+
+    def block(b: slice) -> None:
         behind_leader[b], behind_ahead[b] = _laps_behind(distance[b], order[b], status[b], lap_len)
+
+    run_on_threads(block, frame_blocks(len(order)), threads)
     return behind_leader, behind_ahead
 
 
