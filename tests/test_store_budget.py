@@ -96,11 +96,11 @@ _KILLED_WRITER = textwrap.dedent(
     from factories import random_timeline
     from racereplay.store import format
 
-    def killed(fd):
+    def killed(*args):
         print(os.getpid(), flush=True)
         os.kill(os.getpid(), signal.SIGKILL)
 
-    format.os.fsync = killed
+    format.os.replace = killed
     format.write_timeline(random_timeline(n_frames=20_000, n_drivers=20), sys.argv[1])
     """
 )

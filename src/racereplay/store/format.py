@@ -214,11 +214,15 @@ def write_timeline(
 
     The file appears complete or not at all: it is written to a temporary file in
     the same folder (named by `temp_prefix`, so that a file left by a killed
-    writer can be told from one being written), flushed to disk, then renamed over
-    `path`. `session` (a `SessionRef.key`) is recorded in the header, so that a
-    reader can refuse another session's file under this name, and so is
-    `session_name` (the session's full name), so that any process sharing the folder can tell
-    which session an id names (`read_header`).
+    writer can be told from one being written), then renamed over `path`. It is not
+    forced to disk (fsync): the store is a cache, and a file a power cut leaves torn
+    fails its checksum at the next open and is rebuilt (store/cache.py), so a cold
+    open does not wait on the disk for 100+ MB it may never need from there.
+
+    `session` (a `SessionRef.key`) is recorded in the header, so that a reader can
+    refuse another session's file under this name, and so is `session_name` (the
+    session's full name), so that any process sharing the folder can tell which
+    session an id names (`read_header`).
     """
     path = Path(path)
     arrays = _arrays_of(timeline)
@@ -243,26 +247,11 @@ def write_timeline(
             f.write(tail)
             digest.update(tail)
             f.write(digest.digest())
-            f.flush()
-            os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    _fsync_dir(path.parent)
     return PREAMBLE.size + len(header) + data_len + TRAILER_SIZE
-
-
-def _fsync_dir(folder: Path) -> None:
-    # Makes the rename itself durable; not every platform can open a folder.
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _read_preamble(f: Any, path: Path, size: int) -> tuple[int, int]:
