@@ -282,19 +282,23 @@ def overtake_events(
     defends it (`defending`)."""
     if len(position) < 2:
         return []
-    both = racing[1:] & racing[:-1]
-    passable = both & defending[1:] & defending[:-1]
-    gained = (position[1:] < position[:-1]) & both
-    frames, movers = np.nonzero(gained)
+    # Only the frames where the order changes can hold a pass: (F, D) temporaries
+    # for a whole race would be the build's largest.
+    k = np.flatnonzero((position[1:] != position[:-1]).any(axis=1))
+    before_k, after_k = position[k], position[k + 1]
+    both = racing[k + 1] & racing[k]
+    passable = both & defending[k + 1] & defending[k]
+    gained = (after_k < before_k) & both
+    rows, movers = np.nonzero(gained)
     events: list[Event] = []
-    for k, a in zip(frames.tolist(), movers.tolist(), strict=True):
-        before, after = position[k], position[k + 1]
+    for row, a in zip(rows.tolist(), movers.tolist(), strict=True):
+        before, after = before_k[row], after_k[row]
         # The cars passed: ahead of `a` before, behind it after, and passable.
-        passed = np.flatnonzero((before < before[a]) & (after > after[a]) & passable[k])
+        passed = np.flatnonzero((before < before[a]) & (after > after[a]) & passable[row])
         for b in passed.tolist():
             events.append(
                 Event(
-                    frame_grid.t0 + (k + 1) / frame_grid.fps,
+                    frame_grid.t0 + (int(k[row]) + 1) / frame_grid.fps,
                     EventKind.OVERTAKE,
                     codes[a],
                     {"position": int(after[a]), "passed": codes[b]},
