@@ -92,11 +92,18 @@ def run(options: BenchOptions) -> BenchResult:
                 f"real race not found at {shared_data.AUS_RACE.path}: measured the demo instead"
             )
             session = "demo"
-        _cold_open_rows(result, scratch, options)
+        whole = options.session is None  # the figures: the default run only
+        if whole:
+            _cold_open_rows(result, scratch, options)
+        else:
+            result.notes.append(
+                "the cold open, the parse pool and the demo's memory curve are measured "
+                "in the default run (without --session)"
+            )
         result.notes.append(f"session: `{session}`")
         # The timeline is dropped before the memory probes, so they do not compete with it.
         store_path = _store_rows(result, _build_rows(result, session, options), scratch, options)
-        _memory_rows(result, session, store_path)
+        _memory_rows(result, session, store_path, whole)
         for mode in ("thread", "process"):
             _async_rows(result, session, scratch / f"async-{mode}", mode)
     return result
@@ -302,7 +309,7 @@ def _probe(mode: str, arg: str) -> dict[str, float]:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def _memory_rows(result: BenchResult, session: str, store_path: Path) -> None:
+def _memory_rows(result: BenchResult, session: str, store_path: Path, whole: bool) -> None:
     opened = _probe("open", str(store_path))
     result.notes.append(
         "memory: measured in fresh subprocesses (VmRSS, peak VmHWM; workers: ru_maxrss, Linux)"
@@ -315,7 +322,7 @@ def _memory_rows(result: BenchResult, session: str, store_path: Path) -> None:
         note="RSS delta after open + one frame",
     )
     archive = shared_data.AUS_RACE.path
-    if not shared_data.missing(archive):
+    if whole and not shared_data.missing(archive):
         built = _probe("build", str(SessionRef("tracinginsights", str(archive), {})))
         result.add(
             "peak memory of load + build, AUS race from the archive",
@@ -342,7 +349,7 @@ def _memory_rows(result: BenchResult, session: str, store_path: Path) -> None:
         "MB",
     )
     result.add("load + build in a fresh process", built["seconds"], "s")
-    for (cars, laps), before in DEMO_CURVE.items():
+    for (cars, laps), before in DEMO_CURVE.items() if whole else ():
         demo = _probe("build", f"demo?cars={cars}&laps={laps}")
         result.add(
             f"peak memory of load + build, demo {cars} cars x {laps} laps",
