@@ -10,6 +10,7 @@ import { api } from "./api";
 import { type DriverStyle, seriesOf } from "./driverstyle";
 import { formatLapTime } from "./laps";
 import { lastAtOrBefore } from "./search";
+import { interpAt } from "./telemetry_math";
 import type { Driver, LapRow } from "./types";
 
 export interface GhostLap {
@@ -54,13 +55,9 @@ function toGhost(
   };
 }
 
-/** Linear interpolation of `ys` at `v` on the ascending `xs` (NaN outside or across a gap). */
-function interp(xs: Float64Array, ys: Float64Array, v: number): number {
-  const i = lastAtOrBefore(xs, v);
-  if (i < 0 || i >= xs.length - 1) return i === xs.length - 1 && xs[i] === v ? ys[i] : NaN;
-  const w = (v - xs[i]) / (xs[i + 1] - xs[i] || 1);
-  return ys[i] + (ys[i + 1] - ys[i]) * w;
-}
+/** `ys` at `v` on the ascending `xs`, linearly; NaN outside, and no gap in the samples refused. */
+const interp = (xs: Float64Array, ys: Float64Array, v: number): number =>
+  interpAt(xs, ys, v, Infinity);
 
 /** Where the ghost is `t` seconds into its lap (NaN once the lap is over). */
 export function ghostPosition(g: GhostLap, t: number): { x: number; y: number; distance: number } {

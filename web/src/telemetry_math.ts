@@ -93,13 +93,18 @@ export function distanceGrid(length: number, step: number): Float64Array {
 
 /**
  * Linear interpolation of `ys` at `x` on the strictly increasing `xs` (as numpy's interp,
- * but NaN outside `xs` and across a gap wider than `MAX_GAP_M`).
+ * but NaN outside `xs` and across a gap wider than `maxGap`, in `xs`'s unit).
  */
-export function interpAt(xs: Float64Array, ys: Float64Array, x: number): number {
+export function interpAt(
+  xs: Float64Array,
+  ys: Float64Array,
+  x: number,
+  maxGap: number = MAX_GAP_M,
+): number {
   const i = lastAtOrBefore(xs, x);
   if (i < 0 || !Number.isFinite(x)) return NaN;
   if (xs[i] === x) return ys[i];
-  if (i >= xs.length - 1 || xs[i + 1] - xs[i] > MAX_GAP_M) return NaN;
+  if (i >= xs.length - 1 || xs[i + 1] - xs[i] > maxGap) return NaN;
   return ys[i] + ((ys[i + 1] - ys[i]) * (x - xs[i])) / (xs[i + 1] - xs[i]);
 }
 
