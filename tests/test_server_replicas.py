@@ -1,10 +1,13 @@
 """Any replica serves any session: an id resolves on a process that never opened it,
 from the shared cache folder (the store file's header names its session), after the
-name passes the catalogue's checks as a client's would."""
+name passes the catalogue's checks as a client's would. And one replica's disk budget
+never deletes the file of a session another replica holds."""
 
 from __future__ import annotations
 
 import asyncio
+import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +16,7 @@ import msgpack
 import pytest
 import websockets
 from e2e_browser import build_session, running_server
-from factories import oval_timeline
+from factories import oval_timeline, random_timeline
 
 from racereplay.server.settings import Settings
 from racereplay.server.state import ServerState, SessionRejected
@@ -76,6 +79,29 @@ def test_an_unknown_id_is_still_not_found(replicas: tuple[str, str]) -> None:
     assert "open it first" in reply.json()["detail"]
     for hostile in ("..%2F..%2Fetc", ".hidden", "a%00b"):
         assert httpx.get(f"{second}/api/sessions/{hostile}", timeout=30).status_code == 404
+
+
+def test_a_replicas_prune_spares_the_file_another_replica_holds(tmp_path: Path) -> None:
+    cache = tmp_path / "shared-cache"
+    cache.mkdir()
+    held_name, other_name = "demo?cars=4&laps=2", "demo?cars=5&laps=2"
+    # A file nobody holds, over the pruner's 1 MB budget on its own.
+    unheld = cache / "demo-unheld.f2b1.rrtl"
+    write_timeline(random_timeline(n_frames=20_000, n_drivers=20), unheld)
+    assert unheld.stat().st_size > 1 << 20
+    day_ago = time.time() - 86_400
+    os.utime(unheld, (day_ago, day_ago))
+    with running_server(cache) as holder, running_server(cache, "--cache-mb", "1") as pruner:
+        held_id = build_session(holder, held_name, timeout=120)
+        held = cache_path(SessionRef.parse(held_name), cache)
+        # The least recently used of all: the first the prune would delete.
+        os.utime(held, (day_ago - 1, day_ago - 1))
+        # The pruner opens another session: its prune runs, over budget.
+        build_session(pruner, other_name, timeout=120)
+        assert not unheld.exists()  # the prune ran, and deleted what nobody holds
+        assert held.exists()  # but not the file the other replica serves
+        status = httpx.get(f"{holder}/api/sessions/{held_id}", timeout=30).json()
+        assert status["state"] == "ready", status
 
 
 def _ready_over_websocket(base: str, session: str) -> dict[str, object]:

@@ -1,8 +1,10 @@
 """The cache folder stays bounded: least recently used files beyond a byte budget go,
-and so do the temporary files of killed builds; nothing in use is ever deleted."""
+and so do the temporary files of killed builds; nothing in use is ever deleted, by
+this process or by another sharing the folder (a held file, `FileHold`)."""
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -17,6 +19,7 @@ from factories import random_timeline
 from racereplay.store.cache import (
     PARTIAL_FILE_MAX_AGE_SECONDS,
     USE_RESOLUTION_SECONDS,
+    FileHold,
     prune_cache,
     remove_partial_files,
     try_open,
@@ -83,6 +86,58 @@ def test_prune_ignores_temporary_files_and_a_missing_folder(tmp_path: Path) -> N
     assert prune_cache(tmp_path / "absent", budget_bytes=0, keep=()) == []
     with pytest.raises(ValueError, match="budget"):
         prune_cache(tmp_path, budget_bytes=-1, keep=())
+
+
+# Holds `FileHold(argv[1])` (as a server holding the session does) until stdin closes.
+_HOLDER = textwrap.dedent(
+    """
+    import sys
+    from pathlib import Path
+    from racereplay.store.cache import FileHold
+
+    hold = FileHold(Path(sys.argv[1]))
+    print(hold.held, flush=True)
+    sys.stdin.read()
+    """
+)
+
+
+def test_prune_spares_a_file_another_process_holds(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    held = _store_file(tmp_path, "held", 10, seed=1)  # the least recently used
+    idle = _store_file(tmp_path, "idle", 5, seed=2)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLDER, str(held)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "True"
+        with caplog.at_level(logging.WARNING, logger="racereplay.store.cache"):
+            # This process does not hold it (keep is empty): the other one's hold counts.
+            assert prune_cache(tmp_path, budget_bytes=0, keep=()) == [idle]
+        assert held.exists() and not idle.exists()
+        assert read_timeline(held).n_frames == 100
+        assert "in use by this or another server" in caplog.text
+    finally:
+        assert holder.stdin is not None
+        holder.stdin.close()
+        holder.wait(timeout=30)
+    # The holder has gone (its lock with it): the file is an old unheld one now.
+    assert prune_cache(tmp_path, budget_bytes=0, keep=()) == [held]
+
+
+def test_a_hold_in_this_process_counts_until_released(tmp_path: Path) -> None:
+    held = _store_file(tmp_path, "held", 10)
+    hold = FileHold(held)
+    assert hold.held
+    assert prune_cache(tmp_path, budget_bytes=0) == []
+    hold.release()
+    hold.release()  # twice is harmless
+    assert prune_cache(tmp_path, budget_bytes=0) == [held]
+    assert not FileHold(held).held  # gone: nothing to hold
 
 
 # --- Partial files of killed builds -----------------------------------------------------

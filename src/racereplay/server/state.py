@@ -21,6 +21,7 @@ from racereplay.server.settings import Settings
 from racereplay.server.wire import WireChunks
 from racereplay.sources import BadOption, Progress, SessionNotFound, SessionRef
 from racereplay.store.cache import (
+    FileHold,
     cache_path,
     cached_session_name,
     default_cache_dir,
@@ -87,11 +88,15 @@ class ServerState:
         self.chunks = ChunkCache(settings.chunk_cache_mb << 20)
         self.wire = WireChunks(self.chunks, (settings.chunk_cache_mb << 20) // 2)
         self._metadata: dict[str, dict[str, Any]] = {}
+        # The store files of the sessions held, locked so that no process sharing the
+        # cache folder prunes them (store/cache.py `FileHold`); by session id.
+        self._holds: dict[str, FileHold] = {}
         # Whatever is built on a session lets go of it when the registry does.
         self.registry.on_unload += [
             self.chunks.drop_session,
             self.wire.drop_session,
             self._drop_metadata,
+            self._release_hold,
         ]
         # Shared with the other replicas (settings.redis_url); None: this process alone.
         self.redis: Any = None  # redis.asyncio.Redis, connected by `connect_redis`
@@ -141,10 +146,14 @@ class ServerState:
         return self.settings.cache_dir or default_cache_dir()
 
     async def _build_within_budget(self, ref: SessionRef, progress: Progress) -> Timeline:
-        """Build (or open), then delete the least recently used store files over the disk
-        budget, sparing the files of every session held."""
+        """Build (or open), hold its file, then delete the least recently used store files
+        over the disk budget, sparing the files of every session held here or by any
+        other server sharing the folder."""
         timeline = await self._builder(ref, progress)
         self.freezer.settle()  # its events, laps and metadata live as long as it is held
+        hold = await asyncio.to_thread(FileHold, cache_path(ref, self.cache_dir))
+        self._release_hold(ref.key)
+        self._holds[ref.key] = hold
         held = [s.ref for s in self.registry.held_sessions()] + [ref]
         keep = {cache_path(r, self.cache_dir) for r in held}
         budget = self.settings.cache_budget_mb << 20
@@ -169,6 +178,11 @@ class ServerState:
 
     def _drop_metadata(self, session_id: str) -> None:
         self._metadata.pop(session_id, None)
+
+    def _release_hold(self, session_id: str) -> None:
+        hold = self._holds.pop(session_id, None)
+        if hold is not None:
+            hold.release()
 
     async def get_session(
         self, ref: SessionRef, client: str, listener: Listener | None = None

@@ -13,6 +13,13 @@ reader gets `DamagedTimeline` from it, forget the timeline and call
 The folder is bounded by the caller: `prune_cache` deletes the least recently used
 files beyond a byte budget (a file's mtime is its last use: opening it refreshes
 it), and `remove_partial_files` deletes what killed writers left behind.
+
+Several processes (replicas, a `racereplay build`) may share the folder, and one's
+prune must not delete a file another is serving: a server holds a `FileHold` (a
+shared `flock`) on the file of each session it holds, and `prune_cache` deletes a
+file only under an exclusive lock it can take, so it spares what any process on
+the host (or on an NFS client with working locks) holds. The kernel drops a dead
+process's locks: nothing to expire, no timer.
 """
 
 from __future__ import annotations
@@ -20,6 +27,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import errno
+import fcntl
 import logging
 import multiprocessing
 import os
@@ -152,6 +161,74 @@ def discard(ref: SessionRef | str, cache_dir: str | os.PathLike[str] | None = No
     return True
 
 
+class FileHold:
+    """A shared lock on a store file while its session is served (`flock`, LOCK_SH).
+
+    While any process holds one, `prune_cache` in every process sharing the folder
+    spares the file. Holding does not keep the file from `discard` or from deletion
+    as damaged. `release` (or the process's exit) lets go. On a filesystem without
+    locks the hold is empty (`held` False, logged): other processes' prunes cannot
+    see it there.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = None
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        except FileNotFoundError:  # pruned or replaced meanwhile: nothing to hold
+            return
+        try:
+            # Blocks only while a prune holds the exclusive lock, i.e. for one unlink.
+            fcntl.flock(fd, fcntl.LOCK_SH)
+        except OSError as exc:
+            os.close(fd)
+            log.warning(
+                "cannot lock %s (%s): other servers sharing this cache folder may delete "
+                "it while this one serves it; give each server its own --cache",
+                path,
+                exc,
+            )
+            return
+        self._fd = fd
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing drops the lock
+            self._fd = None
+
+
+def _delete_unless_held(path: Path) -> bool:
+    """Delete a store file unless a process holds it (`FileHold`); True if deleted
+    (or already gone). The check and the unlink happen under one exclusive lock, so
+    a hold taken meanwhile waits for the unlink."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:  # another process pruned it first
+        return True
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
+                return False  # held: a server is serving it
+            # No locks on this filesystem: holds are invisible, delete as before.
+            log.debug("cannot lock %s to prune it (%s): deleting it anyway", path, exc)
+        try:
+            if os.stat(path).st_ino != os.fstat(fd).st_ino:
+                return False  # a build renamed a new file into place meanwhile: in use
+        except FileNotFoundError:
+            return True
+        path.unlink(missing_ok=True)
+        return True
+    finally:
+        os.close(fd)
+
+
 def _store_files(folder: Path) -> list[tuple[Path, os.stat_result]]:
     files = []
     for path in folder.glob(f"*{SUFFIX}"):
@@ -173,9 +250,10 @@ def prune_cache(
     Only finished store files (`*.rrtl`) count and are deleted; temporary files
     are `remove_partial_files`'s. A file's mtime is its last use (`try_open`
     refreshes it, to the hour). Files in `keep` (those of sessions in use; compared
-    after resolving) are never deleted, so the total may stay above the budget if
-    they alone exceed it. Returns the deleted paths, oldest first; a missing folder
-    has nothing to prune.
+    after resolving) and files any process holds (`FileHold`: another server
+    sharing the folder serves them) are never deleted, so the total may stay above
+    the budget (logged, with how much is held). Returns the deleted paths, oldest
+    first; a missing folder has nothing to prune.
     """
     if budget_bytes < 0:
         raise ValueError(f"budget_bytes must be at least 0, got {budget_bytes}")
@@ -186,12 +264,14 @@ def prune_cache(
     files = sorted(_store_files(folder), key=lambda entry: entry[1].st_mtime_ns)
     total = sum(stat.st_size for _, stat in files)
     deleted = []
+    held, held_bytes = 0, 0
     for path, stat in files:
         if total <= budget_bytes:
             break
-        if path.resolve() in kept:
+        if path.resolve() in kept or not _delete_unless_held(path):
+            held += 1
+            held_bytes += stat.st_size
             continue
-        path.unlink(missing_ok=True)  # missing: another process pruned it first
         total -= stat.st_size
         deleted.append(path)
     if deleted:
@@ -200,6 +280,16 @@ def prune_cache(
             budget_bytes,
             len(deleted),
             total,
+        )
+    if total > budget_bytes:
+        log.warning(
+            "cache %s stays over its %d-byte budget (%d bytes): %d file(s) of %d bytes are in "
+            "use by this or another server sharing the folder; raise --cache-mb if this lasts",
+            folder,
+            budget_bytes,
+            total,
+            held,
+            held_bytes,
         )
     return deleted
 
