@@ -34,51 +34,123 @@ SLOWER = "demo?cars=10&laps=100"
 TIMEOUT = 180.0
 
 
-# -- two replicas' builders in one process, on a real Redis -----------------
+# -- two replicas' registries in one process, on a real Redis -----------------
+
+
+class SharedFolder:
+    """Builders of several replicas over one cache folder (here, a dict): a build
+    waits for `release`; opening a session already built is immediate."""
+
+    def __init__(self) -> None:
+        from factories import oval_timeline
+
+        self.files: dict[str, Any] = {}
+        self.started: dict[str, asyncio.Event] = {}
+        self.release: dict[str, asyncio.Event] = {}
+        self.timeline = oval_timeline()
+
+    def cached(self, ref: SessionRef) -> bool:
+        return ref.key in self.files
+
+    async def build(self, ref: SessionRef, progress: Any) -> Any:
+        if ref.key in self.files:
+            return self.files[ref.key]  # an open
+        progress(0.5, "halfway there")
+        self.started.setdefault(ref.key, asyncio.Event()).set()
+        await self.release.setdefault(ref.key, asyncio.Event()).wait()
+        self.files[ref.key] = self.timeline
+        return self.timeline
+
+
+def replica_registry(client: Any, folder: SharedFolder) -> Any:
+    """One replica's registry (one build at a time) coordinated through `client`."""
+    from racereplay.replay.leases import BuildLeases
+    from racereplay.replay.registry import Registry
+
+    registry = Registry(folder.build, max_builds=1)
+    registry.coordinator = BuildLeases(client, folder.build, cached=folder.cached)
+    return registry
+
+
+async def until(check: Callable[[], Any], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "not within the timeout"
+        await asyncio.sleep(0.01)
 
 
 def test_a_follower_relays_the_leaders_progress_then_opens_its_result(redis_url: str) -> None:
     import redis.asyncio as aioredis
-    from factories import oval_timeline
-
-    from racereplay.replay.leases import BuildLeases
-    from racereplay.timeline.model import Timeline
 
     ref = SessionRef.parse(TINY)
-    built = oval_timeline()
-    files: dict[str, Timeline] = {}  # the shared cache folder, as far as these builders go
-    halfway, release = asyncio.Event(), asyncio.Event()
+    folder = SharedFolder()
 
-    async def build(ref: SessionRef, progress: Any) -> Timeline:
-        if ref.key in files:
-            return files[ref.key]  # an open
-        progress(0.5, "halfway there")
-        halfway.set()
-        await release.wait()
-        files[ref.key] = built
-        return built
-
-    async def scenario() -> tuple[list[tuple[float, str]], Timeline, Timeline, list[int]]:
+    async def scenario() -> tuple[list[tuple[str, float, str]], list[Any], list[int]]:
         client = aioredis.Redis.from_url(redis_url)
-        leader = BuildLeases(client, build, cached=lambda r: r.key in files)
-        follower = BuildLeases(client, build, cached=lambda r: r.key in files)
-        heard: list[tuple[float, str]] = []
-        leading = asyncio.create_task(leader(ref, lambda f, m: None))
-        await halfway.wait()
-        following = asyncio.create_task(follower(ref, lambda f, m: heard.append((f, m))))
-        while ("halfway there" not in [m for _, m in heard]) and not following.done():
-            await asyncio.sleep(0.01)
-        release.set()
+        leader, follower = replica_registry(client, folder), replica_registry(client, folder)
+        heard: list[tuple[str, float, str]] = []
+        leading = asyncio.create_task(leader.get(ref))
+        await folder.started.setdefault(ref.key, asyncio.Event()).wait()
+        following = asyncio.create_task(
+            follower.get(ref, lambda s: heard.append((s.state.value, s.fraction, s.message)))
+        )
+        await until(lambda: ("building", 0.5, "halfway there") in heard or following.done())
+        folder.release[ref.key].set()
         results = await asyncio.gather(leading, following)
         held = await client.exists(f"racereplay:build:{ref.key}:lease")
+        followed = follower.coordinator.builds_followed
         await client.aclose()
-        counts = [leader.builds_started, follower.builds_started, follower.builds_followed, held]
-        return heard, results[0], results[1], counts
+        return heard, results, [leader.builds_started, follower.builds_started, followed, held]
 
-    heard, led, followed, counts = asyncio.run(scenario())
-    assert (0.5, "halfway there") in heard
-    assert led is built and followed is built
+    heard, (led, followed), counts = asyncio.run(scenario())
+    assert ("building", 0.5, "halfway there") in heard
+    assert heard[-1][0] == "ready"
+    assert led.timeline is folder.timeline and followed.timeline is folder.timeline
     assert counts == [1, 0, 1, 0]  # one build; the lease released
+
+
+def test_the_leaders_queue_position_reaches_a_waiter_on_another_replica(redis_url: str) -> None:
+    """Replica A builds one session and has another queued behind it: a waiter for the
+    queued one on replica B sees A's queue position, then the build, and B's own
+    build slot stays free for other sessions meanwhile."""
+    import redis.asyncio as aioredis
+
+    first, second, other = (SessionRef.parse(f"demo?cars=6&laps=2&seed={i}") for i in (1, 2, 3))
+    folder = SharedFolder()
+
+    async def scenario() -> tuple[list[tuple[str, Any]], bool]:
+        client = aioredis.Redis.from_url(redis_url)
+        a, b = replica_registry(client, folder), replica_registry(client, folder)
+        building_first = asyncio.create_task(a.get(first))
+        await folder.started.setdefault(first.key, asyncio.Event()).wait()
+        queued_on_a = asyncio.create_task(a.get(second))
+        await until(lambda: getattr(a.status(second.key), "queue_position", None) == 1)
+        while not await client.exists(f"racereplay:build:{second.key}:status"):
+            await asyncio.sleep(0.01)  # A has published its queue
+        heard: list[tuple[str, Any]] = []
+        on_b = asyncio.create_task(
+            b.get(second, lambda s: heard.append((s.state.value, s.queue_position)))
+        )
+        await until(lambda: ("queued", 1) in heard)
+        # B is only watching A's queue: its own slot builds another session now.
+        building_other = asyncio.create_task(b.get(other))
+        await folder.started.setdefault(other.key, asyncio.Event()).wait()
+        b_built_meanwhile = b.builds_started == 1
+        for ref in (first, other):
+            folder.release[ref.key].set()
+        # A's slot passes to the queued session: B's waiter hears it start.
+        await until(lambda: ("building", None) in heard)
+        folder.release.setdefault(second.key, asyncio.Event()).set()
+        await asyncio.gather(building_first, queued_on_a, on_b, building_other)
+        await client.aclose()
+        return heard, b_built_meanwhile
+
+    heard, b_built_meanwhile = asyncio.run(scenario())
+    states = [state for state, _ in heard]
+    assert ("queued", 1) in heard
+    assert states.index("building") > states.index("queued")  # then A started it
+    assert states[-1] == "ready"
+    assert b_built_meanwhile
 
 
 def test_the_lease_length_is_a_setting() -> None:

@@ -2,29 +2,27 @@
 
 Replicas (`serve --redis URL`) share one cache folder and one Redis. Each replica's
 `Registry` still builds a session once per process (its single flight and queue);
-`BuildLeases` wraps the `Builder` it calls, so that one replica in the cluster builds
-and the others open the file it wrote:
+`BuildLeases` is its coordinator: the registry hands it each build (a `BuildTicket`),
+so that one replica in the cluster builds and the others open the file it wrote:
 
 - A session whose file is already in the shared cache folder is opened directly:
-  no lease, no Redis round trip.
+  no lease, no Redis round trip, no build slot.
 - Otherwise the replica subscribes to the session's channel, then tries to take the
   lease (`SET racereplay:build:KEY:lease TOKEN NX PX ttl`).
-- The leader builds, renews the lease every ttl/3 (compare-and-pexpire), publishes
-  its progress on the channel (and keeps the latest in a status key, for waiters
-  who arrive late), then "ready" or "failed" with the reason, and releases the lease
-  only if it still holds it (compare-and-delete). A failure is not kept: the next
-  request takes the lease again and retries.
-- A follower relays that progress to its own waiters; on "ready" it opens the file
-  (the inner builder opens an existing valid file cheaply), on "failed" it fails
-  with the leader's reason. It also watches the lease: a leader that died (killed,
-  its lease expired) or stopped without an outcome is taken over, and the follower
-  builds.
+- The leader waits for a build slot in its own queue, then builds. It renews the
+  lease every ttl/3 (compare-and-pexpire) from the moment it takes it, publishes
+  its place in its queue and then its progress on the channel (and keeps the latest
+  in a status key, for waiters who arrive late), then "ready" or "failed" with the
+  reason, and releases the lease only if it still holds it (compare-and-delete). A
+  failure is not kept: the next request takes the lease again and retries.
+- A follower relays that queue position and progress to its own waiters, holding
+  no build slot (its own queue goes on with other sessions); on "ready" it opens the
+  file (the builder opens an existing valid file cheaply), on "failed" it fails with
+  the leader's reason. It also watches the lease: a leader that died (killed, its
+  lease expired) or stopped without an outcome is taken over, and the follower
+  builds, in a slot of its own.
 - Redis lost while running: builds go on locally, as in one process, with one log
   line (and one more when it is back); `connected` says which, for /api/health.
-
-A follower waits inside its registry's build slot (a builder runs within it): while
-it waits for another replica, its own queue does not advance. Builds are short next
-to that cost, and it keeps the registry unaware of the cluster.
 """
 
 from __future__ import annotations
@@ -41,7 +39,7 @@ from collections.abc import AsyncIterator, Callable
 from enum import Enum
 from typing import Any
 
-from racereplay.replay.registry import Builder
+from racereplay.replay.registry import Builder, BuildTicket
 from racereplay.sources import Progress, SessionRef
 from racereplay.timeline.model import Timeline
 
@@ -94,7 +92,8 @@ def channel(ref: SessionRef) -> str:
 
 
 class BuildLeases:
-    """A `Builder` that builds each session once across every replica sharing `redis`.
+    """A registry's coordinator that builds each session once across every replica
+    sharing `redis`.
 
     `builder` does the work (opening the cache file, or building and writing it);
     `cached(ref)` says whether the session's file is already in the shared folder
@@ -127,24 +126,25 @@ class BuildLeases:
         self._token_prefix = f"{socket.gethostname()}:{os.getpid()}:"
         self._watcher: asyncio.Task[None] | None = None
         self.connected = True  # Redis answered last time we asked
-        self.builds_started = 0  # builds this replica ran (as the leader, or alone)
         self.builds_followed = 0  # builds of another replica this one waited for
         self.takeovers = 0  # leases taken over from a leader that vanished
 
     # -- the builder -----------------------------------------------------
 
-    async def __call__(self, ref: SessionRef, progress: Progress) -> Timeline:
+    async def __call__(self, ticket: BuildTicket) -> Timeline:
+        ref = ticket.ref
         if await asyncio.to_thread(self._cached, ref):
-            return await self._builder(ref, progress)  # an open, not a build
+            return await self._builder(ref, ticket.progress)  # an open, not a build
         if self.connected:
             try:
-                return await self._coordinated(ref, progress)
+                return await self._coordinated(ticket)
             except _RedisLost:
                 pass  # logged once by _lost
-        self.builds_started += 1
-        return await self._builder(ref, progress)
+        async with ticket.slot(None):
+            return await self._builder(ref, ticket.progress)
 
-    async def _coordinated(self, ref: SessionRef, progress: Progress) -> Timeline:
+    async def _coordinated(self, ticket: BuildTicket) -> Timeline:
+        ref = ticket.ref
         vanished = False
         while True:
             # Subscribe before looking at the lease: an outcome published in between
@@ -152,15 +152,15 @@ class BuildLeases:
             async with self._subscription(ref) as pubsub:
                 token = await self._try_lease(ref)
                 if token is None:
-                    outcome = await self._follow(ref, pubsub, progress)
+                    outcome = await self._follow(ticket, pubsub)
             if token is not None:
                 if vanished:
                     self.takeovers += 1
                     log.warning("took over the build of %s from a replica that vanished", ref)
-                return await self._lead(ref, token, progress)
+                return await self._lead(ticket, token)
             if outcome is _Outcome.READY or await asyncio.to_thread(self._cached, ref):
                 self.builds_followed += 1
-                return await self._builder(ref, progress)  # opens the leader's file
+                return await self._builder(ref, ticket.progress)  # opens the leader's file
             vanished = True
 
     # -- Redis, guarded ---------------------------------------------------
@@ -205,17 +205,19 @@ class BuildLeases:
 
     # -- following another replica's build -------------------------------
 
-    async def _follow(self, ref: SessionRef, pubsub: Any, progress: Progress) -> _Outcome:
-        progress(0.0, "building on another replica")
+    async def _follow(self, ticket: BuildTicket, pubsub: Any) -> _Outcome:
+        ref = ticket.ref
         latest = await self._call(self._redis.get(status_key(ref)))
-        if latest is not None:
-            _relay(json.loads(latest), progress)
+        if latest is None:
+            ticket.progress(0.0, "building on another replica")
+        else:
+            _relay(json.loads(latest), ticket)
         looked = time.monotonic()
         while True:
             message = await self._call(
                 pubsub.get_message(ignore_subscribe_messages=True, timeout=self._poll)
             )
-            if message is not None and _relay(json.loads(message["data"]), progress) == "ready":
+            if message is not None and _relay(json.loads(message["data"]), ticket) == "ready":
                 return _Outcome.READY
             if time.monotonic() - looked < self._poll:
                 continue
@@ -227,19 +229,21 @@ class BuildLeases:
                         pubsub.get_message(ignore_subscribe_messages=True, timeout=DRAIN_SECONDS)
                     )
                 ) is not None:
-                    if _relay(json.loads(message["data"]), progress) == "ready":
+                    if _relay(json.loads(message["data"]), ticket) == "ready":
                         return _Outcome.READY
                 return _Outcome.VACANT
 
     # -- leading: building for every replica ------------------------------
 
-    async def _lead(self, ref: SessionRef, token: str, progress: Progress) -> Timeline:
-        self.builds_started += 1
+    async def _lead(self, ticket: BuildTicket, token: str) -> Timeline:
+        ref = ticket.ref
         renewer = asyncio.create_task(self._renew(ref, token), name=f"lease {ref}")
         publisher = _Publisher(self, ref)
         try:
             try:
-                timeline = await self._builder(ref, publisher.reporter(progress))
+                async with ticket.slot(publisher.queued):
+                    publisher.started()
+                    timeline = await self._builder(ref, publisher.reporter(ticket.progress))
             except asyncio.CancelledError:
                 raise  # no outcome: the lease goes below, and a follower takes over
             except Exception as exc:
@@ -324,11 +328,13 @@ class BuildLeases:
         }
 
 
-def _relay(status: dict[str, Any], progress: Progress) -> str:
+def _relay(status: dict[str, Any], ticket: BuildTicket) -> str:
     """Pass a leader's status on to this replica's waiters; its state."""
     state = str(status.get("state", ""))
-    if state == "building":
-        progress(float(status.get("fraction", 0.0)), str(status.get("message", "")))
+    if state == "queued":
+        ticket.queued(int(status.get("queue_position") or 1))
+    elif state == "building":
+        ticket.progress(float(status.get("fraction", 0.0)), str(status.get("message", "")))
     elif state == "failed":
         raise RemoteBuildFailed(str(status.get("error") or "the build failed on another replica"))
     return state
@@ -356,9 +362,19 @@ class _Publisher:
 
         return report
 
+    def queued(self, position: int) -> None:
+        """The leader's place in its own build queue (a `QueueListener`)."""
+        self._set({"state": "queued", "queue_position": position, "message": "queued"})
+
+    def started(self) -> None:
+        self._set({"state": "building", "fraction": 0.0, "message": "starting"})
+
     def _update(self, fraction: float, message: str) -> None:
-        fraction = max(fraction, float(self._latest["fraction"]))
-        self._latest = {"state": "building", "fraction": fraction, "message": message}
+        fraction = max(fraction, float(self._latest.get("fraction", 0.0)))
+        self._set({"state": "building", "fraction": fraction, "message": message})
+
+    def _set(self, status: dict[str, Any]) -> None:
+        self._latest = status
         self._changed.set()
 
     async def _run(self) -> None:

@@ -8,6 +8,10 @@
   `BuildRefused` (the server answers 429 with Retry-After).
 - Progress reaches every waiter; a failure reaches every waiter with its reason
   and is not kept, so the next request builds again.
+- With a `coordinator` (replay/leases.py: replicas sharing a Redis), the registry
+  hands it each build as a `BuildTicket` instead of building: the coordinator
+  decides whether this process builds (in a build slot of its own queue) or
+  relays another replica's queue position and progress to the waiters here.
 - A waiter that leaves (a closed browser tab) cancels nothing: the build is its
   own task, waiters only watch it.
 - Loaded sessions are dropped when idle (no viewer for `idle_seconds`) and,
@@ -28,7 +32,8 @@ import collections
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
@@ -40,6 +45,7 @@ from racereplay.timeline.model import Timeline
 log = logging.getLogger(__name__)
 
 Builder = Callable[[SessionRef, Progress], Awaitable[Timeline]]
+QueueListener = Callable[[int], None]  # a build's place in the queue (1 = next to start)
 
 
 class BuildState(StrEnum):
@@ -91,6 +97,27 @@ RETRY_AFTER_SECONDS = 10
 Listener = Callable[[SessionStatus], None]
 
 
+@dataclass(frozen=True)
+class BuildTicket:
+    """One build, as a coordinator sees it: how to reach this process's waiters, and
+    this process's build slot.
+
+    - `progress(fraction, message)`: the build is running (here or elsewhere).
+    - `queued(position)`: the build waits, `position` builds from starting (another
+      replica's queue: this process's own queue reports itself).
+    - `slot(on_position)`: a build slot of this process, held for the block; waits
+      in its queue first, telling the waiters here, and `on_position`, each place.
+    """
+
+    ref: SessionRef
+    progress: Progress
+    queued: QueueListener
+    slot: Callable[[QueueListener | None], AbstractAsyncContextManager[None]]
+
+
+Coordinator = Callable[[BuildTicket], Awaitable[Timeline]]
+
+
 @dataclass
 class LoadedSession:
     id: str
@@ -116,6 +143,7 @@ class _Build:
         self.client = client  # who asked first: counts against that client's builds
         self.listeners: set[Listener] = set()
         self.task: asyncio.Task[LoadedSession] | None = None
+        self.on_position: QueueListener | None = None  # its slot's: each place in the queue
 
     def update(self, **changes: object) -> None:
         self.status = replace(self.status, **changes)  # type: ignore[arg-type]
@@ -149,6 +177,8 @@ class Registry:
         self.name_of = name_of  # the name clients see (no server paths in it)
         self.redact = redact  # a failure's reason as clients see it (no server paths)
         self.on_unload: list[Callable[[str], None]] = []
+        # Replicas: builds go through it (it calls the builder itself); None: build here.
+        self.coordinator: Coordinator | None = None
         self._loaded: collections.OrderedDict[str, LoadedSession] = collections.OrderedDict()
         self._builds: dict[str, _Build] = {}
         self._failures: collections.OrderedDict[str, SessionStatus] = collections.OrderedDict()
@@ -156,7 +186,7 @@ class Registry:
         self._running = 0
         self._queue: collections.deque[tuple[_Build, asyncio.Future[None]]] = collections.deque()
         self._janitor: asyncio.Task[None] | None = None
-        self.builds_started = 0  # for tests and benchmarks: how many builds ever ran
+        self.builds_started = 0  # build slots taken: the builds (or, alone, opens) run here
 
     # -- queries ---------------------------------------------------------
 
@@ -216,7 +246,7 @@ class Registry:
             self._remember(ref)
             self._failures.pop(ref.key, None)  # a failure is not cached: try again
             build = _Build(ref, self.name_of(ref), client)
-            if self._running >= self.max_builds or self._queue:
+            if self.coordinator is None and (self._running >= self.max_builds or self._queue):
                 # Its place in the queue, known now rather than when the task first runs.
                 build.status = replace(build.status, queue_position=len(self._queue) + 1)
             self._builds[ref.key] = build
@@ -274,13 +304,7 @@ class Registry:
 
     async def _run(self, ref: SessionRef, build: _Build) -> LoadedSession:
         try:
-            await self._acquire_slot(build)
-            try:
-                self.builds_started += 1
-                build.update(state=BuildState.BUILDING, queue_position=None, message="starting")
-                timeline = await self._builder(ref, self._progress_reporter(build))
-            finally:
-                self._release_slot()
+            timeline = await self._produce(ref, build)
         except asyncio.CancelledError:
             self._builds.pop(ref.key, None)
             raise
@@ -299,12 +323,33 @@ class Registry:
         self.evict()
         return loaded
 
+    async def _produce(self, ref: SessionRef, build: _Build) -> Timeline:
+        ticket = BuildTicket(
+            ref,
+            self._progress_reporter(build),
+            lambda position: build.update(
+                state=BuildState.QUEUED, queue_position=position, message="queued"
+            ),
+            lambda on_position: self._slot(build, on_position),
+        )
+        if self.coordinator is not None:
+            return await self.coordinator(ticket)
+        async with ticket.slot(None):
+            return await self._builder(ref, ticket.progress)
+
     def _progress_reporter(self, build: _Build) -> Progress:
         loop = asyncio.get_running_loop()
 
         def on_loop(fraction: float, message: str) -> None:
-            if build.status.state is BuildState.BUILDING:
-                build.update(fraction=max(build.status.fraction, fraction), message=message)
+            # Queued: another replica's build has started (not after ready or failed).
+            if build.status.state in (BuildState.QUEUED, BuildState.BUILDING):
+                fraction = max(build.status.fraction, fraction)
+                build.update(
+                    state=BuildState.BUILDING,
+                    queue_position=None,
+                    fraction=fraction,
+                    message=message,
+                )
 
         def report(fraction: float, message: str) -> None:
             # Builders report from worker threads: hop back onto the loop.
@@ -314,6 +359,17 @@ class Registry:
         return report
 
     # -- the build queue -------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def _slot(self, build: _Build, on_position: QueueListener | None) -> AsyncIterator[None]:
+        build.on_position = on_position
+        await self._acquire_slot(build)
+        try:
+            self.builds_started += 1
+            build.update(state=BuildState.BUILDING, queue_position=None, message="starting")
+            yield
+        finally:
+            self._release_slot()
 
     async def _acquire_slot(self, build: _Build) -> None:
         if self._running < self.max_builds and not self._queue:
@@ -344,6 +400,8 @@ class Registry:
     def _report_queue_positions(self) -> None:
         for position, (build, _) in enumerate(self._queue, start=1):
             build.update(state=BuildState.QUEUED, queue_position=position, message="queued")
+            if build.on_position is not None:
+                build.on_position(position)
 
     # -- viewers and eviction -------------------------------------------
 

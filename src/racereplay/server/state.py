@@ -100,7 +100,7 @@ class ServerState:
         ]
         # Shared with the other replicas (settings.redis_url); None: this process alone.
         self.redis: Any = None  # redis.asyncio.Redis, connected by `connect_redis`
-        self.leases: BuildLeases | None = None  # the builder's cluster layer, with Redis
+        self.leases: BuildLeases | None = None  # the registry's coordinator, with Redis
         # Watch parties: in this process until `connect_redis` (then shared through Redis).
         self.rooms: RoomHub = EmbeddedRooms(RoomLimits(settings.room_size, settings.max_rooms))
         self.loop_lag = LoopLagMonitor()
@@ -120,16 +120,17 @@ class ServerState:
         # One build per session across the replicas: the registry builds through a lease.
         self.leases = BuildLeases(
             client,
-            self._builder,
+            self._build_within_budget,
             lease_seconds=self.settings.lease_seconds,
             cached=self.is_cached,
             where=url,
         )
-        self._builder = self.leases
+        self.registry.coordinator = self.leases
         self.leases.start()
 
     async def close_redis(self) -> None:
         if self.leases is not None:
+            self.registry.coordinator = None
             await self.leases.close()
         if self.redis is not None:
             await self.redis.aclose()
@@ -139,7 +140,7 @@ class ServerState:
     def builds_started(self) -> int:
         """Builds this process ran. With Redis, not the sessions it only opened from the
         shared cache folder, nor those it waited for another replica to build."""
-        return self.registry.builds_started if self.leases is None else self.leases.builds_started
+        return self.registry.builds_started
 
     @property
     def cache_dir(self) -> Path:
