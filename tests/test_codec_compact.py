@@ -12,7 +12,7 @@ from factories import circuit_timeline, random_timeline
 from test_codec_support import check_lossless, check_round_trip
 
 from racereplay.codec import RATES, decode_chunk, get_codec, varint
-from racereplay.codec.compact import HEADER, car_ahead
+from racereplay.codec.compact import HEADER, car_ahead, quantise
 from racereplay.sources.demo import simulate
 from racereplay.timeline.build import build_timeline
 from racereplay.timeline.model import Timeline
@@ -63,6 +63,59 @@ def test_predictions_stay_lossless_on_hostile_values() -> None:
     for rate in RATES:
         for index in range(CODEC.n_chunks(timeline)):
             check_lossless(timeline, rate, index)
+
+
+def test_one_driver_and_a_one_frame_last_chunk_stay_lossless() -> None:
+    timeline = random_timeline(2 * 50 + 1, n_drivers=1, seed=7, values="walk")
+    assert len(CODEC.frames_of_chunk(timeline, 25, CODEC.n_chunks(timeline) - 1)) == 1
+    for rate in RATES:
+        for index in range(CODEC.n_chunks(timeline)):
+            check_lossless(timeline, rate, index)
+
+
+def test_a_driver_with_no_data_stays_lossless(demo_timeline: Timeline) -> None:
+    frames = {name: values.copy() for name, values in demo_timeline.frames.items()}
+    for name in ("x", "y", "distance", "speed", "gap", "interval"):
+        frames[name][:, 3] = np.nan  # every keyframe prediction that reads them falls back
+    timeline = dataclasses.replace(demo_timeline, frames=frames)
+    for index in (0, 7, CODEC.n_chunks(timeline) - 1):
+        check_lossless(timeline, 25, index)
+
+
+def test_keyframe_predictions_and_pairs_do_their_job(demo_timeline: Timeline) -> None:
+    """Would fail if a prediction broke while staying lossless: the speed and gap keys
+    closer to their predictions than to the car ahead's, smooth residuals nearly all paired."""
+    from racereplay.codec.compact import (
+        _ALL_CHANNELS,
+        ESCAPE,
+        _code_keys,
+        _KeyContext,
+        encode_values,
+        race_order,
+    )
+
+    index = CODEC.n_chunks(demo_timeline) // 2
+    frames = CODEC.frames_of_chunk(demo_timeline, 25, index)
+    q = {
+        spec.name: quantise(demo_timeline.frames[spec.name][frames].T, spec)
+        for spec in _ALL_CHANNELS[:18]
+    }
+    ctx = _KeyContext(race_order(q["position"][:, 0]), 1, 25)
+    ctx.keys["distance"] = q["distance"][:, 0]
+    ctx.velocities["distance"] = q["distance"][:, 1] - q["distance"][:, 0]
+    speed = _code_keys("speed", q["speed"][:, 0], ctx)
+    speed_ahead = np.diff(q["speed"][:, 0][ctx.order].astype(np.int64))
+    assert np.abs(speed).max() <= 10 and np.abs(speed).mean() < np.abs(speed_ahead).mean() / 2
+    ctx.keys["speed"] = q["speed"][:, 0]
+    gap = _code_keys("gap", q["gap"][:, 0], ctx)
+    in_order = q["gap"][:, 0][ctx.order].astype(np.int64)
+    known = (in_order[1:] != np.iinfo(np.int32).min) & (in_order[:-1] != np.iinfo(np.int32).min)
+    gap_ahead = np.diff(in_order)[known]
+    assert known.sum() >= 10 and np.abs(gap[1:][known]).mean() < np.abs(gap_ahead).mean() / 3
+    series = [quantise(demo_timeline.frames[s.name][frames].T, s) for s in _ALL_CHANNELS[:18]]
+    series += [quantise(demo_timeline.frames[s.name][frames], s)[None] for s in _ALL_CHANNELS[18:]]
+    pairs = np.frombuffer(encode_values(series).pairs, np.uint8)
+    assert (pairs != ESCAPE).mean() > 0.9
 
 
 def test_the_car_ahead_is_the_one_a_place_ahead() -> None:
@@ -163,7 +216,7 @@ def test_header_is_readable_without_inflating(synthetic: Timeline) -> None:
     magic, fps, rate, seconds, n_drivers, n_frames, n_dch, n_sch, index, first, t0, length = (
         HEADER.unpack_from(data)
     )
-    assert magic == b"RRC2" and HEADER.size == 32
+    assert magic == b"RRC3" and HEADER.size == 32
     assert (fps, rate, seconds, n_drivers) == (25, 10, CODEC.chunk_seconds, 20)
     assert (n_frames, n_dch, n_sch, index) == (10 * seconds, 18, 2, 4)
     assert first == 4 * seconds * 25 and t0 == synthetic.t0 and length == len(data) - 32

@@ -128,7 +128,8 @@ def _hostile_timeline() -> Timeline:
 
 
 @pytest.fixture(
-    scope="module", params=["hostile", "demo", pytest.param("real", marks=pytest.mark.realdata)]
+    scope="module",
+    params=["hostile", "single", "demo", pytest.param("real", marks=pytest.mark.realdata)],
 )
 def exact_case(request: pytest.FixtureRequest) -> tuple[Timeline, list[tuple[int, int]]]:
     from racereplay.codec import get_codec
@@ -136,6 +137,9 @@ def exact_case(request: pytest.FixtureRequest) -> tuple[Timeline, list[tuple[int
     codec = get_codec("compact")
     if request.param == "hostile":
         timeline = _hostile_timeline()
+        return timeline, [(r, i) for r in codec.rates for i in range(codec.n_chunks(timeline))]
+    if request.param == "single":  # one driver; the last chunk holds one frame
+        timeline = random_timeline(2 * 50 + 1, n_drivers=1, seed=7, values="walk")
         return timeline, [(r, i) for r in codec.rates for i in range(codec.n_chunks(timeline))]
     if request.param == "demo":
         from racereplay.sources.demo import simulate
@@ -157,13 +161,12 @@ def test_typescript_decoder_gives_the_quantised_timeline_exactly(
     timeline, wanted = exact_case
     chunks = [codec.encode_chunk(timeline, rate, index)[0] for rate, index in wanted]
     decoded = _decode_in_node(node, chunks, tmp_path)
-    n_drivers = len(timeline.drivers)
     for (rate, index), got in zip(wanted, decoded, strict=True):
         frames = codec.frames_of_chunk(timeline, rate, index)
         assert got["frames"] == frames.tolist()
         for name, spec in SPECS.items():
             values = np.array([np.nan if v is None else v for v in got["channels"][name]])
-            shape = (len(frames), n_drivers) if values.size != len(frames) else (len(frames),)
+            shape = timeline.frames[name][frames].shape
             # float32 from the client, quantised again: the same steps as the timeline's.
             got_q = quantise(values.astype(np.float32).reshape(shape), spec)
             want_q = quantise(timeline.frames[name][frames], spec)

@@ -1,4 +1,4 @@
-// Decoder of the compact chunk format (docs/codec.md, magic "RRC2").
+// Decoder of the compact chunk format (docs/codec.md, magic "RRC3").
 // Pure: no DOM, runs in the decode worker and under Node for the codec tests.
 
 import {
@@ -10,12 +10,13 @@ import {
   type SessionEvent,
 } from "./types";
 
-const MAGIC = "RRC2";
+const MAGIC = "RRC3";
 const HEADER_BYTES = 32;
 const MISSING = -2147483648;
 
 // The wire's channel order (docs/codec.md): [name, scale, may be missing].
 // The interval (FROM_GAPS) is predicted from the position and the gap, decoded before it.
+// The channels from PAIRED_FROM on have their residuals in pairs (docs/codec.md "Pairs").
 const WIRE_DRIVER_CHANNELS: [DriverChannel, number, boolean][] = [
   ["gear", 1, false],
   ["brake", 1, false],
@@ -41,6 +42,11 @@ const WIRE_SESSION_CHANNELS: [SessionChannel, number, boolean][] = [
   ["track_status", 1, false],
 ];
 const FROM_GAPS: DriverChannel = "interval";
+const PAIRED_FROM = 10; // throttle .. rpm; the session channels are not paired
+const PAIR_LIMIT = 3;
+const PAIR_BASE = 2 * PAIR_LIMIT + 1;
+const ESCAPE = PAIR_BASE * PAIR_BASE;
+const MIN_SPEED_FOR_GAP = 20;
 if (
   new Set(WIRE_DRIVER_CHANNELS.map(([name]) => name)).size !== DRIVER_CHANNELS.length ||
   WIRE_SESSION_CHANNELS.length !== SESSION_CHANNELS.length
@@ -133,12 +139,58 @@ class VarintReader {
 }
 
 /**
+ * The residuals of the paired channels: one byte per pair (two residuals in
+ * [-3, 3]) or ESCAPE, whose pair is the next two varints of the escape section.
+ */
+class PairReader {
+  pos: number;
+  private second = 0;
+  private half = false;
+  constructor(
+    private bytes: Uint8Array,
+    start: number,
+    private escapes: VarintReader,
+  ) {
+    this.pos = start;
+  }
+
+  /** Start a new series (an odd series' last pair carries a padding 0). */
+  restart(): void {
+    this.half = false;
+  }
+
+  next(): number {
+    if (this.half) {
+      this.half = false;
+      return this.second;
+    }
+    const t = this.bytes[this.pos++];
+    let first: number;
+    if (t === ESCAPE) {
+      first = this.escapes.next();
+      this.second = this.escapes.next();
+    } else if (t < ESCAPE) {
+      first = ((t / PAIR_BASE) | 0) - PAIR_LIMIT;
+      this.second = (t % PAIR_BASE) - PAIR_LIMIT;
+    } else {
+      throw new ChunkFormatError(`unknown pair byte ${t}`);
+    }
+    this.half = true;
+    return first;
+  }
+}
+
+interface Residuals {
+  next(): number;
+}
+
+/**
  * Rebuild one series of quantised values into `q[j * stride + offset]` from its
  * head (keyframe, then velocity for order 2) and its body residuals, with wrapping
  * 32-bit arithmetic exactly as the encoder.
  */
 function readSeries(
-  r: VarintReader,
+  r: Residuals,
   n: number,
   order: 1 | 2,
   keyframe: number,
@@ -171,7 +223,7 @@ function readSeries(
  * else against the previous frame's interval (0 before the first).
  */
 function readIntervals(
-  r: VarintReader,
+  r: PairReader,
   n: number,
   nDrivers: number,
   gap: Int32Array,
@@ -179,8 +231,10 @@ function readIntervals(
   q: Int32Array,
 ): void {
   const residual = new Int32Array(n * nDrivers);
-  for (let d = 0; d < nDrivers; d++)
+  for (let d = 0; d < nDrivers; d++) {
+    r.restart();
     for (let j = 0; j < n; j++) residual[j * nDrivers + d] = r.next();
+  }
   const byPlace = new Int32Array(258);
   for (let j = 0; j < n; j++) {
     const row = j * nDrivers;
@@ -201,6 +255,74 @@ function readIntervals(
       q[row + d] = (prediction + residual[row + d]) | 0;
     }
   }
+}
+
+interface Head {
+  order: 1 | 2;
+  keyframes: Int32Array; // as read: residuals until resolved
+  velocities: Int32Array;
+}
+
+/**
+ * The keyframes (docs/codec.md "Keyframes"): the positions as differences between
+ * drivers; every other driver channel in race order against the car one place
+ * ahead, the speed against the distance's velocity, the gap with the distance to
+ * the car ahead over the speed added.
+ */
+function resolveKeyframes(
+  heads: Head[],
+  names: string[],
+  h: ChunkHeader,
+  nDriverChannels: number,
+): void {
+  const D = h.nDrivers;
+  const c = (name: string) => names.indexOf(name);
+  const running = (k: Int32Array) => {
+    let previous = 0;
+    for (let d = 0; d < k.length; d++) previous = k[d] = (previous + k[d]) | 0;
+  };
+  const position = heads[c("position")].keyframes;
+  running(position);
+  const order = Array.from({ length: D }, (_, d) => d).sort(
+    (a, b) => position[a] - position[b] || a - b,
+  );
+  const step = Math.max(Math.floor(h.fps / h.rate), 1);
+  const distance = heads[c("distance")];
+  const inRaceOrder = (ch: number, own: (i: number, ahead: number) => number | null) => {
+    const k = heads[ch].keyframes;
+    const residual = k.slice(); // the i-th is the car i-th in race order's
+
+    let ahead = 0;
+    for (let i = 0; i < D; i++) {
+      const prediction = own(i, ahead);
+      ahead = ((prediction === null ? ahead : prediction) + residual[i]) | 0;
+      k[order[i]] = ahead;
+    }
+  };
+  const later = [c("speed"), c("gap")];
+  for (let ch = 0; ch < heads.length; ch++) {
+    if (names[ch] === FROM_GAPS || ch === c("position") || later.includes(ch)) continue;
+    if (ch >= nDriverChannels) running(heads[ch].keyframes);
+    else inRaceOrder(ch, () => null);
+  }
+  const dKey = distance.keyframes;
+  inRaceOrder(c("speed"), (i) => {
+    if (distance.order !== 2 || h.nFrames < 2) return null;
+    const d = order[i];
+    const v = distance.velocities[d];
+    if (dKey[d] === MISSING || ((dKey[d] + v) | 0) === MISSING) return null;
+    return Math.floor((v * 36 * h.fps + 50 * step) / (100 * step));
+  });
+  const speed = heads[c("speed")].keyframes;
+  inRaceOrder(c("gap"), (i, ahead) => {
+    if (i === 0) return null;
+    const d = order[i];
+    const a = order[i - 1];
+    const sp = speed[d];
+    if (dKey[d] === MISSING || dKey[a] === MISSING || sp === MISSING || sp <= MIN_SPEED_FOR_GAP)
+      return null;
+    return ahead + Math.floor(((dKey[a] - dKey[d]) * 360) / sp);
+  });
 }
 
 function toValues(q: Int32Array, scale: number, missing: boolean): Float32Array {
@@ -236,40 +358,77 @@ export async function decodeChunk(
   const D = h.nDrivers;
   const orders = reader.next() >>> 0; // bit c: wire channel c predicts from velocity
   const wire = [
-    ...WIRE_DRIVER_CHANNELS.map(([name, scale, missing]) => ({ name, scale, missing, size: D })),
-    ...WIRE_SESSION_CHANNELS.map(([name, scale, missing]) => ({ name, scale, missing, size: 1 })),
+    ...WIRE_DRIVER_CHANNELS.map(([name, scale, missing], c) => ({
+      name,
+      scale,
+      missing,
+      size: D,
+      paired: c >= PAIRED_FROM,
+    })),
+    ...WIRE_SESSION_CHANNELS.map(([name, scale, missing]) => ({
+      name,
+      scale,
+      missing,
+      size: 1,
+      paired: false,
+    })),
   ];
-  // Heads: per channel the keyframes (as differences between drivers), then the velocities.
-  const heads = wire.map((ch, c) => {
+  // Heads: per channel the keyframes (coded against predictions), then the velocities.
+  const heads: Head[] = wire.map((ch, c) => {
     const order: 1 | 2 = (orders >>> c) & 1 ? 2 : 1;
     const keyframes = new Int32Array(ch.size);
     const velocities = new Int32Array(ch.size);
     if (ch.name !== FROM_GAPS) {
-      let previous = 0;
-      for (let d = 0; d < ch.size; d++) previous = keyframes[d] = (previous + reader.next()) | 0;
+      for (let d = 0; d < ch.size; d++) keyframes[d] = reader.next();
       if (order === 2 && n > 1) for (let d = 0; d < ch.size; d++) velocities[d] = reader.next();
     }
     return { order, keyframes, velocities };
   });
+  resolveKeyframes(
+    heads,
+    wire.map((ch) => ch.name),
+    h,
+    WIRE_DRIVER_CHANNELS.length,
+  );
+  // Bodies: the unpaired channels' varints, then the pair bytes, then the escaped pairs.
+  let pairBytes = 0;
+  for (const ch of wire) {
+    if (!ch.paired) continue;
+    const m =
+      ch.name === FROM_GAPS ? n : n - Math.min((orders >>> wire.indexOf(ch)) & 1 ? 2 : 1, n);
+    pairBytes += ch.size * ((m + 1) >> 1);
+  }
   const quantised = {} as Record<string, Int32Array>;
   const driver = {} as Record<DriverChannel, Float32Array>;
   const session = {} as Record<SessionChannel, Float32Array>;
   const scratch = new Int32Array(n * D);
-  wire.forEach((ch, c) => {
+  const decodeChannel = (c: number, r: VarintReader | PairReader) => {
+    const ch = wire[c];
     // The position and the gap are kept: the interval is predicted from them.
     const kept = ch.name === "position" || ch.name === "gap";
     const q = kept ? new Int32Array(n * ch.size) : scratch.subarray(0, n * ch.size);
     if (ch.name === FROM_GAPS) {
-      readIntervals(reader, n, D, quantised.gap, quantised.position, q);
+      readIntervals(r as PairReader, n, D, quantised.gap, quantised.position, q);
     } else {
       const { order, keyframes, velocities } = heads[c];
-      for (let d = 0; d < ch.size; d++)
-        readSeries(reader, n, order, keyframes[d], velocities[d], q, ch.size, d);
+      for (let d = 0; d < ch.size; d++) {
+        if (r instanceof PairReader) r.restart();
+        readSeries(r, n, order, keyframes[d], velocities[d], q, ch.size, d);
+      }
     }
     if (kept) quantised[ch.name] = q;
     const values = toValues(q, ch.scale, ch.missing);
     if (c < WIRE_DRIVER_CHANNELS.length) driver[ch.name as DriverChannel] = values;
     else session[ch.name as SessionChannel] = values;
+  };
+  wire.forEach((ch, c) => {
+    if (!ch.paired) decodeChannel(c, reader);
+  });
+  const escapes = new VarintReader(payload, 4 + valuesLength);
+  escapes.pos = reader.pos + pairBytes;
+  const pairs = new PairReader(payload, reader.pos, escapes);
+  wire.forEach((ch, c) => {
+    if (ch.paired) decodeChannel(c, pairs);
   });
   const eventText = new TextDecoder().decode(payload.subarray(4 + valuesLength));
   const events = eventText.trim()

@@ -19,7 +19,7 @@ from racereplay.timeline.model import Timeline
 
 # Bump when any codec's bytes change for the same timeline: chunk URLs carry it, so an
 # HTTP cache that keeps a chunk "immutable" for a year never serves an outdated encoding.
-WIRE_VERSION = 4  # 4: compact format RRC2 (issue 14)
+WIRE_VERSION = 5  # 5: compact format RRC3 (issue 14, goal 3); 4: RRC2
 
 
 class Codec(Protocol):

@@ -9,6 +9,13 @@ is redundant: the interval is predicted from the gaps (it is a car's gap minus t
 gap of the car one place ahead), the keyframes (the chunk's first values, which
 every chunk must carry to decode alone) are kept apart from the small residuals and
 coded as differences between drivers, and each chunk picks order 1 or 2 per channel.
+
+Format RRC3 (issue 14) codes the same residuals tighter: the keyframes go in race
+order (each against the car one place ahead; the speed from the distance's velocity,
+the gap from the distance to the car ahead), the smooth channels' residuals go in
+pairs (one byte for two small residuals, so deflate's Huffman code sees the pair's
+joint distribution), the events drop their repeated keys, and deflate gets a block,
+so a Huffman table, for each kind of section.
 """
 
 from __future__ import annotations
@@ -25,7 +32,7 @@ from racereplay.codec import chunking, varint
 from racereplay.codec.events import events_in_span
 from racereplay.timeline.model import DRIVER_CHANNELS, SESSION_CHANNELS, Timeline
 
-MAGIC = b"RRC2"  # the digit is the format version: docs/codec.md
+MAGIC = b"RRC3"  # the digit is the format version: docs/codec.md
 HEADER = struct.Struct("<4sBBBBHBBIIdI")  # 32 bytes, see docs/codec.md
 MISSING = np.int32(np.iinfo(np.int32).min)  # sentinel for NaN in float channels
 _Q_MIN, _Q_MAX = int(MISSING) + 1, int(np.iinfo(np.int32).max)
@@ -39,16 +46,20 @@ class ChannelSpec:
     # False: predicted from its own past, order 1 or 2 chosen per chunk. True (the
     # interval): predicted as the car's gap minus the gap of the car one place ahead.
     from_gaps: bool = False
+    # True: the body's residuals go in pairs (docs/codec.md "Pairs"); the smooth channels.
+    paired: bool = False
 
     @property
     def is_float(self) -> bool:
         return self.dtype.kind == "f"
 
 
-def _spec(name: str, scale: float = 1, from_gaps: bool = False) -> ChannelSpec:
+def _spec(
+    name: str, scale: float = 1, from_gaps: bool = False, paired: bool = False
+) -> ChannelSpec:
     dtype = DRIVER_CHANNELS.get(name, SESSION_CHANNELS.get(name))
     assert dtype is not None, name
-    return ChannelSpec(name, scale, dtype, from_gaps)
+    return ChannelSpec(name, scale, dtype, from_gaps, paired)
 
 
 # The wire order (docs/codec.md): the channels that change only at lap ends or
@@ -66,14 +77,14 @@ COMPACT_DRIVER_CHANNELS: tuple[ChannelSpec, ...] = (
     _spec("status"),
     _spec("gap_laps"),
     _spec("interval_laps"),
-    _spec("throttle"),
-    _spec("speed", 1),
-    _spec("distance", 10),
-    _spec("x", 10),
-    _spec("y", 10),
-    _spec("gap", 1000),
-    _spec("interval", 1000, from_gaps=True),
-    _spec("rpm", 0.1),
+    _spec("throttle", paired=True),
+    _spec("speed", 1, paired=True),
+    _spec("distance", 10, paired=True),
+    _spec("x", 10, paired=True),
+    _spec("y", 10, paired=True),
+    _spec("gap", 1000, paired=True),
+    _spec("interval", 1000, from_gaps=True, paired=True),
+    _spec("rpm", 0.1, paired=True),
 )
 COMPACT_SESSION_CHANNELS: tuple[ChannelSpec, ...] = (_spec("leader_lap"), _spec("track_status"))
 assert {c.name for c in COMPACT_DRIVER_CHANNELS} == set(DRIVER_CHANNELS)
@@ -81,6 +92,16 @@ assert {c.name for c in COMPACT_SESSION_CHANNELS} == set(SESSION_CHANNELS)
 _ALL_CHANNELS = COMPACT_DRIVER_CHANNELS + COMPACT_SESSION_CHANNELS
 _NAMES = [c.name for c in COMPACT_DRIVER_CHANNELS]
 assert _NAMES.index("position") < _NAMES.index("gap") < _NAMES.index("interval")
+# Pairs: two residuals a, b in [-PAIR_LIMIT, PAIR_LIMIT] are one byte 7 * (a + 3) + (b + 3);
+# any other pair is the byte ESCAPE, its residuals go to the escape section.
+PAIR_LIMIT = 3
+_PAIR_BASE = 2 * PAIR_LIMIT + 1
+ESCAPE = _PAIR_BASE * _PAIR_BASE  # 49
+# The speed keyframe from the distance's velocity: km/h per 0.1 m per frame at 25 fps.
+_SPEED_PER_DISTANCE_STEP = 9  # 0.1 m * 25 / s * 3.6 (km/h)/(m/s); other fps: no prediction
+# The gap keyframe from the distance to the car ahead: ms per (0.1 m / (km/h)).
+_MS_PER_DISTANCE_OVER_SPEED = 360  # 0.1 m / (1 km/h) = 0.36 s
+_MIN_SPEED_FOR_GAP = 20  # km/h: slower, the distance says little about the time
 
 
 def quantise(values: np.ndarray, spec: ChannelSpec) -> np.ndarray:
@@ -182,62 +203,273 @@ def _driver_series(timeline: Timeline, frames: np.ndarray, spec: ChannelSpec) ->
     return quantise(timeline.frames[spec.name][frames].T, spec)
 
 
-def _across_drivers(keyframes: np.ndarray) -> np.ndarray:
-    """Keyframes -> the first, then differences between consecutive drivers (wrapping)."""
-    k = keyframes.astype(np.int64)
-    k[1:] -= keyframes[:-1]
-    return k.astype(np.int32)
+def race_order(position_keyframes: np.ndarray) -> np.ndarray:
+    """Driver indices by position in the chunk's first frame (ties: the lower index first)."""
+    return np.argsort(position_keyframes.astype(np.int64), kind="stable")
 
 
-def encode_values(series: list[np.ndarray]) -> bytes:
-    """The value section (docs/codec.md): the orders, the keyframes, then the residuals.
+def _wrap(values: np.ndarray) -> np.ndarray:
+    """int64 -> int32 modulo 2**32, as the decoder's `| 0`."""
+    return values.astype(np.int64).astype(np.uint32).view(np.int32)
+
+
+@dataclass
+class _KeyContext:
+    """What the keyframe predictions read, all decoded before the keys they predict."""
+
+    order: np.ndarray  # race order (driver indices)
+    step: int  # timeline frames between the chunk's first two frames
+    fps: int
+    keys: dict[str, np.ndarray] = field(default_factory=dict)  # channel -> keyframes (D,)
+    velocities: dict[str, np.ndarray] = field(default_factory=dict)  # order 2 only
+
+
+def _key_predictions(name: str, ctx: _KeyContext) -> tuple[np.ndarray, np.ndarray, bool]:
+    """(where a channel's own prediction replaces the car ahead's key, that value, additive).
+
+    In race order. Not additive: the key is the prediction + the residual where `known`,
+    else the car ahead's key + the residual. Additive (the gap): the car ahead's key +
+    the prediction + the residual where `known`, else without the prediction."""
+    n_drivers = len(ctx.order)
+    none = np.zeros(n_drivers, dtype=bool), np.zeros(n_drivers, dtype=np.int64), False
+    if name not in ("speed", "gap"):
+        return none
+    distance = ctx.keys["distance"][ctx.order].astype(np.int64)
+    d_known = distance != MISSING
+    if name == "speed" and "distance" in ctx.velocities:
+        v = ctx.velocities["distance"][ctx.order].astype(np.int64)
+        known = d_known & (_wrap(distance + v) != MISSING)
+        # km/h from 0.1 m per `step` frames at `fps`, rounded half up.
+        per_frame = 100 * ctx.step
+        speed = (v * 36 * ctx.fps + 50 * ctx.step) // per_frame
+        return known, np.where(known, speed, 0), False
+    if name == "gap":
+        speed = ctx.keys["speed"][ctx.order].astype(np.int64)
+        known = np.zeros(n_drivers, dtype=bool)
+        known[1:] = d_known[1:] & d_known[:-1] & (speed[1:] != MISSING)
+        known[1:] &= speed[1:] > _MIN_SPEED_FOR_GAP
+        behind = np.zeros(n_drivers, dtype=np.int64)
+        behind[1:] = distance[:-1] - distance[1:]
+        safe_speed = np.where(known, speed, 1)
+        return known, np.where(known, behind * _MS_PER_DISTANCE_OVER_SPEED // safe_speed, 0), True
+    return none
+
+
+# Keyframes coded as differences in driver order: the positions (the race order is not
+# known before them) and the session channels (one series).
+_UNORDERED_KEYS = {"position"} | {spec.name for spec in COMPACT_SESSION_CHANNELS}
+
+
+def _code_keys(name: str, keys: np.ndarray, ctx: _KeyContext) -> np.ndarray:
+    """A channel's keyframes (D,) -> residuals in race order (docs/codec.md "Keyframes")."""
+    if name in _UNORDERED_KEYS:
+        k = keys.astype(np.int64)
+        k[1:] -= keys[:-1]
+        return _wrap(k)
+    ordered = keys[ctx.order].astype(np.int64)
+    ahead = np.zeros_like(ordered)
+    ahead[1:] = ordered[:-1]
+    known, value, additive = _key_predictions(name, ctx)
+    prediction = (
+        np.where(known, ahead + value, ahead) if additive else np.where(known, value, ahead)
+    )
+    return _wrap(ordered - prediction)
+
+
+def _decode_keys(name: str, r: np.ndarray, ctx: _KeyContext) -> np.ndarray:
+    """Inverse of `_code_keys`."""
+    if name in _UNORDERED_KEYS:
+        return _wrap(np.cumsum(r.astype(np.int64)))
+    known, value, additive = _key_predictions(name, ctx)
+    ordered = np.zeros(len(r), dtype=np.int64)
+    ahead = 0
+    for i, residual in enumerate(r.tolist()):
+        if additive:
+            ahead = ahead + int(value[i]) if known[i] else ahead
+        elif known[i]:
+            ahead = int(value[i])
+        ahead = (ahead + residual + 2**31) % 2**32 - 2**31
+        ordered[i] = ahead
+    keys = np.zeros(len(r), dtype=np.int32)
+    keys[ctx.order] = ordered
+    return keys
+
+
+# Heads are resolved in this order: the race order first, then what the predictions read.
+_KEY_ORDER = sorted(
+    range(len(_ALL_CHANNELS)),
+    key=lambda c: {"position": 0, "speed": 2, "gap": 3}.get(_ALL_CHANNELS[c].name, 1),
+)
+
+
+def pair_tokens(r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(D, m) residuals -> (one byte per pair, D * ceil(m / 2)), (the escaped pairs, flat).
+
+    An odd series gets a 0 after its last residual."""
+    if r.shape[1] % 2:
+        r = np.concatenate([r, np.zeros((r.shape[0], 1), dtype=r.dtype)], axis=1)
+    first, second = r[:, 0::2].ravel(), r[:, 1::2].ravel()
+    small = (np.abs(first.astype(np.int64)) <= PAIR_LIMIT) & (
+        np.abs(second.astype(np.int64)) <= PAIR_LIMIT
+    )
+    tokens = np.where(
+        small, _PAIR_BASE * (first + PAIR_LIMIT) + second + PAIR_LIMIT, ESCAPE
+    ).astype(np.uint8)
+    escaped = np.stack([first[~small], second[~small]], axis=1).ravel().astype(np.int32)
+    return tokens, escaped
+
+
+def unpair(tokens: np.ndarray, escaped: np.ndarray, n_series: int, m: int) -> np.ndarray:
+    """Inverse of `pair_tokens`: `escaped` holds the escaped pairs of these tokens, in order."""
+    t = tokens.astype(np.int64)
+    first = t // _PAIR_BASE - PAIR_LIMIT
+    second = t % _PAIR_BASE - PAIR_LIMIT
+    escape = t == ESCAPE
+    first[escape] = escaped[0::2]
+    second[escape] = escaped[1::2]
+    pairs = np.stack([first, second], axis=1).reshape(n_series, -1)
+    return pairs[:, :m].astype(np.int32)
+
+
+@dataclass
+class ValueSections:
+    """The value section's parts, in order; deflate gets a block for each (see encode_chunk)."""
+
+    heads: bytes  # the orders and the heads
+    bodies: bytes  # the unpaired channels' residuals
+    pairs: bytes  # the paired channels' pair bytes
+    escapes: bytes  # the escaped pairs' residuals
+
+    def joined(self) -> bytes:
+        return self.heads + self.bodies + self.pairs + self.escapes
+
+
+def _chunk_step(fps: int, rate: int) -> int:
+    return max(fps // rate, 1)
+
+
+def encode_values(series: list[np.ndarray], fps: int = 25, rate: int = 25) -> ValueSections:
+    """The value section (docs/codec.md): the orders, the heads, the bodies, pairs, escapes.
 
     `series`: the quantised (D, N) array of every channel in `_ALL_CHANNELS` order
     (session channels as (1, N))."""
     named = {spec.name: q for spec, q in zip(_ALL_CHANNELS, series, strict=True)}
+    n = series[0].shape[1]
     orders = 0
-    heads: list[np.ndarray] = []
-    bodies: list[np.ndarray] = []
+    head_of: dict[int, tuple[np.ndarray, np.ndarray | None]] = {}
+    body_of: dict[int, np.ndarray] = {}
     for bit, (spec, q) in enumerate(zip(_ALL_CHANNELS, series, strict=True)):
         if spec.from_gaps:
-            bodies.append(interval_residuals(q, named["gap"], named["position"]).ravel())
+            body_of[bit] = interval_residuals(q, named["gap"], named["position"])
             continue
         order = choose_order(q)
         orders |= (order == 2) << bit
         r = residuals(q, order)
-        head = r[:, :order].T.copy()  # (order or less, D): keyframes, then velocities
-        head[0] = _across_drivers(head[0])
-        heads.append(head.ravel())
-        bodies.append(r[:, order:].ravel())
-    return varint.encode(np.concatenate([np.array([orders], np.int32), *heads, *bodies]))
+        head_of[bit] = (r[:, 0], r[:, 1] if order == 2 and n > 1 else None)
+        body_of[bit] = r[:, order:]
+    ctx = _KeyContext(race_order(named["position"][:, 0]), _chunk_step(fps, rate), fps)
+    coded: dict[int, np.ndarray] = {}
+    for c in _KEY_ORDER:
+        spec = _ALL_CHANNELS[c]
+        if c not in head_of:
+            continue
+        keys, velocity = head_of[c]
+        coded[c] = _code_keys(spec.name, keys, ctx)
+        ctx.keys[spec.name] = keys
+        if velocity is not None:
+            ctx.velocities[spec.name] = velocity
+    heads: list[np.ndarray] = [np.array([orders], np.int32)]
+    for c in sorted(head_of):
+        heads.append(coded[c])
+        velocity = head_of[c][1]
+        if velocity is not None:
+            heads.append(velocity)
+    unpaired = [body_of[c].ravel() for c, s in enumerate(_ALL_CHANNELS) if not s.paired]
+    paired = [pair_tokens(body_of[c]) for c, s in enumerate(_ALL_CHANNELS) if s.paired]
+    tokens = [t for t, _ in paired]
+    escaped = [e for _, e in paired]
+    return ValueSections(
+        varint.encode(np.concatenate(heads)),
+        varint.encode(np.concatenate(unpaired)),
+        np.concatenate(tokens).tobytes(),
+        varint.encode(np.concatenate(escaped)),
+    )
 
 
-def decode_values(data: bytes | memoryview, n_drivers: int, n: int) -> list[np.ndarray]:
+def decode_values(
+    data: bytes | memoryview, n_drivers: int, n: int, fps: int = 25, rate: int = 25
+) -> list[np.ndarray]:
     """Inverse of `encode_values`: the quantised series of every channel."""
+    raw = np.frombuffer(data, dtype=np.uint8)
     sizes = [1 if spec in COMPACT_SESSION_CHANNELS else n_drivers for spec in _ALL_CHANNELS]
-    r = varint.decode(data, 1 + sum(sizes) * n)
-    orders = int(r[0]) & 0xFFFFFFFF
+    ends = np.flatnonzero(raw < 0x80)
+    orders = int(varint.decode(raw[: ends[0] + 1].tobytes(), 1)[0]) & 0xFFFFFFFF
     heads_of = [
         0 if spec.from_gaps else min(1 + (orders >> bit & 1), n)
         for bit, spec in enumerate(_ALL_CHANNELS)
     ]
+    n_heads = sum(d * h for d, h in zip(sizes, heads_of, strict=True))
+    bodies_of = [n - h for h in heads_of]
+    n_unpaired = sum(
+        d * m for d, m, s in zip(sizes, bodies_of, _ALL_CHANNELS, strict=True) if not s.paired
+    )
+    n_varints = 1 + n_heads + n_unpaired
+    if len(ends) < n_varints:
+        raise ValueError(f"corrupt chunk: expected at least {n_varints} varints")
+    prefix_end = int(ends[n_varints - 1]) + 1
+    r = varint.decode(raw[:prefix_end].tobytes(), n_varints)
+    pair_counts = [
+        d * ((m + 1) // 2)
+        for d, m, s in zip(sizes, bodies_of, _ALL_CHANNELS, strict=True)
+        if s.paired
+    ]
+    tokens = raw[prefix_end : prefix_end + sum(pair_counts)]
+    if len(tokens) < sum(pair_counts) or tokens.max(initial=0) > ESCAPE:
+        raise ValueError("corrupt chunk: the pairs are short or hold an unknown byte")
+    n_escaped = int(np.count_nonzero(tokens == ESCAPE))
+    escaped = varint.decode(raw[prefix_end + len(tokens) :].tobytes(), 2 * n_escaped)
+    # The heads, read in wire order, resolved in _KEY_ORDER.
     at = 1
-    heads = []
-    for d, h in zip(sizes, heads_of, strict=True):
-        head64 = r[at : at + h * d].reshape(h, d).astype(np.int64)
-        at += h * d
+    key_residuals: dict[int, np.ndarray] = {}
+    velocities: dict[int, np.ndarray] = {}
+    for c, (d, h) in enumerate(zip(sizes, heads_of, strict=True)):
         if h:
-            head64[0] = np.cumsum(head64[0])  # undo the differences between drivers
-        heads.append(head64.astype(np.int32))  # wraps modulo 2**32
+            key_residuals[c] = r[at : at + d]
+        if h == 2:
+            velocities[c] = r[at + d : at + 2 * d]
+        at += h * d
+    position_keys = _wrap(np.cumsum(key_residuals[_NAMES.index("position")].astype(np.int64)))
+    ctx = _KeyContext(race_order(position_keys), _chunk_step(fps, rate), fps)
+    keys: dict[int, np.ndarray] = {}
+    for c in _KEY_ORDER:
+        if c in key_residuals:
+            name = _ALL_CHANNELS[c].name
+            keys[c] = _decode_keys(name, key_residuals[c], ctx)
+            ctx.keys[name] = keys[c]
+            if c in velocities:
+                ctx.velocities[name] = velocities[c]
+    # The bodies: the unpaired ones in wire order, then the pairs.
+    body_of: dict[int, np.ndarray] = {}
+    for c, (d, m, spec) in enumerate(zip(sizes, bodies_of, _ALL_CHANNELS, strict=True)):
+        if not spec.paired:
+            body_of[c] = r[at : at + d * m].reshape(d, m)
+            at += d * m
+    at_token = at_escape = 0
+    for c, (d, m, spec) in enumerate(zip(sizes, bodies_of, _ALL_CHANNELS, strict=True)):
+        if spec.paired:
+            t = tokens[at_token : at_token + d * ((m + 1) // 2)]
+            at_token += len(t)
+            k = 2 * int(np.count_nonzero(t == ESCAPE))
+            body_of[c] = unpair(t, escaped[at_escape : at_escape + k], d, m)
+            at_escape += k
     out: list[np.ndarray] = []
     named: dict[str, np.ndarray] = {}
-    for spec, d, h, head in zip(_ALL_CHANNELS, sizes, heads_of, heads, strict=True):
-        body = r[at : at + d * (n - h)].reshape(d, n - h)
-        at += d * (n - h)
+    for c, (spec, h) in enumerate(zip(_ALL_CHANNELS, heads_of, strict=True)):
         if spec.from_gaps:
-            q = integrate_interval(body, named["gap"], named["position"])
+            q = integrate_interval(body_of[c], named["gap"], named["position"])
         else:  # h is the order, or 1 when a one-frame chunk has no velocity to carry
-            q = integrate(np.concatenate([head.T, body], axis=1), max(h, 1))
+            head = [keys[c]] + ([velocities[c]] if h == 2 else [])
+            q = integrate(np.concatenate([np.stack(head, axis=1), body_of[c]], axis=1), max(h, 1))
         named[spec.name] = q
         out.append(q)
     return out
@@ -269,18 +501,27 @@ class CompactCodec(chunking.Chunked):
             quantise(timeline.frames[spec.name][frames], spec)[None, :]
             for spec in COMPACT_SESSION_CHANNELS
         ]
-        values = encode_values(series)
+        values = encode_values(series, timeline.fps, rate)
         span = chunking.frames_per_chunk(timeline, self.chunk_seconds)
         first = index * span
         events = events_in_span(
             timeline, first, first + span, index == 0, index == self.n_chunks(timeline) - 1
         )
         events_json = json.dumps(events, separators=(",", ":"), allow_nan=False).encode()
-        payload = struct.pack("<I", len(values)) + values + events_json
         # Z_FILTERED: the residuals are small numbers with little to match, so Huffman
         # coding with short matches beats the default's search for long ones (~2 %).
         compressor = zlib.compressobj(self.level, zlib.DEFLATED, -15, strategy=zlib.Z_FILTERED)
-        body = compressor.compress(payload) + compressor.flush()
+        # A deflate block (its own Huffman table) per kind of section: the keyframes, the
+        # residuals that are mostly 0, the pairs, the events. The inflater sees one stream.
+        parts = [
+            struct.pack("<I", len(values.joined())) + values.heads,
+            values.bodies,
+            values.pairs + values.escapes,
+        ]
+        body = b"".join(
+            compressor.compress(part) + compressor.flush(zlib.Z_BLOCK) for part in parts
+        )
+        body += compressor.compress(events_json) + compressor.flush()
         header = HEADER.pack(
             MAGIC,
             timeline.fps,
@@ -323,7 +564,7 @@ def decode_chunk(data: bytes) -> DecodedChunk:
         raise ValueError(f"chunk has {n_dch}+{n_sch} channels; this decoder knows {MAGIC!r} only")
     payload = zlib.decompress(data[HEADER.size : HEADER.size + length], -15)
     (values_length,) = struct.unpack_from("<I", payload)
-    series = decode_values(payload[4 : 4 + values_length], n_drivers, n_frames)
+    series = decode_values(payload[4 : 4 + values_length], n_drivers, n_frames, fps, rate)
     channels: dict[str, np.ndarray] = {}
     for spec, q in zip(_ALL_CHANNELS, series, strict=True):
         values = dequantise(q, spec)
