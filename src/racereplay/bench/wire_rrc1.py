@@ -2,7 +2,7 @@
 
 Its sizes are what `racereplay bench wire` compares today's compact chunks with, in
 the same run on the same timeline. Nothing decodes it any more: the server sends
-"RRC2" (racereplay.codec.compact, docs/codec.md). RRC1 coded each (channel, driver)
+"RRC3" (racereplay.codec.compact, docs/codec.md). RRC1 coded each (channel, driver)
 series as its own keyframe + order 1 or 2 residuals, in the timeline's channel
 order, as zigzag varints, then deflate-raw at level 9 with the default strategy.
 """
