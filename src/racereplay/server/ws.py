@@ -539,16 +539,12 @@ class Watch:
 # -- the endpoint -------------------------------------------------------------
 
 
-@router.websocket("/ws")
-async def viewer_socket(
-    ws: WebSocket,
-    session: str = "",
-    codec: str = "compact",
-    rate: str = "auto",
-    delivery: str = "push",
-    room: str = "",
-    name: str = "",
-) -> None:
+async def viewer_socket(ws: WebSocket) -> None:
+    """`/ws?session=NAME&codec=compact&rate=auto&delivery=push&room=ID&name=NAME`."""
+    query = ws.query_params
+    session, room, name = query.get("session", ""), query.get("room", ""), query.get("name", "")
+    codec, rate = query.get("codec", "compact"), query.get("rate", "auto")
+    delivery = query.get("delivery", "push")
     state: ServerState = ws.app.state.racereplay
     await ws.accept()
     refusal = _refusal(ws, state, session)
@@ -701,3 +697,8 @@ async def _drain_then_close(connection: Connection, tasks: set[asyncio.Task[Any]
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
     await _close(connection.ws, code, reason, connection.state.settings.close_wait_seconds)
+
+
+# A plain Starlette route, not FastAPI's: its dependency machinery would stay on the
+# stack of every viewer for the whole connection (exit stacks, a second WebSocket).
+router.add_websocket_route("/ws", viewer_socket)
