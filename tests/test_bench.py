@@ -122,3 +122,32 @@ def test_bench_build_report_has_every_figure(tiny_bench_report: dict) -> None:
     # The store must be smaller than the pickled per-frame dicts it replaces.
     assert rows["size on disk"]["value"] < rows["size on disk"]["baseline"]
     assert any(TINY_DEMO in note or "cars=4" in note for note in section["notes"])
+
+
+def test_bench_rooms_measures_memory_and_enforces_the_bounds(tmp_path: Path) -> None:
+    """`racereplay bench rooms`' memory part on a few rooms: every row, the bounds held."""
+    from racereplay.bench import rooms
+    from racereplay.server.services import redis_missing
+
+    why = redis_missing()
+    if why:
+        pytest.skip(why)
+    (tmp_path / "cache").mkdir()
+    memory = rooms.memory_run(tmp_path, 5)
+    assert memory.refused_room == ["too_many_rooms"]
+    assert memory.refused_member == ["room_full"]
+    assert 0 < memory.rss_mb[0] <= memory.rss_mb[-1]  # read from the replica's /proc
+    result = BenchResult()
+    rooms._memory_rows(result, memory)
+    rows = {row.metric: row for row in result.rows}
+    assert set(rows) == {
+        "memory per viewer alone",
+        "memory per room",
+        "memory per member",
+        "rooms on the replica when one more was asked for",
+        "members in a room when one more tried to join",
+    }
+    assert rows["rooms on the replica when one more was asked for"].value == 5
+    assert rows["rooms on the replica when one more was asked for"].passed is True
+    assert rows["members in a room when one more tried to join"].value == rooms.MEMORY_ROOM_SIZE
+    assert rows["members in a room when one more tried to join"].passed is True

@@ -15,7 +15,14 @@ follow it, and every member's position is compared with the room's own clock
 
 Drift = |member position - room position| at the same instant, in milliseconds
 of replay, sampled from half a second after each command (when the change has
-reached everyone) until the next. Bounded: about a minute in all.
+reached everyone) until the next.
+
+Then what rooms cost: a third replica (the same Redis and cache folder) with
+`--max-rooms N --room-size 2` takes N viewers watching alone, then each opens a
+room, then a second member joins each; its RSS (/proc/PID/status) after each step
+gives bytes per viewer, per room and per member. One room beyond N must be refused
+(`too_many_rooms`) and a third member of a room (`room_full`). Bounded: about a
+minute and a half in all.
 """
 
 from __future__ import annotations
@@ -44,6 +51,9 @@ DRIFT_TARGET = Target.at_most(100.0)
 TABS = 4  # Chromium tabs, half on each replica
 MEMBERS = 200  # WebSocket members, half on each replica
 QUICK_TABS, QUICK_MEMBERS = 2, 20
+MEMORY_ROOMS, QUICK_MEMORY_ROOMS = 300, 30  # rooms opened on one replica: its --max-rooms
+MEMORY_ROOM_SIZE = 2  # members per room there: its --room-size
+MEMORY_SETTLE_SECONDS = 1.5  # after a step, before its RSS is read
 SETTLE_SECONDS = 0.5  # samples start this long after a command
 SAMPLE_EVERY = 0.25
 # The host's script: (command, seconds sampled after it).
@@ -92,6 +102,7 @@ class WsMember:
         self.state: dict[str, Any] | None = None
         self.arrived = 0.0  # Unix time the last `state` arrived
         self.room: dict[str, Any] | None = None
+        self.errors: list[str] = []  # the codes of `error` messages received
         self.fps = 25
 
     async def read(self) -> None:
@@ -104,6 +115,8 @@ class WsMember:
             elif message["type"] == "room":
                 self.room = message
                 self.fps = message["fps"]
+            elif message["type"] == "error":
+                self.errors.append(str(message["code"]))
 
     def position(self, unix: float, dated: bool = True) -> float | None:
         """The frame at `unix`, advanced from the `state`'s `server_time` (`dated`) or
@@ -319,6 +332,107 @@ def party(base: str) -> Iterator[str]:
         thread.join(10)
 
 
+@dataclass
+class RoomMemory:
+    """What rooms cost on one replica, and whether its bounds held."""
+
+    rooms: int
+    rss_mb: tuple[float, float, float, float]  # before, viewers alone, rooms, members
+    refused_room: list[str]  # error codes the room beyond --max-rooms got
+    refused_member: list[str]  # error codes the member beyond --room-size got
+
+    def per(self, step: int) -> float:
+        """Bytes per viewer (step 1), room (2) or member (3)."""
+        return (self.rss_mb[step] - self.rss_mb[step - 1]) * (1 << 20) / self.rooms
+
+
+async def _until(members: list[WsMember], done: Any, what: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not all(done(m) for m in members):
+        if time.monotonic() > deadline:
+            late = [m for m in members if not done(m)]
+            errors = sorted({code for m in late for code in m.errors})
+            raise RuntimeError(
+                f"{len(late)} of {len(members)} viewers not {what} within {timeout:.0f} s "
+                f"(errors: {', '.join(errors) or 'none'})"
+            )
+        await asyncio.sleep(0.05)
+
+
+async def measure_memory(base: str, pid: int, n: int) -> RoomMemory:
+    """The RSS steps of the replica at `base` (process `pid`, `--max-rooms n`,
+    `--room-size MEMORY_ROOM_SIZE`) as n viewers join, open n rooms, and a second
+    member joins each; then a room and a member past the bounds."""
+    import websockets
+
+    from racereplay.bench.server import rss_mb
+
+    address = base.removeprefix("http://")
+    readers: list[asyncio.Task[None]] = []
+
+    async def settled() -> float:
+        await asyncio.sleep(MEMORY_SETTLE_SECONDS)
+        return rss_mb(pid)
+
+    async with contextlib.AsyncExitStack() as stack:
+
+        async def connect(**query: str) -> WsMember:
+            url = f"ws://{address}/ws?{urlencode({'session': SESSION, **query})}"
+            ws = await stack.enter_async_context(
+                websockets.connect(url, max_size=2**22, ping_interval=None)
+            )
+            member = WsMember(ws)
+            readers.append(asyncio.create_task(member.read()))
+            return member
+
+        # The session loaded and its first chunks encoded: what every viewer shares.
+        warm = [await connect()]
+        await _until(warm, lambda m: m.state is not None, "with their state")
+        before = await settled()
+        alone = [await connect() for _ in range(n)]
+        await _until(alone, lambda m: m.state is not None, "with their state")
+        viewers = await settled()
+        for member in alone:
+            await member.ws.send(msgpack.packb({"type": "room_create"}))
+        await _until(alone, lambda m: m.room is not None, "in a room of their own")
+        rooms = await settled()
+        joined = [await connect(room=str(m.room["id"])) for m in alone if m.room is not None]
+        await _until(joined, lambda m: m.room is not None, "joined to a room")
+        members = await settled()
+        # Past the bounds: one room more than --max-rooms, one member more than --room-size.
+        extra_room = await connect()
+        await _until([extra_room], lambda m: m.state is not None, "with their state")
+        await extra_room.ws.send(msgpack.packb({"type": "room_create"}))
+        full = alone[0].room["id"] if alone[0].room is not None else ""
+        extra_member = await connect(room=str(full))
+        extra = [extra_room, extra_member]
+        await _until(extra, lambda m: m.errors or m.room is not None, "answered")
+        for task in readers:
+            task.cancel()
+    return RoomMemory(
+        n,
+        (before, viewers, rooms, members),
+        extra_room.errors if extra_room.room is None else [],
+        extra_member.errors if extra_member.room is None else [],
+    )
+
+
+def memory_run(scratch: Path, n: int) -> RoomMemory:
+    """`measure_memory` on a replica of its own (its own Redis) over the cache folder
+    the drift run built the session in."""
+    from racereplay.server.process import serve_process
+    from racereplay.server.services import redis_server
+
+    folder = scratch / "memory"
+    folder.mkdir()
+    with redis_server(folder) as redis_url:
+        args = ["--cache", str(scratch / "cache"), "--redis", redis_url]
+        args += ["--log-level", "warning", "--max-rooms", str(n)]
+        args += ["--room-size", str(MEMORY_ROOM_SIZE)]
+        with serve_process(args, folder / "replica.log") as (port, pid):
+            return asyncio.run(measure_memory(f"http://127.0.0.1:{port}", pid, n))
+
+
 def _open_session(base: str, name: str, timeout: float = 300) -> None:
     from racereplay.bench.frontend import _open_session as open_session
 
@@ -332,7 +446,6 @@ def _summary(drifts: list[float]) -> tuple[float, float, float]:
 
 
 def run(options: BenchOptions) -> BenchResult:
-    from racereplay.bench.frontend import missing as browser_missing
     from racereplay.server.services import redis_missing
 
     result = BenchResult()
@@ -342,26 +455,44 @@ def run(options: BenchOptions) -> BenchResult:
         return result
     tabs = QUICK_TABS if options.quick else TABS
     members = QUICK_MEMBERS if options.quick else MEMBERS
-    with (
-        tempfile.TemporaryDirectory(prefix="rr-bench-rooms-") as tmp,
-        cluster(Path(tmp)) as (bases, room_id),
-    ):
-        no_browser = browser_missing()
-        tab_drifts: list[float] = []
-        if no_browser:
-            result.notes.append(f"Chromium tabs skipped: {no_browser}")
-        else:
-            from playwright.sync_api import sync_playwright
+    n_rooms = QUICK_MEMORY_ROOMS if options.quick else MEMORY_ROOMS
+    with tempfile.TemporaryDirectory(prefix="rr-bench-rooms-") as tmp:
+        with cluster(Path(tmp)) as (bases, room_id):
+            tab_drifts = _tab_drifts(result, bases, room_id, tabs)
+            ws_drifts, naive = asyncio.run(measure_ws(bases, bases[1], room_id, members))
+        memory = memory_run(Path(tmp), n_rooms)
+    _drift_rows(result, tab_drifts, ws_drifts, naive, tabs, members)
+    _memory_rows(result, memory)
+    return result
 
-            from racereplay.bench.frontend import launch
 
-            with sync_playwright() as p:
-                browser = launch(p)
-                try:
-                    tab_drifts = measure_tabs(browser, bases, bases[0], room_id, tabs)
-                finally:
-                    browser.close()
-        ws_drifts, naive = asyncio.run(measure_ws(bases, bases[1], room_id, members))
+def _tab_drifts(result: BenchResult, bases: list[str], room_id: str, tabs: int) -> list[float]:
+    from racereplay.bench.frontend import missing as browser_missing
+
+    no_browser = browser_missing()
+    if no_browser:
+        result.notes.append(f"Chromium tabs skipped: {no_browser}")
+        return []
+    from playwright.sync_api import sync_playwright
+
+    from racereplay.bench.frontend import launch
+
+    with sync_playwright() as p:
+        browser = launch(p)
+        try:
+            return measure_tabs(browser, bases, bases[0], room_id, tabs)
+        finally:
+            browser.close()
+
+
+def _drift_rows(
+    result: BenchResult,
+    tab_drifts: list[float],
+    ws_drifts: list[float],
+    naive: list[float],
+    tabs: int,
+    members: int,
+) -> None:
     script = ", ".join(
         f"{c['type']} {c.get('frame', c.get('lap', c.get('value', '')))}".strip() for c, _ in SCRIPT
     )
@@ -385,4 +516,35 @@ def run(options: BenchOptions) -> BenchResult:
     p50, p99, worst = _summary(naive)
     note = f"the same members' positions advanced from each state's arrival, worst {worst:.1f} ms"
     result.add("drift p99, WebSocket members, undated", p99, "ms", note=note)
-    return result
+
+
+def _memory_rows(result: BenchResult, memory: RoomMemory) -> None:
+    n = memory.rooms
+    before, *_, after = memory.rss_mb
+    result.notes.append(
+        f"memory: a third replica (--redis, --max-rooms {n}, --room-size {MEMORY_ROOM_SIZE}) "
+        f"takes {n} WebSocket viewers watching alone, then each opens a room, then a second "
+        f"member joins each; its VmRSS after each step ({before:.1f} MB before, "
+        f"{after:.1f} MB after), the difference over {n}"
+    )
+    result.add("memory per viewer alone", memory.per(1) / 1024, "KB", note="its connection")
+    result.add("memory per room", memory.per(2) / 1024, "KB", note="such a viewer opens a room")
+    result.add("memory per member", memory.per(3) / 1024, "KB", note="a connection joins a room")
+    refused = memory.refused_room == ["too_many_rooms"]
+    result.add(
+        "rooms on the replica when one more was asked for",
+        n if refused else n + 1,
+        "rooms",
+        target=Target.at_most(n),
+        note=f"--max-rooms {n}; the next room_create got: "
+        + (", ".join(memory.refused_room) or "a room"),
+    )
+    refused = memory.refused_member == ["room_full"]
+    result.add(
+        "members in a room when one more tried to join",
+        MEMORY_ROOM_SIZE if refused else MEMORY_ROOM_SIZE + 1,
+        "members",
+        target=Target.at_most(MEMORY_ROOM_SIZE),
+        note=f"--room-size {MEMORY_ROOM_SIZE}; the next member got: "
+        + (", ".join(memory.refused_member) or "in"),
+    )

@@ -55,7 +55,12 @@ async def open_redis(url: str) -> Any:
         raise RedisUnavailable(
             f"--redis {url}: the redis client is not installed: pip install 'racereplay[redis]'"
         ) from None
-    client = aioredis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=10)
+    # A burst of commands (hundreds of viewers opening rooms at once) waits for one of
+    # the pool's connections; the default pool raises past 100, which reads as Redis lost.
+    pool = aioredis.BlockingConnectionPool.from_url(
+        url, max_connections=100, timeout=10, socket_connect_timeout=5, socket_timeout=10
+    )
+    client = aioredis.Redis.from_pool(pool)
     try:
         await client.ping()
     except Exception as exc:
