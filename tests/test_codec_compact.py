@@ -9,13 +9,15 @@ import json
 import numpy as np
 import pytest
 from factories import circuit_timeline, random_timeline
-from test_codec_support import check_lossless, check_round_trip
+from test_codec_support import check_lossless, check_round_trip, event_cases
 
 from racereplay.codec import RATES, decode_chunk, get_codec, varint
 from racereplay.codec.compact import HEADER, car_ahead, quantise
+from racereplay.codec.compact_events import chunk_start_ms, decode_events, encode_events
+from racereplay.codec.events import event_to_dict
 from racereplay.sources.demo import simulate
 from racereplay.timeline.build import build_timeline
-from racereplay.timeline.model import Timeline
+from racereplay.timeline.model import Event, Timeline
 
 CODEC = get_codec("compact")
 
@@ -213,13 +215,32 @@ def test_same_input_same_bytes(synthetic: Timeline) -> None:
 
 def test_header_is_readable_without_inflating(synthetic: Timeline) -> None:
     data = CODEC.encode_chunk(synthetic, 10, 4)[0]
-    magic, fps, rate, seconds, n_drivers, n_frames, n_dch, n_sch, index, first, t0, length = (
-        HEADER.unpack_from(data)
-    )
-    assert magic == b"RRC3" and HEADER.size == 32
+    magic, fps, rate, seconds, n_drivers, n_frames, index, t0 = HEADER.unpack_from(data)
+    assert magic == b"RRC4" and HEADER.size == 22
     assert (fps, rate, seconds, n_drivers) == (25, 10, CODEC.chunk_seconds, 20)
-    assert (n_frames, n_dch, n_sch, index) == (10 * seconds, 18, 2, 4)
-    assert first == 4 * seconds * 25 and t0 == synthetic.t0 and length == len(data) - 32
+    assert (n_frames, index) == (10 * seconds, 4) and t0 == synthetic.t0
+    assert decode_chunk(data).first_frame == 4 * seconds * 25
+
+
+def test_events_come_back_exactly_without_their_keys() -> None:
+    """The array form for the known kinds (no data keys on the wire), objects for the rest;
+    decoding gives the same dicts, key order included."""
+    base = chunk_start_ms(3600.04, 250, 25)
+    events = event_cases(3610.04)
+    data = encode_events(events, base)
+    assert json.dumps(decode_events(data, base)) == json.dumps(events)
+    packed = json.loads(data)
+    assert [isinstance(item, list) for item in packed] == [True] * 4 + [False] * 5 + [True]
+    for key in ("lap_time", "personal_best", "air_temp", "category"):
+        assert key.encode() not in data, key
+    assert packed[1][:3] == [1, round((3610.041) * 1000) - base, "BBB"]  # kind 1, ms, driver
+
+
+def test_chunk_events_travel_in_the_new_form(synthetic: Timeline) -> None:
+    events = [Event(e["time"], e["kind"], e["driver"], e["data"]) for e in event_cases(3600.0)]
+    timeline = dataclasses.replace(synthetic, events=events)
+    decoded = decode_chunk(CODEC.encode_chunk(timeline, 25, 0)[0]).events
+    assert json.dumps(decoded) == json.dumps([event_to_dict(e) for e in events])
 
 
 def test_compact_is_small(synthetic: Timeline) -> None:

@@ -5,6 +5,8 @@ The synthetic timelines are in tests/factories.py (`circuit_timeline`).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from factories import circuit_timeline
 
@@ -54,3 +56,69 @@ def check_lossless(timeline: Timeline, rate: int, index: int) -> None:
         want = quantise(timeline.frames[name][frames], spec)
         got = quantise(decoded.channels[name], spec)
         np.testing.assert_array_equal(got, want, err_msg=f"chunk {index} at {rate} fps: {name}")
+
+
+def event_cases(t0: float) -> list[dict[str, Any]]:
+    """Events of every form the events section must carry back exactly."""
+    lap = {"lap": 3, "lap_time": None, "sectors": [30.1, None, 31.0], "personal_best": True,
+           "overall_best": False, "position": None}  # fmt: skip
+    return [
+        {"time": t0 - 50.0, "kind": "lap", "driver": "AAA", "data": lap},  # before the chunk
+        {
+            "time": t0 + 0.001,
+            "kind": "sector",
+            "driver": "BBB",
+            "data": {
+                "lap": 3,
+                "sector": 2,
+                "time": 29.607,
+                "personal_best": False,
+                "overall_best": False,
+            },
+        },
+        {
+            "time": t0 + 0.5,
+            "kind": "message",
+            "driver": None,
+            "data": {
+                "category": "Flag",
+                "message": 'CAR 1 (VER) · ünïcode ✓ "q" 🏁',
+                "flag": None,
+                "scope": "Track",
+                "sector": None,
+                "driver": None,
+                "lap": 4,
+            },
+        },
+        {
+            "time": t0 + 0.75,
+            "kind": "weather",
+            "driver": None,
+            "data": {
+                "air_temp": 21.5,
+                "track_temp": None,
+                "humidity": 50.0,
+                "pressure": 1012.0,
+                "rainfall": None,
+                "wind_speed": 1.2,
+                "wind_direction": 270.0,
+            },
+        },
+        # Forms the fixed key lists do not cover: they go as objects, unchanged.
+        {
+            "time": t0 + 1.0,
+            "kind": "retirement",
+            "driver": "AAA",
+            "data": {"lap": 0, "reason": "did not start"},
+        },
+        {
+            "time": t0 + 1.1,
+            "kind": "pit_out",
+            "driver": "AAA",
+            "data": {"compound": "SOFT", "lap": 5},
+        },
+        {"time": t0 + 1.2, "kind": "new_kind", "driver": "BBB", "data": {"x": [1, None]}},
+        {"time": t0 + 1.2345, "kind": "pit_in", "driver": "BBB", "data": {"lap": 5}},
+        {"time": t0 + 1.3, "kind": "pit_in", "driver": "BBB", "data": {}},
+        {"time": t0 + 1.4, "kind": "finish", "driver": "BBB", "data": {"position": 1, "lap": 56}},
+    ]

@@ -18,10 +18,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from factories import random_timeline
-from test_codec_support import SPECS
+from test_codec_support import SPECS, event_cases
 
 from racereplay.bench.wire import sample_chunks
 from racereplay.codec.compact import quantise
+from racereplay.codec.events import event_to_dict
 from racereplay.model import Driver
 from racereplay.timeline.model import Event, Timeline
 
@@ -43,7 +44,23 @@ def _timeline() -> Timeline:
         ),
         Event(3604.2, "message", None, {"message": "GREEN LIGHT"}),
     ]
+    # Every form of the events section: known kinds without their keys, unknown kinds
+    # and fields, null for NaN, unicode text, times before the chunk and not on a ms.
+    events += [Event(e["time"], e["kind"], e["driver"], e["data"]) for e in event_cases(3600.0)]
     return dataclasses.replace(timeline, events=events)
+
+
+def _sorted(events: list[Event]) -> list[Event]:
+    return sorted(events, key=lambda e: e.time)
+
+
+def _ordered(value: object) -> object:
+    """Dicts as lists of (key, value): equal only if the keys come in the same order."""
+    if isinstance(value, dict):
+        return [(k, _ordered(v)) for k, v in value.items()]
+    if isinstance(value, list):
+        return [_ordered(v) for v in value]
+    return value
 
 
 @pytest.fixture(scope="module")
@@ -87,9 +104,11 @@ def test_typescript_decoder_matches_python(node: str, tmp_path: Path) -> None:
             ts = np.array([np.nan if v is None else v for v in got["channels"][name]], np.float64)
             py = values.astype(np.float64).reshape(len(want.frames), -1).reshape(ts.shape)
             np.testing.assert_allclose(ts, py, rtol=0, atol=1e-3, err_msg=name, equal_nan=True)
-        assert [(e["time"], e["kind"], e["driver"]) for e in got["events"]] == [
-            (e["time"], e["kind"], e["driver"]) for e in want.events
-        ]
+        # The same event dicts, key order included, as the Python decoder's (JSON from
+        # JavaScript has no 31.0, only 31: == compares the numbers).
+        assert _ordered(got["events"]) == _ordered(want.events)
+    sent = [e for chunk in decoded[: codec.n_chunks(timeline)] for e in chunk["events"]]
+    assert _ordered(sent) == _ordered([event_to_dict(e) for e in _sorted(timeline.events)])
     # The missing stretch really decodes as missing, and values round-trip the timeline.
     first = decoded[0]
     assert first["channels"]["x"][10 * 2] is None

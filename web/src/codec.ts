@@ -1,4 +1,4 @@
-// Decoder of the compact chunk format (docs/codec.md, magic "RRC3").
+// Decoder of the compact chunk format (docs/codec.md, magic "RRC4").
 // Pure: no DOM, runs in the decode worker and under Node for the codec tests.
 
 import {
@@ -10,8 +10,8 @@ import {
   type SessionEvent,
 } from "./types";
 
-const MAGIC = "RRC3";
-const HEADER_BYTES = 32;
+const MAGIC = "RRC4";
+const HEADER_BYTES = 22;
 const MISSING = -2147483648;
 
 // The wire's channel order (docs/codec.md): [name, scale, may be missing].
@@ -61,9 +61,8 @@ export interface ChunkHeader {
   nDrivers: number;
   nFrames: number;
   index: number;
-  firstFrame: number;
+  firstFrame: number; // index * chunkSeconds * fps
   t0: number;
-  payloadLength: number;
 }
 
 export class ChunkFormatError extends Error {}
@@ -78,26 +77,18 @@ export function readHeader(bytes: Uint8Array): ChunkHeader {
     );
   }
   const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const nDriverChannels = v.getUint8(10);
-  const nSessionChannels = v.getUint8(11);
-  if (
-    nDriverChannels !== WIRE_DRIVER_CHANNELS.length ||
-    nSessionChannels !== WIRE_SESSION_CHANNELS.length
-  ) {
-    throw new ChunkFormatError(
-      `chunk has ${nDriverChannels}+${nSessionChannels} channels, this client knows ${WIRE_DRIVER_CHANNELS.length}+${WIRE_SESSION_CHANNELS.length}`,
-    );
-  }
+  const fps = v.getUint8(4);
+  const chunkSeconds = v.getUint8(6);
+  const index = v.getUint32(10, true);
   return {
-    fps: v.getUint8(4),
+    fps,
     rate: v.getUint8(5),
-    chunkSeconds: v.getUint8(6),
+    chunkSeconds,
     nDrivers: v.getUint8(7),
     nFrames: v.getUint16(8, true),
-    index: v.getUint32(12, true),
-    firstFrame: v.getUint32(16, true),
-    t0: v.getFloat64(20, true),
-    payloadLength: v.getUint32(28, true),
+    index,
+    firstFrame: index * chunkSeconds * fps,
+    t0: v.getFloat64(14, true),
   };
 }
 
@@ -332,12 +323,50 @@ function toValues(q: Int32Array, scale: number, missing: boolean): Float32Array 
   return out;
 }
 
-function normaliseEvent(raw: Record<string, unknown>): SessionEvent {
+// Each event kind's data keys, in the wire's kind order (docs/codec.md "Events";
+// racereplay/codec/compact_events.py EVENT_FIELDS).
+const EVENT_FIELDS: [string, string[]][] = [
+  ["lap", ["lap", "lap_time", "sectors", "personal_best", "overall_best", "position"]],
+  ["sector", ["lap", "sector", "time", "personal_best", "overall_best"]],
+  ["pit_in", ["lap"]],
+  ["pit_out", ["lap", "compound"]],
+  ["pit_stop", ["lap", "duration", "stationary"]],
+  ["overtake", ["position", "passed"]],
+  ["retirement", ["lap"]],
+  ["finish", ["position", "lap"]],
+  ["track_status", ["status", "label"]],
+  ["message", ["category", "message", "flag", "scope", "sector", "driver", "lap"]],
+  [
+    "weather",
+    ["air_temp", "track_temp", "humidity", "pressure", "rainfall", "wind_speed", "wind_direction"],
+  ],
+  ["segment", ["name", "start", "end"]],
+];
+
+/**
+ * One event of the events section: an object as it is, or the array
+ * `[kind, ms from the chunk start, driver, ...data values]` of a kind in EVENT_FIELDS.
+ */
+function readEvent(raw: unknown, startMs: number): SessionEvent {
+  if (!Array.isArray(raw)) {
+    const e = raw as Record<string, unknown>;
+    return {
+      time: Number(e.time),
+      kind: String(e.kind),
+      driver: (e.driver as string | null) ?? null,
+      data: (e.data as Record<string, unknown>) ?? {},
+    };
+  }
+  const fields = EVENT_FIELDS[raw[0] as number];
+  if (!fields || raw.length !== 3 + fields[1].length)
+    throw new ChunkFormatError(`unknown event form: kind ${raw[0]} with ${raw.length} items`);
+  const data: Record<string, unknown> = {};
+  fields[1].forEach((key, i) => (data[key] = raw[3 + i]));
   return {
-    time: Number(raw.time),
-    kind: String(raw.kind),
-    driver: (raw.driver as string | null) ?? null,
-    data: (raw.data as Record<string, unknown>) ?? {},
+    time: (startMs + (raw[1] as number)) / 1000,
+    kind: fields[0],
+    driver: (raw[2] as string | null) ?? null,
+    data,
   };
 }
 
@@ -346,10 +375,7 @@ export async function decodeChunk(
   bytes: Uint8Array,
 ): Promise<FrameBlock & { header: ChunkHeader }> {
   const h = readHeader(bytes);
-  const end = HEADER_BYTES + h.payloadLength;
-  if (bytes.length < end)
-    throw new ChunkFormatError(`chunk truncated: ${bytes.length} of ${end} bytes`);
-  const payload = await inflateRaw(bytes.subarray(HEADER_BYTES, end));
+  const payload = await inflateRaw(bytes.subarray(HEADER_BYTES)); // the message is the chunk
   const pv = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
   const valuesLength = pv.getUint32(0, true);
   const reader = new VarintReader(payload, 4 + valuesLength);
@@ -431,8 +457,10 @@ export async function decodeChunk(
     if (ch.paired) decodeChannel(c, pairs);
   });
   const eventText = new TextDecoder().decode(payload.subarray(4 + valuesLength));
+  // The events' times count from the chunk's start in whole ms (Python: chunk_start_ms).
+  const startMs = Math.floor((h.t0 + h.firstFrame / h.fps) * 1000);
   const events = eventText.trim()
-    ? (JSON.parse(eventText) as Record<string, unknown>[]).map(normaliseEvent)
+    ? (JSON.parse(eventText) as unknown[]).map((raw) => readEvent(raw, startMs))
     : [];
   return {
     header: h,

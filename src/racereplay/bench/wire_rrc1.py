@@ -2,7 +2,7 @@
 
 Its sizes are what `racereplay bench wire` compares today's compact chunks with, in
 the same run on the same timeline. Nothing decodes it any more: the server sends
-"RRC3" (racereplay.codec.compact, docs/codec.md). RRC1 coded each (channel, driver)
+"RRC4" (racereplay.codec.compact, docs/codec.md). RRC1 coded each (channel, driver)
 series as its own keyframe + order 1 or 2 residuals, in the timeline's channel
 order, as zigzag varints, then deflate-raw at level 9 with the default strategy.
 """
@@ -19,7 +19,6 @@ from racereplay.codec import chunking, varint
 from racereplay.codec.compact import (
     COMPACT_DRIVER_CHANNELS,
     COMPACT_SESSION_CHANNELS,
-    HEADER,
     CompactCodec,
     quantise,
     residuals,
@@ -30,6 +29,7 @@ from racereplay.timeline.model import DRIVER_CHANNELS, Timeline
 # RRC1's channel order and prediction order (docs/codec.md of that format).
 ORDER_2 = {"x", "y", "speed", "rpm", "distance", "gap", "interval"}
 SESSION = ("leader_lap", "track_status")
+HEADER_BYTES = 32  # RRC1's header (RRC4's is shorter)
 
 
 def chunk_bytes(timeline: Timeline, rate: int, index: int) -> int:
@@ -53,7 +53,7 @@ def chunk_bytes(timeline: Timeline, rate: int, index: int) -> int:
     events_json = json.dumps(events, separators=(",", ":"), allow_nan=False).encode()
     payload = struct.pack("<I", len(values)) + values + events_json
     compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
-    return HEADER.size + len(compressor.compress(payload) + compressor.flush())
+    return HEADER_BYTES + len(compressor.compress(payload) + compressor.flush())
 
 
 def _order(name: str) -> int:

@@ -19,7 +19,7 @@ from racereplay.timeline.model import Timeline
 
 # Bump when any codec's bytes change for the same timeline: chunk URLs carry it, so an
 # HTTP cache that keeps a chunk "immutable" for a year never serves an outdated encoding.
-WIRE_VERSION = 5  # 5: compact format RRC3 (issue 14, goal 3); 4: RRC2
+WIRE_VERSION = 6  # 6: compact format RRC4; 5: RRC3 (issue 14, goal 3); 4: RRC2
 
 
 class Codec(Protocol):

@@ -14,13 +14,13 @@ Format RRC3 (issue 14) codes the same residuals tighter: the keyframes go in rac
 order (each against the car one place ahead; the speed from the distance's velocity,
 the gap from the distance to the car ahead), the smooth channels' residuals go in
 pairs (one byte for two small residuals, so deflate's Huffman code sees the pair's
-joint distribution), the events drop their repeated keys, and deflate gets a block,
-so a Huffman table, for each kind of section.
+joint distribution), and deflate gets a block, so a Huffman table, for each kind of
+section. RRC4 sends the events without their repeated keys (compact_events.py) and
+drops what the header repeated (the first frame, the channel counts, the length).
 """
 
 from __future__ import annotations
 
-import json
 import struct
 import zlib
 from dataclasses import dataclass, field
@@ -29,11 +29,12 @@ from typing import Any
 import numpy as np
 
 from racereplay.codec import chunking, varint
+from racereplay.codec.compact_events import chunk_start_ms, decode_events, encode_events
 from racereplay.codec.events import events_in_span
 from racereplay.timeline.model import DRIVER_CHANNELS, SESSION_CHANNELS, Timeline
 
-MAGIC = b"RRC3"  # the digit is the format version: docs/codec.md
-HEADER = struct.Struct("<4sBBBBHBBIIdI")  # 32 bytes, see docs/codec.md
+MAGIC = b"RRC4"  # the digit is the format version: docs/codec.md
+HEADER = struct.Struct("<4sBBBBHId")  # 22 bytes, see docs/codec.md
 MISSING = np.int32(np.iinfo(np.int32).min)  # sentinel for NaN in float channels
 _Q_MIN, _Q_MAX = int(MISSING) + 1, int(np.iinfo(np.int32).max)
 
@@ -507,7 +508,7 @@ class CompactCodec(chunking.Chunked):
         events = events_in_span(
             timeline, first, first + span, index == 0, index == self.n_chunks(timeline) - 1
         )
-        events_json = json.dumps(events, separators=(",", ":"), allow_nan=False).encode()
+        events_json = encode_events(events, chunk_start_ms(timeline.t0, first, timeline.fps))
         # Z_FILTERED: the residuals are small numbers with little to match, so Huffman
         # coding with short matches beats the default's search for long ones (~2 %).
         compressor = zlib.compressobj(self.level, zlib.DEFLATED, -15, strategy=zlib.Z_FILTERED)
@@ -529,12 +530,8 @@ class CompactCodec(chunking.Chunked):
             self.chunk_seconds,
             len(timeline.drivers),
             len(frames),
-            len(COMPACT_DRIVER_CHANNELS),
-            len(COMPACT_SESSION_CHANNELS),
             index,
-            first,
             timeline.t0,
-            len(body),
         )
         return [header + body]
 
@@ -557,12 +554,12 @@ def decode_chunk(data: bytes) -> DecodedChunk:
     """A compact chunk -> its frames, channels and events (for tests, the bench and tools)."""
     if len(data) < HEADER.size or data[:4] != MAGIC:
         raise ValueError(f"not a compact chunk (magic {bytes(data[:4])!r}, expected {MAGIC!r})")
-    (_, fps, rate, chunk_seconds, n_drivers, n_frames, n_dch, n_sch, index, first, t0, length) = (
-        HEADER.unpack_from(data)
-    )
-    if (n_dch, n_sch) != (len(COMPACT_DRIVER_CHANNELS), len(COMPACT_SESSION_CHANNELS)):
-        raise ValueError(f"chunk has {n_dch}+{n_sch} channels; this decoder knows {MAGIC!r} only")
-    payload = zlib.decompress(data[HEADER.size : HEADER.size + length], -15)
+    (_, fps, rate, chunk_seconds, n_drivers, n_frames, index, t0) = HEADER.unpack_from(data)
+    first = index * chunk_seconds * fps
+    inflater = zlib.decompressobj(-15)
+    payload = inflater.decompress(data[HEADER.size :])  # the message is the chunk, whole
+    if not inflater.eof or inflater.unused_data:
+        raise ValueError("corrupt chunk: its deflate stream is truncated or followed by junk")
     (values_length,) = struct.unpack_from("<I", payload)
     series = decode_values(payload[4 : 4 + values_length], n_drivers, n_frames, fps, rate)
     channels: dict[str, np.ndarray] = {}
@@ -580,5 +577,5 @@ def decode_chunk(data: bytes) -> DecodedChunk:
         frames=frames,
         times=t0 + frames / fps,
         channels=channels,
-        events=json.loads(payload[4 + values_length :]),
+        events=decode_events(payload[4 + values_length :], chunk_start_ms(t0, first, fps)),
     )
