@@ -22,7 +22,7 @@ from test_codec_support import SPECS, event_cases
 
 from racereplay.bench.wire import sample_chunks
 from racereplay.codec.compact import quantise
-from racereplay.codec.events import event_to_dict
+from racereplay.codec.events import event_to_dict, events_in_span
 from racereplay.model import Driver
 from racereplay.timeline.model import Event, Timeline
 
@@ -174,15 +174,21 @@ def exact_case(request: pytest.FixtureRequest) -> tuple[Timeline, list[tuple[int
 def test_typescript_decoder_gives_the_quantised_timeline_exactly(
     node: str, tmp_path: Path, exact_case: tuple[Timeline, list[tuple[int, int]]]
 ) -> None:
-    from racereplay.codec import get_codec
+    from racereplay.codec import decode_chunk, get_codec
 
     codec = get_codec("compact")
     timeline, wanted = exact_case
     chunks = [codec.encode_chunk(timeline, rate, index)[0] for rate, index in wanted]
     decoded = _decode_in_node(node, chunks, tmp_path)
-    for (rate, index), got in zip(wanted, decoded, strict=True):
+    span = codec.chunk_seconds * timeline.fps
+    last = codec.n_chunks(timeline) - 1
+    for (rate, index), got, data in zip(wanted, decoded, chunks, strict=True):
         frames = codec.frames_of_chunk(timeline, rate, index)
         assert got["frames"] == frames.tolist()
+        # The events: the timeline's, as the Python decoder gives them, key order included.
+        want = events_in_span(timeline, index * span, (index + 1) * span, index == 0, index == last)
+        assert _ordered(decode_chunk(data).events) == _ordered(want)
+        assert _ordered(got["events"]) == _ordered(want), f"events of chunk {index} at {rate}"
         for name, spec in SPECS.items():
             values = np.array([np.nan if v is None else v for v in got["channels"][name]])
             shape = timeline.frames[name][frames].shape
