@@ -36,6 +36,7 @@ import numpy as np
 from racereplay.bench import shared_data
 from racereplay.bench.report import BenchOptions, BenchResult, Target
 from racereplay.server.app import allow_open_files
+from racereplay.server.collector import FREEZE_DELAY_SECONDS
 from racereplay.server.looplag import LoopLagMonitor
 from racereplay.server.process import serve_process
 from racereplay.server.settings import Settings
@@ -270,6 +271,7 @@ class Step:
     client_lag_p99_ms: float  # the load generator's, over the window: its share of lateness
     server_gc_ms: dict[str, float]  # the server's longest recent collector pass per generation
     full_gc_ms: float  # the server's longest full collection while this step connected and ran
+    objects_per_viewer: float  # objects the server tracks per viewer (frozen: all, settled)
 
 
 async def _server_lag(port: int) -> dict[str, Any]:
@@ -295,6 +297,8 @@ async def _ramp(
     rng = random.Random(7)
     n_frames = await _n_frames(port, name)
     starts = [rng.randrange(0, max(n_frames - 30 * 60 * 25, 1)) for _ in range(START_POSITIONS)]
+    await asyncio.sleep(FREEZE_DELAY_SECONDS + 0.5)  # the loaded session is frozen by now
+    frozen_before = (await _server_lag(port))["gc_frozen"]
     gc.disable()
     try:
         for target in steps:
@@ -338,6 +342,8 @@ async def _ramp(
                     default=0.0,
                 ),
                 client_lag_p99_ms=client_lag.percentiles_ms()["p99"] or float("nan"),
+                # While viewers watch, everything tracked is refrozen every half second.
+                objects_per_viewer=(server_lag["gc_frozen"] - frozen_before) / target,
             )
             results.append(step)
             if os.environ.get("RR_BENCH_DUMP"):  # arrival and lateness of every message, to study
@@ -394,7 +400,8 @@ def _viewer_rows(
                 f"client {s.client_cpu:.0%} of a core, {s.rss_mb:.0f} MB, "
                 f"{s.kbps_per_viewer:.1f} kB/s each, {s.failures} failed, loop lag p99 "
                 f"server {s.server_lag_p99_ms:.0f} ms, client {s.client_lag_p99_ms:.0f} ms, "
-                f"server's longest full GC in the step {s.full_gc_ms:.0f} ms"
+                f"server's longest full GC in the step {s.full_gc_ms:.0f} ms, "
+                f"{s.objects_per_viewer:.0f} objects per viewer"
                 for s in steps
             )
         )
@@ -428,6 +435,13 @@ def _viewer_rows(
             target=GC_TARGET,
             note="while the step connected its viewers and played (server/collector.py); "
             "0: none ran",
+        )
+        result.add(
+            f"objects the server keeps per viewer at {GC_STEP} viewers",
+            at_gc_step.objects_per_viewer,
+            "objects",
+            note="tracked by the collector, all frozen while viewers watch (gc_frozen in "
+            "/api/health), less those before the first viewer",
         )
 
 

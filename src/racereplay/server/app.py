@@ -75,6 +75,7 @@ def create_app(settings: Settings | None = None, builder: Builder | None = None)
         lifespan=lifespan,
     )
     app.state.racereplay = state
+    app.add_middleware(ws.ViewerSockets)  # type: ignore[arg-type]
     app.add_middleware(
         Guard,  # type: ignore[arg-type]
         allowed_hosts=settings.allowed_hosts,
@@ -88,7 +89,6 @@ def create_app(settings: Settings | None = None, builder: Builder | None = None)
         exclude_content_types=NOT_GZIPPED,
     )
     app.include_router(api.router)
-    app.include_router(ws.router)
     app.include_router(rooms.router)
     static = Path(settings.static_dir)
     if (static / "index.html").is_file():

@@ -31,7 +31,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from fastapi import WebSocket, WebSocketDisconnect
 
 from racereplay.codec import Codec, Message, UnknownCodec, get_codec, packb
 from racereplay.replay.player import ClockError, PlaybackClock
@@ -61,7 +61,14 @@ from racereplay.server.protocol import (
 )
 from racereplay.server.rooms import Party
 from racereplay.server.state import ServerState, SessionRejected
-from racereplay.server.transport import abort_transport, origin_allowed
+from racereplay.server.transport import (
+    ASGIApp,
+    Receive,
+    Scope,
+    Send,
+    abort_transport,
+    origin_allowed,
+)
 from racereplay.timeline.model import DamagedTimeline
 
 log = logging.getLogger(__name__)
@@ -73,8 +80,6 @@ QUEUE_CHUNKS = 3  # data messages a viewer may have waiting, in chunks
 HINT_QUEUE = 96  # `next` hints a viewer may have waiting: 2 s ahead at 64x is 64 chunks
 CONTROL_SLACK = 64  # control messages beyond that before a viewer counts as not reading
 REFUSAL_INTERVAL = 1.0  # at most one `too_many` answer per second: a flood gets silence
-
-router = APIRouter()
 
 
 class SendQueue:
@@ -699,6 +704,23 @@ async def _drain_then_close(connection: Connection, tasks: set[asyncio.Task[Any]
     await _close(connection.ws, code, reason, connection.state.settings.close_wait_seconds)
 
 
-# A plain Starlette route, not FastAPI's: its dependency machinery would stay on the
-# stack of every viewer for the whole connection (exit stacks, a second WebSocket).
-router.add_websocket_route("/ws", viewer_socket)
+class ViewerSockets:
+    """ASGI middleware: `/ws` straight to `viewer_socket`, ahead of the framework's
+    exception handlers, router and dependency injection, whose frames (exit stacks, a
+    second WebSocket) would otherwise stay on every viewer's stack for its whole
+    connection. Put it inside `Guard`, which checks the Host header first."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket" and _route_path(scope) == "/ws":
+            await viewer_socket(WebSocket(scope, receive, send))
+        else:
+            await self.app(scope, receive, send)
+
+
+def _route_path(scope: Scope) -> str:
+    """The path below the app's root path (`--root-path` behind a proxy)."""
+    path, root = str(scope["path"]), str(scope.get("root_path", ""))
+    return path[len(root) :] if root and path.startswith(root + "/") else path
