@@ -319,6 +319,39 @@ def test_a_cache_file_damaged_while_served_is_dropped_and_rebuilt(tmp_path: Path
         assert httpx.get(f"{base}/api/health").json()["builds_started"] == 2
 
 
+def test_a_file_replaced_before_a_viewer_joins_is_an_error_not_a_dropped_socket(
+    tmp_path: Path,
+) -> None:
+    """The server holds a session whose file another process replaced: the next viewer's
+    `ready` (whole columns of the mapped file) finds it, and the viewer is told."""
+    from racereplay.sources import SessionRef
+    from racereplay.store.cache import cache_path
+
+    name = "demo?cars=4&laps=2"
+    with running_server(Settings(cache_dir=tmp_path)) as address:
+        base = f"http://{address}"
+        session_id = httpx.post(f"{base}/api/sessions", json={"name": name}).json()["id"]
+        deadline = time.monotonic() + 120
+        while httpx.get(f"{base}/api/sessions/{session_id}").json()["state"] != "ready":
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        path = cache_path(SessionRef.parse(name), tmp_path)
+        copy = path.with_name("copy")
+        copy.write_bytes(path.read_bytes())
+        os.replace(copy, path)  # another file under the name the server mapped
+
+        async def join() -> tuple[dict[str, Any], int]:
+            async with connect(address, session=name) as ws:
+                error = await until(ws, "error", timeout=30)
+                with pytest.raises(websockets.ConnectionClosed) as closed:
+                    while True:
+                        await asyncio.wait_for(ws.recv(), 10)
+                return error, closed.value.rcvd.code
+
+        error, code = asyncio.run(join())
+        assert (error["code"], code) == ("session_damaged", 1013)
+
+
 def test_a_killed_builds_partial_file_is_removed_at_start_up(tmp_path: Path) -> None:
     partial = tmp_path / ".demo-x.f2b5.rrtl.999999999.abcd.tmp"  # no such writer pid
     partial.write_bytes(b"half a timeline")

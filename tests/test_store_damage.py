@@ -291,3 +291,18 @@ def test_in_memory_timelines_need_no_verifier(tmp_path: Path) -> None:
     timeline = build_and_write(SessionRef.parse(SESSION_B), path)
     assert timeline.verify_frames is None  # the in-memory build
     assert _chunk_bytes(timeline, 2) == _chunk_bytes(read_timeline(path), 2)
+
+
+def test_a_build_finishing_second_keeps_the_first_file(cache: Path) -> None:
+    """Two processes building one session at once (replicas without Redis): the one
+    that finishes second leaves the first one's file, which others may have mapped."""
+    from racereplay.store.cache import build_and_write
+
+    path = cache_path(SESSION_A, cache)
+    served = read_timeline(path, session_key=_key(SESSION_A))  # mapped by "another process"
+    inode = path.stat().st_ino
+    build_and_write(SessionRef.parse(SESSION_A), path)  # began before the file existed
+    assert path.stat().st_ino == inode
+    assert served.verify_frames is not None
+    served.verify_frames(0, served.n_frames)  # still whole: not replaced under its map
+    assert not list(cache.glob("*.tmp"))

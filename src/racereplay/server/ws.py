@@ -430,7 +430,7 @@ class Watch:
             try:
                 tl.verify_frames(0, 0)  # the file is whole: its pages can be read
             except DamagedTimeline as exc:
-                self._damaged(exc)
+                self.damaged(exc)
                 raise CommandError("session_damaged", str(exc)) from None
         leader_lap = np.asarray(tl.frames["leader_lap"])
         top = int(np.max(leader_lap)) if len(leader_lap) else 0
@@ -501,7 +501,7 @@ class Watch:
                         self.session, codec, rate, self.next_chunk
                     )
                 except DamagedTimeline as exc:
-                    self._damaged(exc)
+                    self.damaged(exc)
                     return math.inf
             if generation != self.generation:
                 continue  # a command moved the clock or changed quality while we encoded
@@ -516,7 +516,7 @@ class Watch:
             if self.delivery == "push":
                 wire.prefetch(self.session, codec, rate, self.next_chunk)
 
-    def _damaged(self, exc: DamagedTimeline) -> None:
+    def damaged(self, exc: DamagedTimeline) -> None:
         self.state.damaged(self.session, exc)
         message = "this session's cache file was damaged: it is being rebuilt, reconnect"
         self.connection.error("session_damaged", message)
@@ -667,7 +667,12 @@ async def _watch(
     try:
         watch = Watch(connection, session)
         connection.watch = watch
-        connection.control({"type": "ready", "metadata": state.metadata(session)})
+        try:
+            metadata = state.metadata(session)  # reads whole columns of the mapped file
+        except DamagedTimeline as damage:
+            watch.damaged(damage)
+            return
+        connection.control({"type": "ready", "metadata": metadata})
         watch.send_state("join")
         if room:  # `?room=ID`: join the watch party at once
             watch.apply(Command("room_join", room=room, name=name or None))

@@ -374,7 +374,12 @@ def build_and_write(
     timeline = load_and_build(ref, progress, workers)
     if progress:
         progress(0.95, "writing")
-    write_timeline(timeline, path, session=ref.key, session_name=str(ref))
+    try:
+        write_timeline(timeline, path, session=ref.key, session_name=str(ref), overwrite=False)
+    except FileExistsError:
+        # Another process sharing the folder built it meanwhile, and may serve it already.
+        log.info("%s was built meanwhile by another process: keeping its file", path.name)
+        return timeline
     _remove_stale_versions(ref, path)
     return timeline
 

@@ -209,8 +209,14 @@ def write_timeline(
     path: str | os.PathLike[str],
     session: str | None = None,
     session_name: str | None = None,
+    overwrite: bool = True,
 ) -> int:
     """Write `timeline` to `path` atomically; returns the file size in bytes.
+
+    With `overwrite=False`, a file already at `path` stays and this raises
+    `FileExistsError`: another process's build of the same session, finished first,
+    which other processes may have mapped already (a file renamed over theirs would
+    read to them as damaged).
 
     The file appears complete or not at all: it is written to a temporary file in
     the same folder (named by `temp_prefix`, so that a file left by a killed
@@ -247,11 +253,26 @@ def write_timeline(
             f.write(tail)
             digest.update(tail)
             f.write(digest.digest())
-        os.replace(tmp, path)
+        _publish(tmp, path, overwrite)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return PREAMBLE.size + len(header) + data_len + TRAILER_SIZE
+
+
+def _publish(tmp: str, path: Path, overwrite: bool) -> None:
+    """Rename the finished `tmp` to `path`; without `overwrite`, only if nothing is there."""
+    if not overwrite:
+        try:
+            os.link(tmp, path)  # atomic: fails if `path` exists
+        except FileExistsError:
+            raise
+        except OSError:  # no hard links on this filesystem: rename, as with overwrite
+            pass
+        else:
+            os.unlink(tmp)
+            return
+    os.replace(tmp, path)
 
 
 def _read_preamble(f: Any, path: Path, size: int) -> tuple[int, int]:
