@@ -14,7 +14,7 @@
 // hands the clock back to the viewer.
 
 import type { ReplayClock } from "./clock";
-import { $ } from "./dom";
+import { $, disclose, sayStatus } from "./dom";
 import { formatClock } from "./laps";
 import type { ClockLead, LeadMove } from "./sync";
 import type { SessionEvent, SessionMeta } from "./types";
@@ -273,13 +273,11 @@ export class BroadcastLock implements ClockLead {
   }
 
   private show(open: boolean): void {
-    this.panel.hidden = !open;
-    this.toggle.setAttribute("aria-expanded", String(open));
+    disclose(this.panel, this.toggle, open);
   }
 
   private say(text: string, problem = false): void {
-    this.status.textContent = text;
-    this.status.classList.toggle("problem", problem);
+    sayStatus(this.status, text, problem);
     this.problem = problem;
   }
 

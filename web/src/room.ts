@@ -7,7 +7,7 @@
 // rejoins the room the page is in. docs/protocol.md "Watch parties".
 
 import type { Command } from "./commands";
-import { $ } from "./dom";
+import { $, disclose, sayStatus } from "./dom";
 import type { RoomMessage, ServerMessage } from "./types";
 
 const NAME_KEY = "racereplay.room-name";
@@ -170,13 +170,11 @@ export class WatchParty {
   }
 
   private show(open: boolean): void {
-    this.panel.hidden = !open;
-    this.toggle.setAttribute("aria-expanded", String(open));
+    disclose(this.panel, this.toggle, open);
   }
 
   private say(text: string, problem = false): void {
-    this.status.textContent = text;
-    this.status.classList.toggle("problem", problem);
+    sayStatus(this.status, text, problem);
   }
 
   private render(): void {

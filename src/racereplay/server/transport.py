@@ -204,10 +204,15 @@ class Guard:
         await self.app(scope, limited_receive, send_with_headers)
 
 
+def route_path(scope: Scope) -> str:
+    """The request's path below the app's root path (`--root-path` behind a proxy)."""
+    path = str(scope.get("path", ""))
+    return path.removeprefix(str(scope.get("root_path", "")))  # uvicorn puts it in front
+
+
 def _headers_for(scope: Scope) -> list[tuple[bytes, bytes]]:
     headers = list(SECURITY_HEADERS)
-    path = str(scope.get("path", ""))
-    path = path.removeprefix(str(scope.get("root_path", "")))  # uvicorn puts it in front
+    path = route_path(scope)
     if not path.startswith("/api/") and not path.startswith(OPENAPI_PATHS):
         headers.append((b"content-security-policy", CLIENT_CSP.encode()))
     return headers

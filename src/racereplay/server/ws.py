@@ -68,6 +68,7 @@ from racereplay.server.transport import (
     Send,
     abort_transport,
     origin_allowed,
+    route_path,
 )
 from racereplay.timeline.model import DamagedTimeline
 
@@ -719,13 +720,7 @@ class ViewerSockets:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "websocket" and _route_path(scope) == "/ws":
+        if scope["type"] == "websocket" and route_path(scope) == "/ws":
             await viewer_socket(WebSocket(scope, receive, send))
         else:
             await self.app(scope, receive, send)
-
-
-def _route_path(scope: Scope) -> str:
-    """The path below the app's root path (`--root-path` behind a proxy)."""
-    path, root = str(scope["path"]), str(scope.get("root_path", ""))
-    return path[len(root) :] if root and path.startswith(root + "/") else path
