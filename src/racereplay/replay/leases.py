@@ -40,6 +40,7 @@ from enum import Enum
 from typing import Any
 
 from racereplay.replay.registry import Builder, BuildTicket
+from racereplay.replay.tasks import cancel_and_wait
 from racereplay.sources import Progress, SessionRef
 from racereplay.timeline.model import Timeline
 
@@ -253,7 +254,7 @@ class BuildLeases:
             await publisher.finish({"state": "ready"})  # before the lease goes: see _follow
             return timeline
         finally:
-            renewer.cancel()
+            await cancel_and_wait([renewer])
             await publisher.stop()
             await self._release(ref, token)
 
@@ -315,8 +316,7 @@ class BuildLeases:
 
     async def close(self) -> None:
         if self._watcher is not None:
-            self._watcher.cancel()
-            await asyncio.gather(self._watcher, return_exceptions=True)
+            await cancel_and_wait([self._watcher])
             self._watcher = None
 
     def health(self) -> dict[str, object]:
@@ -385,8 +385,7 @@ class _Publisher:
             await asyncio.sleep(PUBLISH_INTERVAL_SECONDS)
 
     async def stop(self) -> None:
-        self._task.cancel()
-        await asyncio.gather(self._task, return_exceptions=True)
+        await cancel_and_wait([self._task])
 
     async def finish(self, status: dict[str, Any]) -> None:
         await self.stop()

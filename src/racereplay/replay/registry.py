@@ -39,6 +39,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from racereplay.replay.tasks import cancel_and_wait
 from racereplay.sources import Progress, SessionRef
 from racereplay.timeline.model import Timeline
 
@@ -466,9 +467,7 @@ class Registry:
         tasks = [b.task for b in self._builds.values() if b.task is not None]
         if self._janitor is not None:
             tasks.append(self._janitor)  # type: ignore[arg-type]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await cancel_and_wait(tasks)
         self._janitor = None
 
 

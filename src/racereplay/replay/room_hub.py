@@ -24,6 +24,7 @@ from collections.abc import Callable
 from typing import Any
 
 from racereplay.replay.rooms import Room, RoomError, RoomLimits, not_found
+from racereplay.replay.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -170,9 +171,7 @@ class RedisRooms(RoomHub):
         ]
 
     async def close(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await cancel_and_wait(self._tasks)
         if self._pubsub is not None:
             with contextlib.suppress(Exception):
                 await self._pubsub.aclose()

@@ -8,6 +8,8 @@ import time
 
 import numpy as np
 
+from racereplay.replay.tasks import cancel_and_wait
+
 
 class LoopLagMonitor:
     def __init__(self, period: float = 0.01, keep: int = 2000) -> None:
@@ -39,6 +41,5 @@ class LoopLagMonitor:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+            await cancel_and_wait([self._task])
             self._task = None

@@ -38,6 +38,7 @@ from racereplay.replay.rooms import (
     new_room,
     set_policy,
 )
+from racereplay.replay.tasks import cancel_and_wait
 from racereplay.server.commands import Command, CommandError
 
 log = logging.getLogger(__name__)
@@ -213,11 +214,9 @@ class Party:
 
     async def close(self) -> None:
         """The viewer went away: out of the room (best effort), nothing left running."""
-        for task in list(self._tasks):
-            task.cancel()
         if self._timer is not None:
             self._timer.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await cancel_and_wait(self._tasks)
         with contextlib.suppress(Exception):
             await self._leave(None, quiet=True)
         self._forget()

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import contextlib
 import logging
 import math
 import time
@@ -37,6 +36,7 @@ from racereplay.codec import Codec, Message, UnknownCodec, get_codec, packb
 from racereplay.replay.player import ClockError, PlaybackClock
 from racereplay.replay.registry import BuildFailed, BuildRefused, LoadedSession, SessionStatus
 from racereplay.replay.rooms import CLOCK_REASONS
+from racereplay.replay.tasks import cancel_and_wait
 from racereplay.server.commands import (
     DELIVERIES,
     ROOM_COMMANDS,
@@ -576,9 +576,7 @@ async def viewer_socket(ws: WebSocket) -> None:
     finally:
         state.viewers -= 1
         state.freezer.left(state.viewers)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await cancel_and_wait(tasks)
 
 
 def _refusal(ws: WebSocket, state: ServerState, session: str) -> tuple[int, str, str] | None:
@@ -649,9 +647,7 @@ async def _race(tasks: set[asyncio.Task[Any]], work: Any) -> Any:
     done, _ = await asyncio.wait({job, *tasks}, return_when=asyncio.FIRST_COMPLETED)
     if job in done:
         return job.result()
-    job.cancel()
-    with contextlib.suppress(BaseException):
-        await job
+    await cancel_and_wait([job])
     return None
 
 
@@ -704,9 +700,7 @@ async def _drain_then_close(connection: Connection, tasks: set[asyncio.Task[Any]
             if not len(connection.queue):
                 break
             await asyncio.sleep(0.01)
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
+    await cancel_and_wait(tasks)
     await _close(connection.ws, code, reason, connection.state.settings.close_wait_seconds)
 
 
