@@ -59,6 +59,15 @@ def test_health_docs_and_the_page_without_a_built_client(client: httpx.Client) -
     assert page.status_code == 200 and "npm run build" in page.text
 
 
+def test_health_counts_frozen_objects_only_when_asked(client: httpx.Client) -> None:
+    # Counting walks every frozen object: a pause at thousands of viewers, so a load
+    # balancer's polling must not pay it.
+    assert client.get("/api/health").json()["gc_frozen"] is None
+    assert isinstance(client.get("/api/health?count_frozen=1").json()["gc_frozen"], int)
+    lag = client.get("/api/health?lag_seconds=0.000001").json()["loop_lag_ms"]
+    assert set(lag) == {"p50", "p99", "max"}
+
+
 def test_catalogue_lists_data_folder_sessions_then_the_demos(client: httpx.Client) -> None:
     sessions = client.get("/api/catalogue").json()["sessions"]
     assert [s["name"] for s in sessions] == [

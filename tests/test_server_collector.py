@@ -111,7 +111,8 @@ def test_a_server_freezes_while_watched_and_thaws_when_left(tmp_path: Path) -> N
         session_id = build_session(base, NAME, timeout=120)
 
         def frozen() -> int:
-            return int(httpx.get(f"{base}/api/health", timeout=30).json()["gc_frozen"])
+            health = httpx.get(f"{base}/api/health?count_frozen=1", timeout=30).json()
+            return int(health["gc_frozen"])
 
         async def watch() -> int:
             url = base.replace("http://", "ws://") + f"/ws?session={session_id}"

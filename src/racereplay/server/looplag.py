@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import math
 import time
 
 import numpy as np
@@ -14,7 +15,8 @@ from racereplay.replay.tasks import cancel_and_wait
 class LoopLagMonitor:
     def __init__(self, period: float = 0.01, keep: int = 2000) -> None:
         self.period = period
-        self.samples: collections.deque[float] = collections.deque(maxlen=keep)
+        # (monotonic time of the wake-up, seconds late)
+        self.samples: collections.deque[tuple[float, float]] = collections.deque(maxlen=keep)
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -25,13 +27,16 @@ class LoopLagMonitor:
         while True:
             started = time.perf_counter()
             await asyncio.sleep(self.period)
-            self.samples.append(time.perf_counter() - started - self.period)
+            woke = time.perf_counter()
+            self.samples.append((woke, woke - started - self.period))
 
-    def percentiles_ms(self) -> dict[str, float | None]:
-        """p50, p99 and max of the recent samples, in ms (None before any sample)."""
-        if not self.samples:
+    def percentiles_ms(self, last_seconds: float | None = None) -> dict[str, float | None]:
+        """p50, p99 and max of the kept samples, or of those of the last `last_seconds`,
+        in ms (None before any sample)."""
+        since = -math.inf if last_seconds is None else time.perf_counter() - last_seconds
+        values = np.array([lag for woke, lag in self.samples if woke >= since]) * 1e3
+        if not values.size:
             return {"p50": None, "p99": None, "max": None}
-        values = np.array(self.samples) * 1e3
         p50, p99 = np.percentile(values, [50, 99])
         return {
             "p50": round(float(p50), 2),
