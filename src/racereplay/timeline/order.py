@@ -116,7 +116,9 @@ def gap_to_leader(
     envelope = np.concatenate([[floor], envelope])
 
     def gap_block(b: slice) -> None:
-        when_leader_was_here = np.interp(distance[b], envelope, times)
+        # Car by car (.T): each car's distances rise with time, so every search starts
+        # from the one before; frame by frame they jump about the track (3x slower).
+        when_leader_was_here = np.interp(distance[b].T, envelope, times).T
         # A finished car's gap is frozen at the line.
         now = np.minimum(frame_times[b, None], finish_time[None, :])
         racing = np.isin(status[b], racing_states)
