@@ -418,3 +418,27 @@ def test_every_real_lap_file_reads_as_the_lenient_parser_reads_it(ti_race_dir: P
     assert len(paths) > 1000, "the shared sessions' lap files were not found"
     for path in paths[::9]:
         _same_channels(read_lap_file(path), _stdlib_lap(path))
+
+
+def test_parse_workers_fork_only_from_a_process_with_one_thread() -> None:
+    # A build process (one thread) forks them, with everything imported; a server
+    # building in a thread must not fork itself, threads and locks and all. In a
+    # fresh interpreter: this one may have threads left by other tests.
+    import subprocess
+    import sys
+
+    script = """
+import threading
+from racereplay.sources.tracinginsights import _pool_context
+alone = _pool_context().get_start_method()
+release = threading.Event()
+other = threading.Thread(target=release.wait)
+other.start()
+print(alone, _pool_context().get_start_method())
+release.set()
+other.join()
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert done.stdout.split() == ["fork", "forkserver"]

@@ -275,3 +275,15 @@ def test_async_process_build_reports_the_source_error(tmp_path: Path) -> None:
     missing = f"tracinginsights:{tmp_path / 'absent'}"
     with pytest.raises(SessionNotFound, match="absent"):
         asyncio.run(open_or_build_async(missing, tmp_path / "cache", mode="process"))
+
+
+def test_build_processes_start_with_the_build_already_imported() -> None:
+    import multiprocessing
+
+    from racereplay.store.cache import BUILD_MODULES, start_build_processes
+
+    start_build_processes()
+    with multiprocessing.get_context("forkserver").Pool(1) as pool:
+        # eval: a builtin, so unpickling the job imports nothing of racereplay itself.
+        loaded = pool.apply(eval, ("[m for m in __import__('sys').modules]",))
+    assert set(BUILD_MODULES) <= set(loaded)

@@ -22,6 +22,7 @@ from racereplay.server.options import settings_from_args
 from racereplay.server.settings import Settings
 from racereplay.server.state import RedisUnavailable, ServerState, open_redis
 from racereplay.server.transport import Guard, guarded_protocols
+from racereplay.store.cache import start_build_processes
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,8 @@ def create_app(settings: Settings | None = None, builder: Builder | None = None)
         gc.freeze()
         logs.install()
         state.remove_partial_files()
+        if state.starts_fork_server:  # the first build must not wait for its imports
+            await asyncio.to_thread(start_build_processes)
         await state.connect_redis()
         await state.rooms.start()
         log.info(

@@ -80,6 +80,9 @@ class ServerState:
         self.version = str(__version__)
         self.catalogue = Catalogue(settings)
         self._builder = builder or cache_builder(settings.cache_dir, settings.build_mode)
+        # The default builder's processes (build processes, or parse workers of a build
+        # in a thread) come from a fork server started with us (store/cache.py).
+        self.starts_fork_server = builder is None
         self.registry = Registry(
             self._build_within_budget,
             max_builds=settings.max_builds,

@@ -16,8 +16,10 @@ import functools
 import itertools
 import json
 import math
+import multiprocessing
 import os
 import re
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -262,7 +264,7 @@ def _read_all_drivers(
     workers = default_parse_workers(len(driver_dirs)) if workers is None else workers
     results: list[DriverLapData] = []
     if workers > 1 and total_files >= _POOL_MIN_FILES:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context()) as pool:
             other = pool.submit(meanwhile) if meanwhile else None
             parsed = pool.map(read_driver_laps, driver_dirs, chunksize=chunk)
             for i, data in enumerate(parsed):
@@ -274,6 +276,14 @@ def _read_all_drivers(
         results.append(read_driver_laps(driver_dir))
         _report(progress, 0.1 + 0.8 * (i + 1) / len(driver_dirs), f"read {driver_dir.name}")
     return results, other_result
+
+
+def _pool_context() -> multiprocessing.context.BaseContext:
+    """fork where it is safe, a process with one thread (a server's build process, a
+    script): its workers start at once, with everything imported. Elsewhere (a server
+    building in a thread) the fork server: the inherited default would be spawn or
+    forkserver in a build process, whose workers would each import numpy again."""
+    return multiprocessing.get_context("fork" if threading.active_count() == 1 else "forkserver")
 
 
 def _report(progress: Progress | None, fraction: float, what: str) -> None:
