@@ -188,14 +188,17 @@ def _wait(check: Callable[[], bool], period: float = 0.05) -> None:
 
 
 def kill_with_children(pid: int) -> None:
-    """SIGKILL a replica and the processes it started (its build): it dies mid-build."""
-    family = [pid]
+    """SIGKILL a replica and every process below it (its fork server, the build
+    process forked from that, its parse workers): it dies mid-build."""
+    parents: dict[int, int] = {}
     for proc in Path("/proc").iterdir():
         if proc.name.isdigit():
             with contextlib.suppress(OSError, IndexError, ValueError):
                 fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
-                if int(fields[1]) == pid:
-                    family.append(int(proc.name))
+                parents[int(proc.name)] = int(fields[1])
+    family = [pid]
+    for member in family:  # grows as it goes: children, then theirs
+        family += [child for child, parent in parents.items() if parent == member]
     for member in family:
         with contextlib.suppress(ProcessLookupError):
             os.kill(member, signal.SIGKILL)

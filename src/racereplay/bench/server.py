@@ -262,6 +262,7 @@ async def _viewer(url: str, start: int, span: int, load: Load, ready: asyncio.Ev
 class Step:
     viewers: int
     p99_ms: float
+    max_ms: float  # the latest data message of the window
     server_cpu: float  # fraction of one core
     client_cpu: float
     kbps_per_viewer: float
@@ -349,6 +350,7 @@ async def _ramp(
             step = Step(
                 viewers=target,
                 p99_ms=float(np.percentile(load.lateness, 99)) * 1e3 if load.lateness else 1e9,
+                max_ms=max(load.lateness, default=1e9) * 1e3,
                 server_cpu=server_cpu,
                 client_cpu=client_cpu,
                 kbps_per_viewer=load.bytes / elapsed / target / 1e3,
@@ -416,7 +418,8 @@ def _viewer_rows(
         result.notes.append(
             f"{label} steps: "
             + "; ".join(
-                f"{s.viewers} viewers p99 {s.p99_ms:.0f} ms, server {s.server_cpu:.0%} "
+                f"{s.viewers} viewers p99 {s.p99_ms:.0f} ms (latest {s.max_ms:.0f} ms), "
+                f"server {s.server_cpu:.0%} "
                 f"client {s.client_cpu:.0%} of a core, {s.rss_mb:.0f} MB, "
                 f"{s.kbps_per_viewer:.1f} kB/s each, {s.failures} failed, loop lag p99 "
                 f"server {s.server_lag_p99_ms:.0f} ms, client {s.client_lag_p99_ms:.0f} ms, "
