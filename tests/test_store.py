@@ -10,8 +10,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import Built, build_shared
 from factories import random_timeline
 
+from racereplay.bench import shared_data
 from racereplay.store.format import (
     ALIGN,
     FORMAT_VERSION,
@@ -44,8 +46,8 @@ def assert_same_timeline(a: Timeline, b: Timeline) -> None:
     assert (a.geometry is None) == (b.geometry is None)
     if a.geometry is not None and b.geometry is not None:
         np.testing.assert_array_equal(a.geometry.outline, b.geometry.outline)
+        # Shapes too: an empty pit lane stays (0, 2).
         np.testing.assert_array_equal(a.geometry.pit_lane, b.geometry.pit_lane)
-        assert b.geometry.pit_lane.shape == (0, 2)
         assert (a.geometry.width, a.geometry.sector_starts, a.geometry.corners) == (
             b.geometry.width,
             b.geometry.sector_starts,
@@ -287,3 +289,27 @@ def test_build_processes_start_with_the_build_already_imported() -> None:
         # eval: a builtin, so unpickling the job imports nothing of racereplay itself.
         loaded = pool.apply(eval, ("[m for m in __import__('sys').modules]",))
     assert set(BUILD_MODULES) <= set(loaded)
+
+
+_SHARED_MODES = [
+    (session, mode)
+    for session in shared_data.SHARED_SESSIONS
+    for mode in ("archive", "archive+fastf1", "fastf1")
+    if mode == "archive" or session.fastf1 is not None
+]
+
+
+@pytest.mark.parametrize(
+    ("session", "mode"), _SHARED_MODES, ids=[f"{s.label}-{m}" for s, m in _SHARED_MODES]
+)
+def test_a_server_builds_every_shared_session_as_one_process_would(
+    built: Built, tmp_path: Path, session: shared_data.SharedSession, mode: str
+) -> None:
+    # A server's build: a process from the fork server, its parse workers forked there.
+    import asyncio
+
+    from racereplay.store.cache import open_or_build_async
+
+    in_process, _ = build_shared(built, session, mode)
+    served = asyncio.run(open_or_build_async(session.refs()[mode], tmp_path, mode="process"))
+    assert_same_timeline(in_process, served)
