@@ -132,8 +132,10 @@ async def _lag_during(work: Awaitable[Any], period: float = 0.005) -> list[float
 def _loop_lag_rows(result: BenchResult, settings: Settings, name: str, scratch: Path) -> None:
     from racereplay.replay.registry import Registry, cache_builder
     from racereplay.server.catalogue import Catalogue
+    from racereplay.store.cache import start_build_processes
 
     ref = Catalogue(settings).resolve(name)
+    start_build_processes()  # as a server does when it starts
     p99 = {}
     for mode in ("thread", "process"):
         folder = settings.cache_dir if mode == "process" else scratch / "cache-thread"
