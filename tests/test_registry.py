@@ -98,6 +98,25 @@ def test_a_waiter_leaving_cancels_nothing_the_others_wait_for() -> None:
     run(scenario())
 
 
+def test_settled_waits_for_the_build_to_end_or_the_timeout() -> None:
+    async def scenario() -> None:
+        builder = ToyBuilder()
+        registry = Registry(builder)
+        ref = SessionRef.parse(f"demo?seed={HOLD_SEED}")
+        registry.open(ref)
+        await registry.settled(ref.key, timeout=0.05)  # held: the timeout ends the wait
+        assert registry.status(ref.key).state is not BuildState.READY  # type: ignore[union-attr]
+        waiter = asyncio.ensure_future(registry.settled(ref.key, timeout=60))
+        await asyncio.sleep(0.05)
+        assert not waiter.done()
+        builder.release()
+        await asyncio.wait_for(waiter, 30)  # the build's end, long before the timeout
+        assert registry.status(ref.key).state is BuildState.READY  # type: ignore[union-attr]
+        await registry.settled(ref.key, timeout=60)  # nothing building: at once
+
+    run(scenario())
+
+
 def test_eviction_by_idle_time_and_memory_budget_spares_watched_sessions() -> None:
     async def scenario() -> None:
         registry = Registry(ToyBuilder(), idle_seconds=60)

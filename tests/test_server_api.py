@@ -8,7 +8,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from test_server_support import FAIL_SEED, ToyBuilder, running_server
+from test_server_support import FAIL_SEED, HOLD_SEED, ToyBuilder, running_server
 
 from racereplay.codec import decode_chunk
 from racereplay.server.settings import Settings
@@ -66,6 +66,31 @@ def test_health_counts_frozen_objects_only_when_asked(client: httpx.Client) -> N
     assert isinstance(client.get("/api/health?count_frozen=1").json()["gc_frozen"], int)
     lag = client.get("/api/health?lag_seconds=0.000001").json()["loop_lag_ms"]
     assert set(lag) == {"p50", "p99", "max"}
+
+
+def test_a_status_asked_with_wait_comes_when_the_build_ends(tmp_path: Path) -> None:
+    import concurrent.futures
+
+    builder = ToyBuilder()
+    settings = Settings(cache_dir=tmp_path / "cache", static_dir=tmp_path / "no-client")
+    with (
+        running_server(settings, builder) as address,
+        httpx.Client(base_url=f"http://{address}", timeout=60) as http,
+    ):
+        session_id = http.post("/api/sessions", json={"name": f"demo?seed={HOLD_SEED}"}).json()[
+            "id"
+        ]
+        held = http.get(f"/api/sessions/{session_id}?wait=0.05").json()
+        assert held["state"] in ("queued", "building")  # the wait ran out first
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            waiting = pool.submit(http.get, f"/api/sessions/{session_id}?wait=5")
+            time.sleep(0.2)
+            assert not waiting.done()
+            released = time.monotonic()
+            builder.release()
+            assert waiting.result().json()["state"] == "ready"
+            assert time.monotonic() - released < 4.5  # the build's end, not the 5 s
+        assert http.get(f"/api/sessions/{session_id}?wait=nan").json()["state"] == "ready"
 
 
 def test_catalogue_lists_data_folder_sessions_then_the_demos(client: httpx.Client) -> None:

@@ -72,7 +72,9 @@ export const api = {
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ name }),
     }),
-  status: (id: string) => json<SessionStatus>(`api/sessions/${encodeURIComponent(id)}`),
+  /** `waitSeconds`: while it builds, the answer comes when the build ends or after that long. */
+  status: (id: string, waitSeconds = 0) =>
+    json<SessionStatus>(`api/sessions/${encodeURIComponent(id)}?wait=${waitSeconds}`),
   metadata: (id: string) => json<SessionMeta>(`api/sessions/${encodeURIComponent(id)}/metadata`),
   laps: (id: string) => json<{ laps: LapRow[] }>(`api/sessions/${encodeURIComponent(id)}/laps`),
   minisectors: (id: string) =>

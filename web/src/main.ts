@@ -31,7 +31,12 @@ import { Sync } from "./sync";
 import { readUrlView, ShareUrl } from "./url";
 import { ReplayView } from "./view";
 
-function startReplay(name: string, opened: OpenedSession, params: URLSearchParams): void {
+function startReplay(
+  name: string,
+  opened: OpenedSession,
+  params: URLSearchParams,
+  connection: Connection,
+): void {
   const { meta } = opened;
   const compact = meta.codecs.find((c) => c.name === "compact");
   if (!compact) throw new Error("the server offers no compact codec: this client needs it");
@@ -41,7 +46,6 @@ function startReplay(name: string, opened: OpenedSession, params: URLSearchParam
   const clock = new ReplayClock(meta.fps, meta.n_frames);
   const buffer = new PlayoutBuffer();
   const instruments = new Instrumentation(meta.t0);
-  const connection = new Connection();
   const commands = new CommandSender((c) => connection.send(c), meta.constants);
   const rates = new RateController(
     [...compact.rates].sort((a, b) => b - a),
@@ -157,4 +161,6 @@ function startReplay(name: string, opened: OpenedSession, params: URLSearchParam
 }
 
 const params = new URLSearchParams(location.search);
-void pickSession(params, (name, opened) => startReplay(name, opened, params));
+// Made now, so that its worker's script loads while the session opens.
+const connection = new Connection();
+void pickSession(params, (name, opened) => startReplay(name, opened, params, connection));

@@ -98,8 +98,8 @@ async function openSession(name: string, opening: Opening): Promise<OpenedSessio
   while (status.state !== "ready") {
     if (status.state === "failed") throw new BuildFailed(status.error ?? status.message);
     opening.show(status);
-    await opening.wait(POLL_MS);
-    status = await api.status(status.id);
+    // The server answers when the build ends, or after POLL_MS with its progress.
+    status = await api.status(status.id, POLL_MS / 1000);
     opening.check();
   }
   const [meta, laps, events, results] = await Promise.all([
@@ -126,7 +126,6 @@ class Cancelled extends Error {}
  * opens; `clear` takes them all away again. */
 class Opening {
   cancelled = false;
-  private wake: (() => void) | null = null;
   private readonly loading: HTMLElement;
   private readonly bar: HTMLElement;
   private readonly cancel = document.createElement("button");
@@ -147,8 +146,7 @@ class Opening {
     this.cancel.className = "cancel";
     this.cancel.textContent = "Cancel";
     this.cancel.addEventListener("click", () => {
-      this.cancelled = true;
-      this.wake?.();
+      this.cancelled = true; // seen when the status in flight (at most POLL_MS) comes back
     });
     this.loading.append(this.cancel);
   }
@@ -159,17 +157,6 @@ class Opening {
       status.state === "queued"
         ? `Queued (position ${status.queue_position ?? "?"})`
         : `${status.message} ${Math.round(status.fraction * 100)}%`;
-  }
-
-  /** Wait `ms`, or less when cancelled. */
-  wait(ms: number): Promise<void> {
-    return new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      this.wake = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-    }).then(() => this.check());
   }
 
   /** Throws once the user cancelled. */

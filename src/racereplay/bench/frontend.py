@@ -129,6 +129,18 @@ def measure_frames(
     }
 
 
+def measure_open(browser: Any, url: str) -> float:
+    """Seconds from navigating to `url` to the third frame drawn with the session's cars:
+    what a viewer waits for, the session's build included when it is not cached."""
+    page = browser.new_page(viewport=VIEWPORT)
+    started = time.perf_counter()
+    page.goto(url)
+    wait_ready(page)
+    seconds = time.perf_counter() - started
+    page.close()
+    return seconds
+
+
 def measure_bytes_per_minute(browser: Any, url: str, rate: int, seconds: float = 4.0) -> float:
     """Bytes the client receives per minute of replay at a fixed data rate (8x)."""
     page = browser.new_page(viewport=VIEWPORT)
@@ -177,10 +189,10 @@ def run(options: BenchOptions) -> BenchResult:
                 try:
                     frames = measure_frames(browser, url, seconds)
                     panels = measure_frames(browser, url, seconds, panels=True)
-                    real_panels = None
+                    real_panels, opens = None, None
                     if real:
-                        _open_session(base, real.name)
                         real_url = f"{base}/?session={quote(real.name)}"
+                        opens = (measure_open(browser, real_url), measure_open(browser, real_url))
                         real_panels = measure_frames(
                             browser, real_url, seconds, lap=REAL_LAP, panels=True
                         )
@@ -194,8 +206,17 @@ def run(options: BenchOptions) -> BenchResult:
     )
     _add_frames(result, frames, "")
     _add_frames(result, panels, ", every panel open")
-    if real is not None and real_panels is not None:
+    if real is not None and real_panels is not None and opens is not None:
         _add_frames(result, real_panels, f", every panel open, {real.label} from lap {REAL_LAP}")
+        cold, warm = opens
+        result.add(
+            f"page to first frames drawn, {real.label} from the archive's files, not built yet",
+            cold,
+            "s",
+            warm,
+            note="baseline: the same page again, the session built; the server's build "
+            "process included",
+        )
     else:
         why_not = shared_data.missing(shared_data.AUS_RACE.path)
         result.notes.append(f"the Australian race is not measured: {why_not}")

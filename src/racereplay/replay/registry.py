@@ -203,6 +203,13 @@ class Registry:
             return self._builds[session_id].status
         return self._failures.get(session_id)
 
+    async def settled(self, session_id: str, timeout: float) -> None:
+        """Until the build of `session_id` ends (ready or failed) or `timeout` seconds
+        pass; at once when none is running. Whatever the build's outcome, no error."""
+        build = self._builds.get(session_id)
+        if build is not None and build.task is not None and timeout > 0:
+            await asyncio.wait({build.task}, timeout=timeout)
+
     def loaded(self, session_id: str) -> LoadedSession | None:
         session = self._loaded.get(session_id)
         if session is not None:

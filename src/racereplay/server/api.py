@@ -156,9 +156,16 @@ async def open_session(request: Request, body: OpenRequest) -> Response:
     return _json(status.to_json(), 200 if status.state is BuildState.READY else 202)
 
 
+MAX_STATUS_WAIT_SECONDS = 5.0
+
+
 @router.get("/sessions/{session_id}")
-async def session_status(request: Request, session_id: str) -> dict[str, Any]:
+async def session_status(request: Request, session_id: str, wait: float = 0.0) -> dict[str, Any]:
+    """`wait`: while the session builds, answer when the build ends or after this many
+    seconds (at most 5), whichever comes first: a client polling with it learns of
+    ready at once, not up to a poll's interval later."""
     state = _state(request)
+    await state.registry.settled(session_id, min(max(wait, 0.0), MAX_STATUS_WAIT_SECONDS))
     status = state.registry.status(session_id)
     if status is None:
         with contextlib.suppress(HTTPException):  # opened by another replica: open it here
