@@ -93,6 +93,29 @@ def test_a_status_asked_with_wait_comes_when_the_build_ends(tmp_path: Path) -> N
         assert http.get(f"/api/sessions/{session_id}?wait=nan").json()["state"] == "ready"
 
 
+def test_a_sessions_documents_are_made_once_for_every_viewer(
+    client: httpx.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from racereplay.server import api
+
+    made: list[object] = []
+    original = api.jsonable
+
+    def counting(value: object) -> object:
+        made.append(value)
+        return original(value)
+
+    monkeypatch.setattr(api, "jsonable", counting)
+    session_id = open_ready(client, "demo?cars=5&laps=2")
+    paths = ("laps", "results", "events", "metadata", "minisectors")
+    first = {p: client.get(f"/api/sessions/{session_id}/{p}").content for p in paths}
+    made_once = len(made)
+    assert made_once >= 2  # laps and results, made for the first viewer
+    for _ in range(3):  # more viewers join: the same bytes, nothing made again
+        assert {p: client.get(f"/api/sessions/{session_id}/{p}").content for p in paths} == first
+    assert len(made) == made_once
+
+
 def test_catalogue_lists_data_folder_sessions_then_the_demos(client: httpx.Client) -> None:
     sessions = client.get("/api/catalogue").json()["sessions"]
     assert [s["name"] for s in sessions] == [

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -36,12 +37,22 @@ def _state(request: Request) -> ServerState:
     return request.app.state.racereplay  # type: ignore[no-any-return]
 
 
+def _encode(body: Any) -> bytes:
+    return json.dumps(body, allow_nan=False, separators=(",", ":")).encode()
+
+
 def _json(body: Any, status: int = 200) -> Response:
-    return Response(
-        json.dumps(body, allow_nan=False, separators=(",", ":")),
-        status_code=status,
-        media_type="application/json",
-    )
+    return Response(_encode(body), status_code=status, media_type="application/json")
+
+
+def _document(session: LoadedSession, name: str, make: Callable[[], Any]) -> Response:
+    """One of the session's documents, which never change while it is loaded: made and
+    encoded for the first viewer, the same bytes for every one after (each viewer that
+    joins asks for five of them)."""
+    key = f"json:{name}"
+    if key not in session.derived:
+        session.derived[key] = _encode(make())
+    return Response(session.derived[key], media_type="application/json")
 
 
 async def _loaded(request: Request, session_id: str) -> LoadedSession:
@@ -180,32 +191,37 @@ async def session_status(request: Request, session_id: str, wait: float = 0.0) -
 
 @router.get("/sessions/{session_id}/metadata")
 async def metadata(request: Request, session_id: str) -> Response:
-    return _json(_state(request).metadata(await _loaded(request, session_id)))
+    session = await _loaded(request, session_id)
+    return _document(session, "metadata", lambda: _state(request).metadata(session))
 
 
 @router.get("/sessions/{session_id}/laps")
 async def laps(request: Request, session_id: str) -> Response:
-    return _json({"laps": jsonable((await _loaded(request, session_id)).timeline.laps)})
+    session = await _loaded(request, session_id)
+    return _document(session, "laps", lambda: {"laps": jsonable(session.timeline.laps)})
 
 
 @router.get("/sessions/{session_id}/minisectors")
 async def minisectors(request: Request, session_id: str) -> Response:
-    loaded = await _loaded(request, session_id)
-    if "minisectors" not in loaded.derived:
-        computed = await asyncio.to_thread(mini_sectors, loaded.timeline)
-        loaded.derived["minisectors"] = computed.to_json()
-    return _json(loaded.derived["minisectors"])
+    session = await _loaded(request, session_id)
+    if "json:minisectors" not in session.derived:  # computed off the loop, once
+        computed = await asyncio.to_thread(mini_sectors, session.timeline)
+        return _document(session, "minisectors", computed.to_json)
+    return _document(session, "minisectors", dict)
 
 
 @router.get("/sessions/{session_id}/results")
 async def results(request: Request, session_id: str) -> Response:
-    return _json({"results": jsonable((await _loaded(request, session_id)).timeline.results)})
+    session = await _loaded(request, session_id)
+    return _document(session, "results", lambda: {"results": jsonable(session.timeline.results)})
 
 
 @router.get("/sessions/{session_id}/events")
 async def events(request: Request, session_id: str) -> Response:
-    timeline = (await _loaded(request, session_id)).timeline
-    return _json({"events": [event_to_dict(e) for e in timeline.events]})
+    session = await _loaded(request, session_id)
+    return _document(
+        session, "events", lambda: {"events": [event_to_dict(e) for e in session.timeline.events]}
+    )
 
 
 @router.get("/sessions/{session_id}/telemetry/{driver}/{lap}")
