@@ -14,14 +14,14 @@ def test_the_last_seconds_leave_out_an_older_stall() -> None:
         monitor = LoopLagMonitor(period=0.005)
         monitor.start()
         await asyncio.sleep(0.05)
-        time.sleep(0.2)  # a stall the monitor's next wake-up sees
-        await asyncio.sleep(0.3)
+        time.sleep(0.5)  # a stall the monitor's next wake-up sees
+        await asyncio.sleep(0.5)
         await monitor.stop()
         return monitor.percentiles_ms(), monitor.percentiles_ms(last_seconds=0.2)
 
     everything, recent = asyncio.run(scenario())
-    assert everything["max"] is not None and everything["max"] >= 150
-    assert recent["max"] is not None and recent["max"] < 150
+    assert everything["max"] is not None and everything["max"] >= 400
+    assert recent["max"] is not None and recent["max"] < 400
 
 
 def test_no_samples_yet_gives_none() -> None:
