@@ -13,7 +13,7 @@ import pytest
 
 from racereplay.model import DrsState, RawSession, SessionKind, TrackStatusCode
 from racereplay.sources import SessionNotFound, load
-from racereplay.sources.tracinginsights import load_folder, read_lap_file
+from racereplay.sources.tracinginsights import load_folder, read_driver_laps, read_lap_file
 
 pytestmark = pytest.mark.realdata
 
@@ -442,3 +442,20 @@ other.join()
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
     )
     assert done.stdout.split() == ["fork", "forkserver"]
+
+
+def test_a_driver_reads_on_after_a_lap_the_fast_parser_refuses(tmp_path: Path) -> None:
+    # One parser serves all of a driver's laps: a lap it refuses (a bare NaN) must not
+    # leave it holding that document, or the next lap's parse would fail.
+    driver = tmp_path / "VER"
+    driver.mkdir()
+    for number in (1, 2, 3):
+        lap = _lap(90.0, 5000.0, samples=6)
+        text = json.dumps(lap)
+        if number == 2:
+            text = text.replace("10000.0", "NaN", 1)
+        (driver / f"{number}_tel.json").write_text(text)
+    data = read_driver_laps(driver)
+    assert data.problems == []
+    assert data.numbers.tolist() == [1, 2, 3]
+    assert np.isnan(data.channels["rpm"]).sum() == 1

@@ -3,7 +3,7 @@ open, memory.
 
 The cold open (issue 14) is timed on the Australian race from the archive's files alone:
 load + build + write, the parse pool's workers and chunk size against one process,
-the stdlib's lenient JSON path against msgspec, threads against one, and the peak
+the stdlib's lenient JSON path against simdjson, threads against one, and the peak
 memory of load + build, with the demo's curve over cars and laps. Baselines marked
 "before" are the code before issue 14 (commit 75f6e70) on this machine: the cold open
 is that issue's figure; peaks were measured again with VmHWM, since the figures in the
@@ -194,13 +194,13 @@ def _cold_open_rows(result: BenchResult, scratch: Path, options: BenchOptions) -
             note="baseline: one process",
         )
     lenient = tracinginsights._decode_lap
-    tracinginsights._decode_lap = lambda data: None  # every file through the stdlib's json
+    tracinginsights._decode_lap = lambda data, parser: None  # every file through the stdlib's json
     try:
         stdlib_s = _median_time(lambda: tracinginsights.load_folder(folder), repeats)
     finally:
         tracinginsights._decode_lap = lenient
     result.add(
-        "archive load with msgspec (default pool)",
+        "archive load with simdjson (default pool)",
         loads[(default, 1)],
         "s",
         stdlib_s,
