@@ -121,12 +121,18 @@ def _decode_lap(data: bytes, parser: simdjson.Parser) -> dict[str, np.ndarray] |
     2,600 of the shared sessions) take the lenient path.
     """
     try:
-        tel = parser.parse(data)["tel"]
-        return {
-            name: np.frombuffer(tel[name].as_buffer(of_type="d"), dtype=np.float64)
-            for name in _RAW_CHANNELS
-        }
-    except (ValueError, TypeError, KeyError):
+        doc = parser.parse(data)
+        tel = doc.get("tel") if isinstance(doc, simdjson.Object) else None
+        if not isinstance(tel, simdjson.Object):
+            return None
+        channels = {}
+        for name in _RAW_CHANNELS:
+            values = tel.get(name)
+            if not isinstance(values, simdjson.Array):
+                return None
+            channels[name] = np.frombuffer(values.as_buffer(of_type="d"), dtype=np.float64)
+        return channels
+    except (ValueError, TypeError):
         return None
 
 
