@@ -102,6 +102,16 @@ def test_write_reports_file_size_and_leaves_no_temp_file(tmp_path: Path) -> None
     assert [p.name for p in tmp_path.iterdir()] == ["t.rrtl"]
 
 
+def test_a_write_that_releases_the_frames_writes_the_same_file(tmp_path: Path) -> None:
+    # The cold open's write hands each channel back as it goes (build_and_write).
+    kept, released = random_timeline(seed=3), random_timeline(seed=3)
+    write_timeline(kept, tmp_path / "kept.rrtl")
+    write_timeline(released, tmp_path / "released.rrtl", release_frames=True)
+    assert released.frames == {}
+    assert (tmp_path / "kept.rrtl").read_bytes() == (tmp_path / "released.rrtl").read_bytes()
+    assert_same_timeline(kept, read_timeline(tmp_path / "released.rrtl"))
+
+
 def test_rewrite_replaces_the_old_file(tmp_path: Path) -> None:
     path = tmp_path / "t.rrtl"
     write_timeline(random_timeline(seed=1), path)

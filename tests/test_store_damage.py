@@ -28,6 +28,7 @@ from racereplay.store.format import (
     PREAMBLE,
     CorruptStore,
     read_timeline,
+    write_timeline,
 )
 from racereplay.timeline.model import DamagedTimeline, Timeline
 
@@ -248,7 +249,6 @@ def test_another_sessions_file_under_this_name_is_rebuilt(cache: Path) -> None:
 
 
 def test_a_file_without_a_session_is_refused_under_a_session_name(cache: Path) -> None:
-    from racereplay.store.format import write_timeline
 
     a = cache_path(SESSION_A, cache)
     write_timeline(read_timeline(a), a)  # no session given: the header names none
@@ -285,10 +285,11 @@ def test_discard_deletes_the_sessions_file(cache: Path) -> None:
 
 
 def test_in_memory_timelines_need_no_verifier(tmp_path: Path) -> None:
-    from racereplay.store.cache import build_and_write
+    from racereplay.store.cache import load_and_build
 
     path = cache_path(SESSION_B, tmp_path)
-    timeline = build_and_write(SessionRef.parse(SESSION_B), path)
+    timeline = load_and_build(SessionRef.parse(SESSION_B))
+    write_timeline(timeline, path)
     assert timeline.verify_frames is None  # the in-memory build
     assert _chunk_bytes(timeline, 2) == _chunk_bytes(read_timeline(path), 2)
 

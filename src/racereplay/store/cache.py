@@ -369,20 +369,30 @@ def _return_freed_heap() -> None:
 
 def build_and_write(
     ref: SessionRef, path: Path, progress: Progress | None = None, workers: int | None = None
-) -> Timeline:
-    """Load the source, build the timeline and write it to `path`; returns the in-memory build."""
+) -> None:
+    """Load the source, build the timeline and write it to `path` (the cold open).
+
+    The build is not kept: its frames are handed back as they are written
+    (`release_frames`), and a caller maps the file.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     timeline = load_and_build(ref, progress, workers)
     if progress:
         progress(0.95, "writing")
     try:
-        write_timeline(timeline, path, session=ref.key, session_name=str(ref), overwrite=False)
+        write_timeline(
+            timeline,
+            path,
+            session=ref.key,
+            session_name=str(ref),
+            overwrite=False,
+            release_frames=True,
+        )
     except FileExistsError:
         # Another process sharing the folder built it meanwhile, and may serve it already.
         log.info("%s was built meanwhile by another process: keeping its file", path.name)
-        return timeline
+        return
     _remove_stale_versions(ref, path)
-    return timeline
 
 
 def _remove_stale_versions(ref: SessionRef, current: Path) -> None:

@@ -210,8 +210,14 @@ def write_timeline(
     session: str | None = None,
     session_name: str | None = None,
     overwrite: bool = True,
+    release_frames: bool = False,
 ) -> int:
     """Write `timeline` to `path` atomically; returns the file size in bytes.
+
+    With `release_frames`, the timeline's frames are emptied as they are written:
+    each channel's memory goes back to the system before the next is copied into
+    the page cache, which takes those pages again. On a VM whose fresh memory is
+    slow to touch, that makes the write of a cold open 3x faster (docs/benchmarks.md).
 
     With `overwrite=False`, a file already at `path` stays and this raises
     `FileExistsError`: another process's build of the same session, finished first,
@@ -232,6 +238,8 @@ def write_timeline(
     """
     path = Path(path)
     arrays = _arrays_of(timeline)
+    if release_frames:
+        timeline.frames.clear()  # `arrays` holds the only references left
     header, data_len = encode_header(timeline, arrays, session, session_name)
     digest = xxhash.xxh3_128()
     fd, tmp = tempfile.mkstemp(prefix=temp_prefix(path), suffix=TEMP_SUFFIX, dir=path.parent)
@@ -241,7 +249,8 @@ def write_timeline(
             f.write(header)
             digest.update(header)
             written = 0
-            for arr in arrays.values():
+            for name in list(arrays):
+                arr = arrays.pop(name)  # freed once written, unless the timeline keeps it
                 pad = b"\0" * (_aligned(written) - written)
                 f.write(pad)
                 digest.update(pad)
@@ -249,6 +258,7 @@ def write_timeline(
                 f.write(buf)
                 digest.update(buf)
                 written = _aligned(written) + arr.nbytes
+                del buf, arr
             tail = b"\0" * (data_len - written)
             f.write(tail)
             digest.update(tail)
