@@ -530,6 +530,7 @@ def _process_main(ref_name: str, path: str, sender: Any, workers: int | None) ->
     # would write to every inherited object (FastF1 and pandas among them) and copy
     # their pages, slowly on a machine where fresh memory is slow (0.1 s a build).
     gc.freeze()
+
     def report(fraction: float, message: str) -> None:
         sender.send(("progress", (fraction, message)))
 
