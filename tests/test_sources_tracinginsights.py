@@ -382,6 +382,7 @@ QUIRKS = {
     "nan": ("10000.0, 10000.0", "NaN, null"),
     "string": ("10000.0, 10000.0", '"None", 10000.0'),
     "infinity": ("10000.0, 10000.0", "Infinity, -Infinity"),
+    "nested": ("10000.0, 10000.0", "[10000.0], 10000.0"),  # malformed: not a sample
 }
 
 
@@ -400,6 +401,7 @@ def test_lap_file_quirks_read_as_the_lenient_parser_reads_them(
     _same_channels(read, _stdlib_lap(path))
     expected = {"nan": [math.nan, math.nan], "string": [math.nan, 1e4]}
     expected["infinity"] = [math.inf, -math.inf]
+    expected["nested"] = [math.nan, 1e4]
     np.testing.assert_array_equal(read["rpm"][:2], expected[quirk])
 
 

@@ -125,6 +125,9 @@ def _decode_lap(data: bytes, parser: simdjson.Parser) -> dict[str, np.ndarray] |
         tel = doc.get("tel") if isinstance(doc, simdjson.Object) else None
         if not isinstance(tel, simdjson.Object):
             return None
+        # as_buffer would flatten a nested array: one "[" per array, or none of it.
+        if data.count(b"[") != sum(isinstance(tel[key], simdjson.Array) for key in tel):
+            return None
         channels = {}
         for name in _RAW_CHANNELS:
             values = tel.get(name)
