@@ -382,7 +382,6 @@ QUIRKS = {
     "nan": ("10000.0, 10000.0", "NaN, null"),
     "string": ("10000.0, 10000.0", '"None", 10000.0'),
     "infinity": ("10000.0, 10000.0", "Infinity, -Infinity"),
-    "nested": ("10000.0, 10000.0", "[10000.0], 10000.0"),  # malformed: not a sample
 }
 
 
@@ -401,8 +400,16 @@ def test_lap_file_quirks_read_as_the_lenient_parser_reads_them(
     _same_channels(read, _stdlib_lap(path))
     expected = {"nan": [math.nan, math.nan], "string": [math.nan, 1e4]}
     expected["infinity"] = [math.inf, -math.inf]
-    expected["nested"] = [math.nan, 1e4]
     np.testing.assert_array_equal(read["rpm"][:2], expected[quirk])
+
+
+def test_a_nested_array_never_shifts_a_channels_samples(tmp_path: Path) -> None:
+    # The fast parser flattens nested arrays: [[a, b], c] must not read as [a, b, c].
+    lap = _lap(90.0, 5000.0, samples=6)
+    text = json.dumps(lap).replace("10000.0, 10000.0", "[10000.0, 10000.0]", 1)
+    (tmp_path / "1_tel.json").write_text(text)
+    with pytest.raises(ValueError, match="different lengths"):
+        read_lap_file(tmp_path / "1_tel.json")
 
 
 def test_lap_file_without_a_channel_is_refused(tmp_path: Path) -> None:

@@ -125,15 +125,17 @@ def _decode_lap(data: bytes, parser: simdjson.Parser) -> dict[str, np.ndarray] |
         tel = doc.get("tel") if isinstance(doc, simdjson.Object) else None
         if not isinstance(tel, simdjson.Object):
             return None
-        # as_buffer would flatten a nested array: one "[" per array, or none of it.
-        if data.count(b"[") != sum(isinstance(tel[key], simdjson.Array) for key in tel):
-            return None
         channels = {}
         for name in _RAW_CHANNELS:
             values = tel.get(name)
             if not isinstance(values, simdjson.Array):
                 return None
-            channels[name] = np.frombuffer(values.as_buffer(of_type="d"), dtype=np.float64)
+            channel = np.frombuffer(values.as_buffer(of_type="d"), dtype=np.float64)
+            # as_buffer flattens a nested array: one that changes the channel's length
+            # would shift its samples (the lenient path refuses the file).
+            if len(channel) != len(values):
+                return None
+            channels[name] = channel
         return channels
     except (ValueError, TypeError):
         return None
