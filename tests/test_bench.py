@@ -98,7 +98,7 @@ def test_bench_build_report_has_every_figure(tiny_bench_report: dict) -> None:
     expected = {
         "source parse",
         "cold build from RawSession",
-        "store write",
+        "store write, the timeline kept",
         "baseline build (per-frame dicts + pickle)",
         "size on disk",
         "warm open",
