@@ -173,6 +173,7 @@ def _cold_open_rows(result: BenchResult, scratch: Path, options: BenchOptions) -
         "s",
         note=f"median of {repeats}; the same race and work, plus a process and the open",
     )
+    _served_rows(result, scratch)
     loads = {
         pool: _median_time(
             lambda pool=pool: tracinginsights.load_folder(  # type: ignore[misc]
@@ -208,6 +209,20 @@ def _cold_open_rows(result: BenchResult, scratch: Path, options: BenchOptions) -
         stdlib_s,
         note="baseline: the stdlib's json for every file, same pool",
     )
+
+
+def _served_rows(result: BenchResult, scratch: Path) -> None:
+    """The served cold open of every shared session in every source mode, once each: the
+    goal is set on one race, and a viewer opens any."""
+    for shared in shared_data.SHARED_SESSIONS:
+        if shared_data.missing(shared.path):
+            result.notes.append(f"{shared.label}: not measured, {shared.path} is missing")
+            continue
+        for mode, name in shared.refs().items():
+            started = time.perf_counter()
+            _served_cold_open(SessionRef.parse(name), scratch / "served-all")
+            seconds = time.perf_counter() - started
+            result.add(f"cold open as the server does it, {shared.label}, {mode}", seconds, "s")
 
 
 def _served_cold_open(ref: SessionRef, cache_dir: Path) -> None:
