@@ -481,13 +481,14 @@ def test_an_evicted_session_leaves_no_cache_holding_it(tmp_path: Path) -> None:
             await state.wire.messages(session, get_codec(codec), 25, 0)
         state.metadata(session)
         assert state.chunks.stats.entries and state.wire._entries
-        timeline = weakref.ref(session.timeline)
+        timeline, held = weakref.ref(session.timeline), weakref.ref(session)
         del session
         assert state.registry.evict(now=time.monotonic() + 10_000) == [ref.key]
         assert state.chunks.stats.entries == 0
-        assert not state.wire._entries and not state._metadata
+        assert not state.wire._entries
         gc.collect()
         assert timeline() is None  # nothing holds the session's arrays (or their map)
+        assert held() is None  # nor the session, with what was made of it (`derived`)
 
     asyncio.run(scenario())
 

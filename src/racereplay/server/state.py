@@ -95,7 +95,6 @@ class ServerState:
         )
         self.chunks = ChunkCache(settings.chunk_cache_mb << 20)
         self.wire = WireChunks(self.chunks, (settings.chunk_cache_mb << 20) // 2)
-        self._metadata: dict[str, dict[str, Any]] = {}
         # The store files of the sessions held, locked so that no process sharing the
         # cache folder prunes them (store/cache.py `FileHold`); by session id.
         self._holds: dict[str, FileHold] = {}
@@ -103,7 +102,6 @@ class ServerState:
         self.registry.on_unload += [
             self.chunks.drop_session,
             self.wire.drop_session,
-            self._drop_metadata,
             self._release_hold,
         ]
         # Shared with the other replicas (settings.redis_url); None: this process alone.
@@ -185,9 +183,6 @@ class ServerState:
         log.warning("session %s is damaged, unloading it: %s", session.id, exc)
         self.registry.unload(session.id)
 
-    def _drop_metadata(self, session_id: str) -> None:
-        self._metadata.pop(session_id, None)
-
     def _release_hold(self, session_id: str) -> None:
         hold = self._holds.pop(session_id, None)
         if hold is not None:
@@ -234,9 +229,14 @@ class ServerState:
         return cache_path(ref, self.cache_dir).is_file()
 
     def metadata(self, session: LoadedSession) -> dict[str, Any]:
-        cached = self._metadata.get(session.id)
-        if cached is not None and cached["n_frames"] == session.timeline.n_frames:
-            return cached
+        """The session's metadata (the WebSocket's `ready`, GET .../metadata): made once
+        per loaded session, and let go of with it."""
+        if "metadata" not in session.derived:
+            session.derived["metadata"] = self._make_metadata(session)
+        meta: dict[str, Any] = session.derived["metadata"]
+        return meta
+
+    def _make_metadata(self, session: LoadedSession) -> dict[str, Any]:
         tl = session.timeline
         info = asdict(tl.info)
         info["kind"] = tl.info.kind.value
@@ -278,7 +278,6 @@ class ServerState:
             "pit_loss": views["pit_loss"],
             "flags": views["flags"],
         }
-        self._metadata[session.id] = meta
         return meta
 
 
