@@ -37,7 +37,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from racereplay.replay.tasks import cancel_and_wait
 from racereplay.sources import Progress, SessionRef
@@ -119,6 +119,9 @@ class BuildTicket:
 Coordinator = Callable[[BuildTicket], Awaitable[Timeline]]
 
 
+_Derived = TypeVar("_Derived")
+
+
 @dataclass
 class LoadedSession:
     id: str
@@ -132,6 +135,12 @@ class LoadedSession:
 
     def touch(self) -> None:
         self.last_used = time.monotonic()
+
+    def derive(self, name: str, make: Callable[[], _Derived]) -> _Derived:
+        """`derived[name]`, made by `make` the first time it is asked for."""
+        if name not in self.derived:
+            self.derived[name] = make()
+        return cast(_Derived, self.derived[name])
 
 
 def timeline_nbytes(timeline: Timeline) -> int:

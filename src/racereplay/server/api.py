@@ -49,10 +49,8 @@ def _document(session: LoadedSession, name: str, make: Callable[[], Any]) -> Res
     """One of the session's documents, which never change while it is loaded: made and
     encoded for the first viewer, the same bytes for every one after (each viewer that
     joins asks for five of them)."""
-    key = f"json:{name}"
-    if key not in session.derived:
-        session.derived[key] = _encode(make())
-    return Response(session.derived[key], media_type="application/json")
+    body = session.derive(f"json:{name}", lambda: _encode(make()))
+    return Response(body, media_type="application/json")
 
 
 async def _loaded(request: Request, session_id: str) -> LoadedSession:

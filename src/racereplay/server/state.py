@@ -231,10 +231,7 @@ class ServerState:
     def metadata(self, session: LoadedSession) -> dict[str, Any]:
         """The session's metadata (the WebSocket's `ready`, GET .../metadata): made once
         per loaded session, and let go of with it."""
-        if "metadata" not in session.derived:
-            session.derived["metadata"] = self._make_metadata(session)
-        meta: dict[str, Any] = session.derived["metadata"]
-        return meta
+        return session.derive("metadata", lambda: self._make_metadata(session))
 
     def _make_metadata(self, session: LoadedSession) -> dict[str, Any]:
         tl = session.timeline
