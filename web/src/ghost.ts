@@ -88,6 +88,7 @@ export class GhostPanel {
   private picks: { code: string; lap: number }[] = [];
   private plots: uPlot[] = [];
   private listKey = "";
+  private listed: [number, number] = [-1, 0]; // the list's focused driver and session time
   ghosts: GhostLap[] = [];
   private elapsed = 0; // seconds into the lap, advanced at the replay's speed (a speed change never jumps)
   private lastAdvance = 0;
@@ -112,6 +113,7 @@ export class GhostPanel {
 
   /** The focused driver's completed laps (rebuilt only when the driver or the count changes). */
   updateList(focused: number, sessionTime: number): void {
+    this.listed = [focused, sessionTime];
     const box = this.el.querySelector<HTMLElement>(".g-laps")!;
     if (focused < 0) {
       if (this.listKey !== "") box.replaceChildren();
@@ -167,7 +169,10 @@ export class GhostPanel {
       ...this.picks.filter((p) => !(p.code === code && p.lap === lap)),
       { code, lap },
     ].slice(-2);
+    // Rebuilt now, in the click: at the next panel tick it would replace the buttons
+    // under the pointer, and a click on the next one would be lost.
     this.listKey = "";
+    this.updateList(...this.listed);
     if (this.picks.length === 2) await this.compare();
   }
 
